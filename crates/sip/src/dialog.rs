@@ -1,0 +1,197 @@
+//! Dialog state (RFC 3261 section 12): identifiers, CSeq spaces, remote target
+//! and route set, and the in-dialog requests built from them.
+
+use rsip::prelude::*;
+use rsip::{Header, Headers, Method, Request};
+
+use crate::message::{self, name_addr_uri, Essentials};
+
+/// One dialog, seen from our side.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: String,
+    /// Our URI as it appears in From of our requests (the To of their INVITE).
+    pub local_uri: String,
+    /// Their URI (the From of their INVITE).
+    pub remote_uri: String,
+    /// Where in-dialog requests go (their Contact).
+    pub remote_target: String,
+    /// Route set (from Record-Route), in the order our requests use it.
+    pub route_set: Vec<String>,
+    pub local_cseq: u32,
+    pub remote_cseq: u32,
+    /// Our Contact URI.
+    pub local_contact: String,
+}
+
+/// An in-dialog request was out of order (RFC 3261 12.2.2).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("CSeq {got} not above {last}")]
+pub struct CSeqOrder {
+    pub got: u32,
+    pub last: u32,
+}
+
+impl Dialog {
+    /// The dialog a UAS creates when it answers `invite` with `local_tag`.
+    pub fn uas(invite: &Request, ess: &Essentials, local_tag: &str, local_contact: &str) -> Self {
+        let mut from = "";
+        let mut to = "";
+        let mut contact = None;
+        let mut route_set = Vec::new();
+        for h in invite.headers.iter() {
+            match h {
+                Header::From(v) => from = v.value(),
+                Header::To(v) => to = v.value(),
+                Header::Contact(v) if contact.is_none() => contact = Some(v.value()),
+                Header::RecordRoute(v) => route_set.extend(
+                    crate::parse_list(v.value())
+                        .into_iter()
+                        .map(|r| r.to_string()),
+                ),
+                _ => {}
+            }
+        }
+        let remote_target = contact
+            .map(|c| name_addr_uri(c).to_string())
+            .unwrap_or_else(|| name_addr_uri(from).to_string());
+        Dialog {
+            call_id: ess.call_id.clone(),
+            local_tag: local_tag.to_string(),
+            remote_tag: ess.from_tag.clone().unwrap_or_default(),
+            local_uri: strip_tag(to),
+            remote_uri: strip_tag(from),
+            remote_target,
+            route_set,
+            local_cseq: 0,
+            remote_cseq: ess.cseq,
+            local_contact: local_contact.to_string(),
+        }
+    }
+
+    /// Accept a new in-dialog request's CSeq (must increase; ACK/CANCEL reuse).
+    pub fn check_remote_cseq(&mut self, method: Method, cseq: u32) -> Result<(), CSeqOrder> {
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return Ok(());
+        }
+        if cseq <= self.remote_cseq {
+            return Err(CSeqOrder {
+                got: cseq,
+                last: self.remote_cseq,
+            });
+        }
+        self.remote_cseq = cseq;
+        Ok(())
+    }
+
+    /// Build an in-dialog request (BYE, INFO, re-INVITE...) with a fresh
+    /// branch; `via` is our sent-by with transport, e.g. `SIP/2.0/UDP 1.2.3.4:5060`.
+    pub fn request(&mut self, method: Method, via: &str) -> Request {
+        self.local_cseq += 1;
+        let mut headers = Headers::default();
+        headers.push(Header::Via(
+            format!("{via};branch={};rport", message::new_branch()).into(),
+        ));
+        headers.push(Header::MaxForwards("70".into()));
+        for route in &self.route_set {
+            headers.push(Header::Route(route.clone().into()));
+        }
+        headers.push(Header::From(
+            format!("{};tag={}", self.local_uri, self.local_tag).into(),
+        ));
+        headers.push(Header::To(
+            format!("{};tag={}", self.remote_uri, self.remote_tag).into(),
+        ));
+        headers.push(Header::CallId(self.call_id.clone().into()));
+        headers.push(Header::CSeq(
+            format!("{} {}", self.local_cseq, method).into(),
+        ));
+        headers.push(Header::Contact(format!("<{}>", self.local_contact).into()));
+        headers.push(Header::UserAgent(message::PRODUCT.into()));
+        let uri = rsip::Uri::try_from(self.remote_target.as_str())
+            .or_else(|_| rsip::Uri::try_from(name_addr_uri(&self.remote_uri)))
+            .unwrap_or_default();
+        Request {
+            method,
+            uri,
+            version: rsip::Version::V2,
+            headers,
+            body: Vec::new(),
+        }
+    }
+}
+
+/// `<sip:a@b>;tag=x;y=1` -> `<sip:a@b>;y=1` (tags are added back explicitly).
+fn strip_tag(name_addr: &str) -> String {
+    let (head, params) = match name_addr.rfind('>') {
+        Some(i) => name_addr.split_at(i + 1),
+        None => match name_addr.find(';') {
+            Some(i) => name_addr.split_at(i),
+            None => (name_addr, ""),
+        },
+    };
+    let mut out = head.trim().to_string();
+    for p in params.split(';').skip(1) {
+        let name = p.split('=').next().unwrap_or("").trim();
+        if !name.eq_ignore_ascii_case("tag") && !name.is_empty() {
+            out.push(';');
+            out.push_str(p.trim());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsip::SipMessage;
+
+    fn invite() -> (Request, Essentials) {
+        let raw = "INVITE sip:3422@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKabc\r\n\
+Record-Route: <sip:p1.example;lr>, <sip:p2.example;lr>\r\n\
+From: \"Alice\" <sip:0612345678@10.0.0.1>;tag=f1\r\n\
+To: <sip:3422@127.0.0.1>\r\n\
+Call-ID: c1\r\nCSeq: 7 INVITE\r\n\
+Contact: <sip:alice@10.0.0.1:5062;transport=udp>\r\n\r\n";
+        let msg = crate::parse::parse(raw.as_bytes()).unwrap();
+        let ess = Essentials::of(&msg).unwrap();
+        match msg {
+            SipMessage::Request(r) => (r, ess),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn bye_goes_to_contact_with_swapped_tags() {
+        let (inv, ess) = invite();
+        let mut d = Dialog::uas(&inv, &ess, "ours", "sip:softswitch@127.0.0.1:5060");
+        let bye = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060");
+        let text = String::from_utf8(message::encode(&SipMessage::Request(bye))).unwrap();
+        assert!(
+            text.to_ascii_lowercase()
+                .starts_with("bye sip:alice@10.0.0.1:5062;transport=udp sip/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("From: <sip:3422@127.0.0.1>;tag=ours\r\n"));
+        assert!(text.contains("To: \"Alice\" <sip:0612345678@10.0.0.1>;tag=f1\r\n"));
+        assert!(text.contains("CSeq: 1 BYE\r\n"));
+        assert!(text.contains("Route: <sip:p1.example;lr>\r\nRoute: <sip:p2.example;lr>\r\n"));
+        let e = Essentials::of(&crate::parse::parse(text.as_bytes()).unwrap()).unwrap();
+        assert!(e.branch.starts_with("z9hG4bK"));
+    }
+
+    #[test]
+    fn remote_cseq_must_grow() {
+        let (inv, ess) = invite();
+        let mut d = Dialog::uas(&inv, &ess, "ours", "sip:x@127.0.0.1");
+        assert_eq!(
+            d.check_remote_cseq(Method::Bye, 7),
+            Err(CSeqOrder { got: 7, last: 7 })
+        );
+        assert!(d.check_remote_cseq(Method::Ack, 7).is_ok());
+        assert!(d.check_remote_cseq(Method::Bye, 8).is_ok());
+    }
+}

@@ -1,0 +1,554 @@
+//! The tokio edge around [`Transactions`]: UDP and TCP listeners, stream
+//! framing, Via `received`/`rport` stamping, response routing (RFC 3261
+//! section 18, RFC 3581) and the command channel the call layer talks through.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rsip::prelude::*;
+use rsip::{Header, Request, Response, SipMessage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::message::{self, param, split_via};
+use crate::parse::{self, ParseError};
+use crate::transaction::{
+    ClientTxId, Output, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
+};
+
+/// Where to listen.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    pub udp: Vec<SocketAddr>,
+    pub tcp: Vec<SocketAddr>,
+    pub timers: TimerConfig,
+}
+
+/// What the endpoint hands to the call layer.
+pub type SipEvent = TxEvent;
+
+enum Command {
+    Respond(ServerTxId, Response),
+    Request(Request, Peer, mpsc::UnboundedSender<TxEvent>),
+    Stateless(Peer, Bytes),
+}
+
+enum Inbound {
+    Message(SipMessage, Peer),
+    Connected(u64, SocketAddr, mpsc::UnboundedSender<Bytes>),
+    Closed(u64),
+}
+
+/// Counters an operator reads in /metrics.
+#[derive(Debug, Default)]
+pub struct EndpointStats {
+    pub received: AtomicU64,
+    pub sent: AtomicU64,
+    pub parse_errors: AtomicU64,
+    pub rejected_400: AtomicU64,
+}
+
+/// Handle on a running endpoint; cheap to clone.
+#[derive(Clone)]
+pub struct Endpoint {
+    cmd: mpsc::UnboundedSender<Command>,
+    pub udp_addrs: Arc<Vec<SocketAddr>>,
+    pub tcp_addrs: Arc<Vec<SocketAddr>>,
+    pub stats: Arc<EndpointStats>,
+}
+
+impl Endpoint {
+    /// Bind every listener and start the transaction loop. Events (new
+    /// requests, ACKs, CANCELs) go to `events`.
+    pub async fn start(
+        cfg: EndpointConfig,
+        events: mpsc::UnboundedSender<SipEvent>,
+    ) -> io::Result<Endpoint> {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(EndpointStats::default());
+        let mut udp_socks = Vec::new();
+        let mut udp_addrs = Vec::new();
+        for addr in &cfg.udp {
+            let sock = Arc::new(bind_udp(*addr)?);
+            let local = sock.local_addr()?;
+            udp_addrs.push(local);
+            tokio::spawn(udp_recv(sock.clone(), in_tx.clone(), stats.clone()));
+            udp_socks.push(sock);
+        }
+        let mut tcp_addrs = Vec::new();
+        let conn_ids = Arc::new(AtomicU64::new(1));
+        for addr in &cfg.tcp {
+            let listener = TcpListener::bind(addr).await?;
+            tcp_addrs.push(listener.local_addr()?);
+            tokio::spawn(tcp_accept(
+                listener,
+                in_tx.clone(),
+                conn_ids.clone(),
+                stats.clone(),
+            ));
+        }
+        let core = Core {
+            tx: Transactions::new(cfg.timers),
+            udp: udp_socks,
+            conns: HashMap::new(),
+            by_addr: HashMap::new(),
+            replies: HashMap::new(),
+            events,
+            in_tx,
+            conn_ids,
+            stats: stats.clone(),
+        };
+        tokio::spawn(core.run(cmd_rx, in_rx));
+        tracing::info!(udp = ?udp_addrs, tcp = ?tcp_addrs, "SIP listening");
+        Ok(Endpoint {
+            cmd: cmd_tx,
+            udp_addrs: Arc::new(udp_addrs),
+            tcp_addrs: Arc::new(tcp_addrs),
+            stats,
+        })
+    }
+
+    /// Answer within a server transaction.
+    pub fn respond(&self, id: ServerTxId, resp: Response) {
+        let _ = self.cmd.send(Command::Respond(id, resp));
+    }
+
+    /// Send a request in a new client transaction; its responses (and a
+    /// timeout) arrive on `replies`.
+    pub fn request(&self, req: Request, to: Peer, replies: mpsc::UnboundedSender<TxEvent>) {
+        let _ = self.cmd.send(Command::Request(req, to, replies));
+    }
+
+    /// Send outside any transaction (ACK to a 2xx).
+    pub fn send_stateless(&self, to: Peer, msg: &SipMessage) {
+        let data = Bytes::from(message::encode(msg));
+        let _ = self.cmd.send(Command::Stateless(to, data));
+    }
+
+    /// Our sent-by for a transport, for Via and Contact headers.
+    pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
+        match transport {
+            Transport::Udp => self.udp_addrs.first().copied(),
+            Transport::Tcp => self.tcp_addrs.first().copied(),
+        }
+    }
+}
+
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Large buffers absorb bursts at thousands of calls per second.
+    let _ = sock.set_recv_buffer_size(8 << 20);
+    let _ = sock.set_send_buffer_size(8 << 20);
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+/// RFC 3261 18.2.1 / RFC 3581: note where the request really came from.
+fn stamp_via(req: &mut Request, source: SocketAddr) {
+    if let Some(Header::Via(via)) = req.headers.iter_mut().find(|h| matches!(h, Header::Via(_))) {
+        let value = via.value().to_string();
+        let (sent_by, params) = split_via(&value);
+        let host = sent_by
+            .rsplit_once(':')
+            .filter(|(h, p)| !h.ends_with(']') || p.parse::<u16>().is_ok())
+            .map(|(h, _)| h)
+            .unwrap_or(sent_by)
+            .trim_matches(['[', ']']);
+        let mut out = String::with_capacity(value.len() + 32);
+        let prefix_end = value.len() - params.len();
+        out.push_str(&value[..prefix_end]);
+        let needs_received = host.parse::<IpAddr>().ok() != Some(source.ip());
+        let has_rport = param(params, "rport").is_some();
+        for p in params.split(';').skip(1) {
+            let name = p.split('=').next().unwrap_or("").trim();
+            if name.eq_ignore_ascii_case("rport") || name.eq_ignore_ascii_case("received") {
+                continue;
+            }
+            out.push(';');
+            out.push_str(p);
+        }
+        if needs_received || has_rport {
+            out.push_str(&format!(";received={}", source.ip()));
+        }
+        if has_rport {
+            out.push_str(&format!(";rport={}", source.port()));
+        }
+        *via = out.into();
+    }
+}
+
+/// Where responses to this request go (RFC 3261 18.2.2 with RFC 3581).
+fn response_peer(req: &Request, source: Peer) -> Peer {
+    if source.transport.reliable() {
+        return source;
+    }
+    let via = req.headers.iter().find_map(|h| match h {
+        Header::Via(v) => Some(v.value()),
+        _ => None,
+    });
+    let Some(via) = via else { return source };
+    let (sent_by, params) = split_via(via);
+    if param(params, "rport").is_some_and(|p| !p.is_empty()) {
+        return source;
+    }
+    let port = sent_by
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .unwrap_or(5060);
+    Peer {
+        addr: SocketAddr::new(source.ip(), port),
+        ..source
+    }
+}
+
+trait PeerIp {
+    fn ip(&self) -> IpAddr;
+}
+impl PeerIp for Peer {
+    fn ip(&self) -> IpAddr {
+        self.addr.ip()
+    }
+}
+
+/// Parse one message; requests get their Via stamped. Unreadable requests
+/// get a stateless 400/501 through `reply`.
+fn ingest(data: &[u8], from: Peer, stats: &EndpointStats) -> Result<SipMessage, Option<Bytes>> {
+    stats.received.fetch_add(1, Ordering::Relaxed);
+    match parse::parse(data).and_then(|m| check_mandatory(m)) {
+        Ok(SipMessage::Request(mut req)) => {
+            stamp_via(&mut req, from.addr);
+            Ok(SipMessage::Request(req))
+        }
+        Ok(resp) => Ok(resp),
+        Err(err) => {
+            stats.parse_errors.fetch_add(1, Ordering::Relaxed);
+            let reply = parse::reject_unparsable(data, &err);
+            tracing::warn!(peer = %from.addr, transport = from.transport.as_str(), error = %err,
+                answered = reply.as_ref().map(|r| r.0), "unreadable SIP message");
+            if reply.is_some() {
+                stats.rejected_400.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(reply.map(|(_, b)| Bytes::from(b)))
+        }
+    }
+}
+
+fn check_mandatory(msg: SipMessage) -> Result<SipMessage, ParseError> {
+    message::Essentials::of(&msg)?;
+    Ok(msg)
+}
+
+async fn udp_recv(
+    sock: Arc<UdpSocket>,
+    in_tx: mpsc::UnboundedSender<Inbound>,
+    stats: Arc<EndpointStats>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, src) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                // ICMP port unreachable surfaces here on Linux; keep serving.
+                tracing::debug!(error = %e, "UDP receive error");
+                continue;
+            }
+        };
+        let data = &buf[..n];
+        if data.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            continue; // keep-alive
+        }
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr: src,
+            conn: None,
+        };
+        match ingest(data, peer, &stats) {
+            Ok(msg) => {
+                if in_tx.send(Inbound::Message(msg, peer)).is_err() {
+                    return;
+                }
+            }
+            Err(Some(reply)) => {
+                let _ = sock.send_to(&reply, src).await;
+            }
+            Err(None) => {}
+        }
+    }
+}
+
+async fn tcp_accept(
+    listener: TcpListener,
+    in_tx: mpsc::UnboundedSender<Inbound>,
+    ids: Arc<AtomicU64>,
+    stats: Arc<EndpointStats>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let id = ids.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(tcp_conn(stream, addr, id, in_tx.clone(), stats.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// One TCP connection: frames messages by Content-Length, writes what the
+/// core queues for it.
+async fn tcp_conn(
+    stream: TcpStream,
+    addr: SocketAddr,
+    id: u64,
+    in_tx: mpsc::UnboundedSender<Inbound>,
+    stats: Arc<EndpointStats>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+    if in_tx
+        .send(Inbound::Connected(id, addr, out_tx.clone()))
+        .is_err()
+    {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(data) = out_rx.recv().await {
+            if wr.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    });
+    let peer = Peer {
+        transport: Transport::Tcp,
+        addr,
+        conn: Some(id),
+    };
+    let mut buf = BytesMut::with_capacity(8192);
+    'read: loop {
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        loop {
+            match parse::frame_len(&buf) {
+                Ok(Some(len)) => {
+                    let frame = buf.split_to(len);
+                    if frame.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                        continue;
+                    }
+                    match ingest(&frame, peer, &stats) {
+                        Ok(msg) => {
+                            let _ = in_tx.send(Inbound::Message(msg, peer));
+                        }
+                        Err(Some(reply)) => {
+                            let _ = out_tx.send(reply);
+                        }
+                        Err(None) => {}
+                    }
+                }
+                Ok(None) => {
+                    if buf.len() > 256 * 1024 {
+                        tracing::warn!(peer = %addr, "TCP message over 256 KiB; closing");
+                        break 'read;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    // The stream cannot be re-synchronised: answer if we can, close.
+                    tracing::warn!(peer = %addr, error = %e, "bad TCP framing; closing");
+                    if let Some((_, reply)) = parse::reject_unparsable(&buf, &e) {
+                        let _ = out_tx.send(Bytes::from(reply));
+                    }
+                    break 'read;
+                }
+            }
+        }
+    }
+    let _ = in_tx.send(Inbound::Closed(id));
+    drop(out_tx);
+    let _ = writer.await;
+}
+
+struct Core {
+    tx: Transactions,
+    udp: Vec<Arc<UdpSocket>>,
+    conns: HashMap<u64, mpsc::UnboundedSender<Bytes>>,
+    by_addr: HashMap<SocketAddr, u64>,
+    replies: HashMap<ClientTxId, mpsc::UnboundedSender<TxEvent>>,
+    events: mpsc::UnboundedSender<SipEvent>,
+    in_tx: mpsc::UnboundedSender<Inbound>,
+    conn_ids: Arc<AtomicU64>,
+    stats: Arc<EndpointStats>,
+}
+
+impl Core {
+    async fn run(
+        mut self,
+        mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+        mut in_rx: mpsc::UnboundedReceiver<Inbound>,
+    ) {
+        loop {
+            let wake = self.tx.poll_timeout();
+            tokio::select! {
+                biased;
+                Some(inbound) = in_rx.recv() => self.inbound(inbound),
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => return,
+                },
+                _ = sleep_until(wake), if wake.is_some() => {
+                    self.tx.handle_timeout(Instant::now());
+                }
+            }
+            self.flush().await;
+        }
+    }
+
+    fn inbound(&mut self, inbound: Inbound) {
+        match inbound {
+            Inbound::Message(msg, from) => {
+                let from = match &msg {
+                    SipMessage::Request(req) => response_peer(req, from),
+                    SipMessage::Response(_) => from,
+                };
+                if let Err(e) = self.tx.receive(Instant::now(), msg, from) {
+                    tracing::debug!(error = %e, "message dropped by transaction layer");
+                }
+            }
+            Inbound::Connected(id, addr, sender) => {
+                self.conns.insert(id, sender);
+                self.by_addr.insert(addr, id);
+            }
+            Inbound::Closed(id) => {
+                self.conns.remove(&id);
+                self.by_addr.retain(|_, c| *c != id);
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        match cmd {
+            Command::Respond(id, resp) => {
+                if let Err(e) = self.tx.respond(now, id, resp) {
+                    tracing::debug!(error = %e, "response not sent");
+                }
+            }
+            Command::Request(req, to, replies) => match self.tx.request(now, req, to) {
+                Ok(id) => {
+                    self.replies.insert(id, replies);
+                }
+                Err(e) => tracing::warn!(error = %e, "request not sent"),
+            },
+            Command::Stateless(to, data) => self.tx.send_stateless(to, data),
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(out) = self.tx.poll_output() {
+            match out {
+                Output::Transmit { to, data } => self.transmit(to, data).await,
+                Output::Event(ev) => self.deliver(ev),
+            }
+        }
+    }
+
+    fn deliver(&mut self, ev: TxEvent) {
+        match &ev {
+            TxEvent::Response { id, response, .. } => {
+                let id = *id;
+                let last = response.status_code.code() >= 200;
+                if let Some(r) = self.replies.get(&id) {
+                    let _ = r.send(ev);
+                }
+                // A 2xx to an INVITE may come again (the user re-ACKs it), so
+                // routes are kept while their receiver lives; closed ones go.
+                if last && self.replies.len() > 64 {
+                    self.replies.retain(|_, r| !r.is_closed());
+                }
+            }
+            TxEvent::Timeout { id } => {
+                if let Some(r) = self.replies.remove(id) {
+                    let _ = r.send(ev);
+                }
+            }
+            _ => {
+                let _ = self.events.send(ev);
+            }
+        }
+    }
+
+    async fn transmit(&mut self, to: Peer, data: Bytes) {
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        match to.transport {
+            Transport::Udp => {
+                let Some(sock) = self.udp.first() else { return };
+                if let Err(e) = sock.send_to(&data, to.addr).await {
+                    tracing::debug!(peer = %to.addr, error = %e, "UDP send failed");
+                }
+            }
+            Transport::Tcp => {
+                let live = to
+                    .conn
+                    .and_then(|c| self.conns.get(&c))
+                    .filter(|s| !s.is_closed());
+                match live {
+                    Some(sender) => {
+                        let _ = sender.send(data);
+                    }
+                    None => self.connect_and_send(to.addr, data),
+                }
+            }
+        }
+    }
+
+    /// No live connection to that peer: reuse one to the same address, else
+    /// open one (RFC 3261 18.2.2: a response whose connection closed is sent
+    /// on a new connection to the same address).
+    fn connect_and_send(&mut self, addr: SocketAddr, data: Bytes) {
+        if let Some(sender) = self
+            .by_addr
+            .get(&addr)
+            .and_then(|id| self.conns.get(id))
+            .filter(|s| !s.is_closed())
+        {
+            let _ = sender.send(data);
+            return;
+        }
+        let in_tx = self.in_tx.clone();
+        let id = self.conn_ids.fetch_add(1, Ordering::Relaxed);
+        let stats = self.stats.clone();
+        tokio::spawn(async move {
+            match TcpStream::connect(addr).await {
+                Ok(mut stream) => {
+                    if stream.write_all(&data).await.is_ok() {
+                        tcp_conn(stream, addr, id, in_tx, stats).await;
+                    }
+                }
+                Err(e) => tracing::warn!(peer = %addr, error = %e, "TCP connect failed"),
+            }
+        });
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,18 @@
+//! SIP for softswitch: the rsip shim, a sans-IO transaction layer, dialogs,
+//! digest auth, and the tokio transport edge (UDP and TCP) that drives them.
+
+pub mod auth;
+pub mod dialog;
+pub mod endpoint;
+pub mod message;
+pub mod parse;
+pub mod transaction;
+
+pub use dialog::Dialog;
+pub use endpoint::{Endpoint, EndpointConfig, SipEvent};
+pub use message::Essentials;
+pub use parse::{parse, split_list as parse_list, ParseError};
+pub use rsip;
+pub use transaction::{
+    ClientTxId, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
+};
