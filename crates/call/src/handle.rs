@@ -1,0 +1,191 @@
+//! The call handle a script (the IVR) drives: play prompts, read digits,
+//! hang up. Digits from RFC 4733, SIP INFO and in-band tones arrive here as
+//! one stream, with type-ahead kept.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use media::dtmf::DtmfEvent;
+use media::engine::PlayEnd;
+use media::prompt::Prompt;
+use tokio::sync::mpsc;
+
+/// What is known about a call when its script starts.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub record_id: String,
+    pub sip_call_id: String,
+    pub trunk: String,
+    pub did: String,
+    pub flow: String,
+    /// Caller number (P-Asserted-Identity, else From); `None` if absent.
+    pub caller: Option<String>,
+    /// The caller asked for privacy or sent an anonymous identity.
+    pub withheld: bool,
+    pub arrived: DateTime<Utc>,
+}
+
+/// Script -> call task.
+#[derive(Debug)]
+pub(crate) enum ScriptCmd {
+    Play {
+        prompt: Arc<Prompt>,
+        barge_in: bool,
+        play_id: u64,
+    },
+    Hangup,
+}
+
+/// Call task -> script.
+#[derive(Debug)]
+pub(crate) enum ScriptEvent {
+    Digit(DtmfEvent),
+    PlayFinished {
+        play_id: u64,
+        heard_ms: u64,
+        total_ms: u64,
+        end: PlayEnd,
+    },
+    HungUp,
+}
+
+/// The caller is gone; the script should return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("caller hung up")]
+pub struct HungUp;
+
+/// How a play ended and how much of it the caller heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlayResult {
+    pub heard_ms: u64,
+    pub total_ms: u64,
+    pub end: PlayEnd,
+}
+
+/// A script's view of one call.
+pub struct CallHandle {
+    info: Arc<CallInfo>,
+    cmd: mpsc::UnboundedSender<ScriptCmd>,
+    events: mpsc::UnboundedReceiver<ScriptEvent>,
+    digits: VecDeque<char>,
+    next_play: u64,
+    gone: bool,
+}
+
+impl CallHandle {
+    pub(crate) fn new(
+        info: Arc<CallInfo>,
+        cmd: mpsc::UnboundedSender<ScriptCmd>,
+        events: mpsc::UnboundedReceiver<ScriptEvent>,
+    ) -> Self {
+        CallHandle {
+            info,
+            cmd,
+            events,
+            digits: VecDeque::new(),
+            next_play: 1,
+            gone: false,
+        }
+    }
+
+    pub fn info(&self) -> &CallInfo {
+        &self.info
+    }
+
+    /// Play a prompt to its end, or until a digit when `barge_in`. A digit
+    /// already typed ahead skips a barge-in prompt at once.
+    pub async fn play(
+        &mut self,
+        prompt: Arc<Prompt>,
+        barge_in: bool,
+    ) -> Result<PlayResult, HungUp> {
+        if self.gone {
+            return Err(HungUp);
+        }
+        let total_ms = prompt.duration_ms();
+        if barge_in && !self.digits.is_empty() {
+            return Ok(PlayResult {
+                heard_ms: 0,
+                total_ms,
+                end: PlayEnd::BargeIn,
+            });
+        }
+        let play_id = self.next_play;
+        self.next_play += 1;
+        self.cmd
+            .send(ScriptCmd::Play {
+                prompt,
+                barge_in,
+                play_id,
+            })
+            .map_err(|_| HungUp)?;
+        loop {
+            match self.events.recv().await {
+                Some(ScriptEvent::Digit(d)) => self.digits.push_back(d.digit),
+                Some(ScriptEvent::PlayFinished {
+                    play_id: id,
+                    heard_ms,
+                    total_ms,
+                    end,
+                }) if id == play_id => {
+                    return Ok(PlayResult {
+                        heard_ms,
+                        total_ms,
+                        end,
+                    })
+                }
+                Some(ScriptEvent::PlayFinished { .. }) => {} // an older play
+                Some(ScriptEvent::HungUp) | None => {
+                    self.gone = true;
+                    return Err(HungUp);
+                }
+            }
+        }
+    }
+
+    /// Next digit (typed ahead or new), waiting at most `timeout`.
+    pub async fn next_digit(&mut self, timeout: Duration) -> Result<Option<char>, HungUp> {
+        if let Some(d) = self.digits.pop_front() {
+            return Ok(Some(d));
+        }
+        if self.gone {
+            return Err(HungUp);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Err(_) => return Ok(None),
+                Ok(Some(ScriptEvent::Digit(d))) => return Ok(Some(d.digit)),
+                Ok(Some(ScriptEvent::PlayFinished { .. })) => {}
+                Ok(Some(ScriptEvent::HungUp)) | Ok(None) => {
+                    self.gone = true;
+                    return Err(HungUp);
+                }
+            }
+        }
+    }
+
+    /// Forget digits typed ahead.
+    pub fn clear_digits(&mut self) {
+        self.digits.clear();
+    }
+
+    /// End the call from our side (BYE). The script should return after.
+    pub fn hangup(&mut self) {
+        let _ = self.cmd.send(ScriptCmd::Hangup);
+        self.gone = true;
+    }
+}
+
+/// Boxed future a script returns.
+pub type ScriptFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What runs on an answered call (the IVR). When the future returns and
+/// the caller is still there, the call is hung up.
+pub trait CallScript: Send + Sync + 'static {
+    fn run(&self, call: CallHandle) -> ScriptFuture;
+}

@@ -1,0 +1,94 @@
+//! Call events: what the call layer reports, step by step, for each call.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who ended the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Caller,
+    System,
+}
+
+/// How a DTMF digit arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigitSource {
+    Rfc4733,
+    SipInfo,
+    InBand,
+}
+
+/// One step of a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// An INVITE reached a trunk (accepted or not).
+    Arrived {
+        sip_call_id: String,
+        trunk: Option<String>,
+        did: Option<String>,
+        flow: Option<String>,
+        caller: Option<String>,
+        caller_withheld: bool,
+        source: String,
+        transport: String,
+    },
+    /// Refused before answer with this SIP code.
+    Rejected {
+        sip_code: u16,
+        reason: String,
+    },
+    /// 200 OK sent.
+    Answered {
+        codec: String,
+    },
+    /// The caller's ACK arrived (media flows from here).
+    Confirmed,
+    Digit {
+        digit: char,
+        source: DigitSource,
+    },
+    /// A prompt ended: how much of it the caller heard.
+    PromptPlayed {
+        name: String,
+        duration_ms: u64,
+        heard_ms: u64,
+        /// `completed`, `barge_in`, `stopped` or `hangup`.
+        end: String,
+    },
+    /// The call is over.
+    Ended {
+        by: Party,
+        /// `bye`, `cancel`, `script_end`, `ack_timeout`, `rtp_timeout`,
+        /// `shutdown`, `error`.
+        reason: String,
+    },
+}
+
+/// An event with its call and time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallEvent {
+    /// Our id for the call (one CDR each).
+    pub record_id: String,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl CallEvent {
+    pub fn now(record_id: &str, kind: EventKind) -> Self {
+        CallEvent {
+            record_id: record_id.to_string(),
+            at: Utc::now(),
+            kind,
+        }
+    }
+}
+
+/// A new record id: time-ordered and unique (`20261123T201500Z-1a2b3c4d5e6f`).
+pub fn new_record_id() -> String {
+    let t = Utc::now().format("%Y%m%dT%H%M%SZ");
+    format!("{t}-{:012x}", rand::random::<u64>() & 0xFFFF_FFFF_FFFF)
+}

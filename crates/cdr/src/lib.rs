@@ -1,0 +1,10 @@
+//! Call detail records: events from the call layer, folded into one record
+//! per call and appended to a durable JSONL journal.
+
+pub mod event;
+pub mod journal;
+pub mod record;
+
+pub use event::{new_record_id, CallEvent, DigitSource, EventKind, Party};
+pub use journal::{read_records, CdrSink, FsyncPolicy, Journal};
+pub use record::{classify_caller, CallRecord, CallerClass, Outcome};

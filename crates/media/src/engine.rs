@@ -1,0 +1,589 @@
+//! The media engine: a few worker threads, each owning many RTP sessions.
+//! One paced 20 ms tick per worker sends the next frame of every session
+//! (no task or timer per packet); received packets are read as they come
+//! (mio readiness) and turned into DTMF events. Send jitter is measured on
+//! every tick.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token, Waker};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::codec::{Codec, FRAME_SAMPLES};
+use crate::dtmf::goertzel::InbandDetector;
+use crate::dtmf::rfc4733::Rfc4733Detector;
+use crate::dtmf::DtmfEvent;
+use crate::ports::PortPool;
+use crate::prompt::Prompt;
+use crate::rtp::{self, RtpSender, MAX_PACKET};
+use crate::stats::{JitterHistogram, MediaStats};
+
+/// Pacing interval: one G.711 frame.
+pub const TICK: Duration = Duration::from_millis(20);
+const WAKER: Token = Token(usize::MAX);
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Address RTP sockets bind to and SDP advertises.
+    pub ip: IpAddr,
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Worker threads (0 = one per core).
+    pub workers: usize,
+    /// Hang-up hint when RTP stops for this long after it had flowed
+    /// (`None` = never).
+    pub rtp_timeout: Option<Duration>,
+}
+
+/// What a session is told to do with its peer, from SDP negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionParams {
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub dtmf_payload_type: Option<u8>,
+    pub remote: SocketAddr,
+    /// Latch on the first source that sends to us (callers behind NAT).
+    pub symmetric: bool,
+    /// Decode audio and look for DTMF tones in it.
+    pub inband_dtmf: bool,
+    /// We may send (not on hold / recvonly).
+    pub send: bool,
+    /// Send silence frames when nothing plays (keeps NAT bindings and RTP
+    /// inactivity timers of trunks happy).
+    pub send_silence: bool,
+}
+
+/// Why a play ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayEnd {
+    Completed,
+    BargeIn,
+    Stopped,
+}
+
+/// Events a session reports to its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    PlayFinished {
+        play_id: u64,
+        frames_sent: usize,
+        frames_total: usize,
+        end: PlayEnd,
+    },
+    Dtmf(DtmfEvent),
+    /// RTP had flowed and stopped for longer than the configured timeout.
+    RtpTimeout,
+}
+
+enum Cmd {
+    Add {
+        id: u64,
+        socket: mio::net::UdpSocket,
+        port: u16,
+        events: UnboundedSender<MediaEvent>,
+    },
+    Start(u64, SessionParams),
+    Play {
+        id: u64,
+        prompt: Arc<Prompt>,
+        barge_in: bool,
+        play_id: u64,
+    },
+    StopPlay(u64),
+    Close(u64),
+}
+
+#[derive(Clone)]
+struct WorkerHandle {
+    tx: Sender<Cmd>,
+    waker: Arc<Waker>,
+}
+
+impl WorkerHandle {
+    fn send(&self, cmd: Cmd) {
+        if self.tx.send(cmd).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// Handle on the running engine; cheap to clone.
+#[derive(Clone)]
+pub struct MediaEngine {
+    cfg: MediaConfig,
+    workers: Arc<Vec<WorkerHandle>>,
+    ports: Arc<PortPool>,
+    next_id: Arc<AtomicU64>,
+    next_worker: Arc<AtomicUsize>,
+    pub stats: Arc<MediaStats>,
+}
+
+impl MediaEngine {
+    pub fn start(cfg: MediaConfig) -> io::Result<MediaEngine> {
+        if cfg.port_max <= cfg.port_min {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("RTP port range {}-{} is empty", cfg.port_min, cfg.port_max),
+            ));
+        }
+        let n = if cfg.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            cfg.workers
+        };
+        let ports = Arc::new(PortPool::new(cfg.port_min, cfg.port_max));
+        let stats = Arc::new(MediaStats::default());
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
+            let poll = Poll::new()?;
+            let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+            let (tx, rx) = mpsc::channel();
+            let worker = Worker {
+                poll,
+                rx,
+                sessions: HashMap::new(),
+                ports: ports.clone(),
+                stats: stats.clone(),
+                rtp_timeout: cfg.rtp_timeout,
+                jitter: JitterHistogram::default(),
+                pending: JitterHistogram::default(),
+            };
+            std::thread::Builder::new()
+                .name(format!("media-{i}"))
+                .spawn(move || worker.run())?;
+            workers.push(WorkerHandle { tx, waker });
+        }
+        tracing::info!(workers = n, ports = ports.total(), ip = %cfg.ip, "media engine started");
+        Ok(MediaEngine {
+            cfg,
+            workers: Arc::new(workers),
+            ports,
+            next_id: Arc::new(AtomicU64::new(1)),
+            next_worker: Arc::new(AtomicUsize::new(0)),
+            stats,
+        })
+    }
+
+    /// Free ports left.
+    pub fn ports_available(&self) -> usize {
+        self.ports.available()
+    }
+
+    /// Open a session on a fresh port. It sends nothing until started.
+    pub fn open(&self, events: UnboundedSender<MediaEvent>) -> io::Result<MediaSession> {
+        // A port may be taken by another program: try a few.
+        let mut last_err = None;
+        for _ in 0..16 {
+            let Some(port) = self.ports.take() else {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrNotAvailable,
+                    "no free RTP port in the configured range",
+                ));
+            };
+            match UdpSocket::bind(SocketAddr::new(self.cfg.ip, port)) {
+                Ok(sock) => {
+                    sock.set_nonblocking(true)?;
+                    let local = sock.local_addr()?;
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    let w = self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+                    let worker = self.workers[w].clone();
+                    worker.send(Cmd::Add {
+                        id,
+                        socket: mio::net::UdpSocket::from_std(sock),
+                        port,
+                        events,
+                    });
+                    return Ok(MediaSession { id, local, worker });
+                }
+                Err(e) => {
+                    self.ports.give_back(port);
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::other("no RTP port could be bound")))
+    }
+}
+
+/// One call leg's RTP session. Dropping it closes the socket and frees the port.
+pub struct MediaSession {
+    id: u64,
+    local: SocketAddr,
+    worker: WorkerHandle,
+}
+
+impl MediaSession {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Start or update (re-INVITE, hold) the session.
+    pub fn start(&self, params: SessionParams) {
+        self.worker.send(Cmd::Start(self.id, params));
+    }
+
+    /// Play a prompt from its start; replaces what was playing.
+    pub fn play(&self, prompt: Arc<Prompt>, barge_in: bool, play_id: u64) {
+        self.worker.send(Cmd::Play {
+            id: self.id,
+            prompt,
+            barge_in,
+            play_id,
+        });
+    }
+
+    pub fn stop_play(&self) {
+        self.worker.send(Cmd::StopPlay(self.id));
+    }
+}
+
+impl Drop for MediaSession {
+    fn drop(&mut self) {
+        self.worker.send(Cmd::Close(self.id));
+    }
+}
+
+struct Playing {
+    prompt: Arc<Prompt>,
+    frame: usize,
+    barge_in: bool,
+    play_id: u64,
+}
+
+struct Session {
+    socket: mio::net::UdpSocket,
+    port: u16,
+    events: UnboundedSender<MediaEvent>,
+    params: Option<SessionParams>,
+    /// Where we send and accept from (SDP address, or the latched source).
+    remote: Option<SocketAddr>,
+    latched: bool,
+    tx: RtpSender,
+    sent_last_tick: bool,
+    playing: Option<Playing>,
+    rfc4733: Rfc4733Detector,
+    inband: Option<InbandDetector>,
+    last_rx: Option<Instant>,
+    timed_out: bool,
+}
+
+impl Session {
+    fn finish_play(&mut self, end: PlayEnd) {
+        if let Some(p) = self.playing.take() {
+            let _ = self.events.send(MediaEvent::PlayFinished {
+                play_id: p.play_id,
+                frames_sent: p.frame,
+                frames_total: p.prompt.frame_count(),
+                end,
+            });
+        }
+    }
+
+    fn on_digit(&mut self, ev: DtmfEvent) {
+        if self.playing.as_ref().is_some_and(|p| p.barge_in) {
+            self.finish_play(PlayEnd::BargeIn);
+        }
+        let _ = self.events.send(MediaEvent::Dtmf(ev));
+    }
+}
+
+struct Worker {
+    poll: Poll,
+    rx: Receiver<Cmd>,
+    sessions: HashMap<u64, Session>,
+    ports: Arc<PortPool>,
+    stats: Arc<MediaStats>,
+    rtp_timeout: Option<Duration>,
+    /// Since the last log line (one a minute).
+    jitter: JitterHistogram,
+    /// Since the last merge into the shared stats (once a second).
+    pending: JitterHistogram,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut buf = [0u8; 2048];
+        let mut next_tick = Instant::now() + TICK;
+        let mut ticks: u64 = 0;
+        loop {
+            let now = Instant::now();
+            let timeout = next_tick.saturating_duration_since(now);
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "media poll failed");
+                }
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    if !self.commands() {
+                        return; // engine dropped
+                    }
+                } else {
+                    self.receive(ev.token().0 as u64, &mut buf);
+                }
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                let late = now - next_tick;
+                self.tick();
+                let spent = Instant::now() - now;
+                // The last session of the batch goes out `late + spent` after
+                // its slot: the bound on any call's send jitter this tick.
+                self.jitter.record(late + spent);
+                self.pending.record(late + spent);
+                next_tick += TICK;
+                if now > next_tick + TICK * 5 {
+                    tracing::warn!(
+                        behind_ms = (now - next_tick).as_millis() as u64,
+                        "media worker overrun; resynchronising"
+                    );
+                    self.stats.overruns.fetch_add(1, Ordering::Relaxed);
+                    next_tick = now + TICK;
+                }
+                ticks += 1;
+                if ticks % 50 == 0 {
+                    self.check_timeouts(now);
+                    self.stats.merge_jitter(&self.pending);
+                    self.pending = JitterHistogram::default();
+                }
+                if ticks % 3000 == 0 {
+                    self.report();
+                }
+            }
+        }
+    }
+
+    fn report(&mut self) {
+        let (p50, p99, max) = self.jitter.summary();
+        tracing::info!(
+            sessions = self.sessions.len(),
+            jitter_p50_us = p50,
+            jitter_p99_us = p99,
+            jitter_max_us = max,
+            "media worker send jitter (last minute)"
+        );
+        self.jitter = JitterHistogram::default();
+    }
+
+    /// Apply queued commands; false when the engine is gone.
+    fn commands(&mut self) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(cmd) => self.command(cmd),
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Add {
+                id,
+                mut socket,
+                port,
+                events,
+            } => {
+                if let Err(e) = self.poll.registry().register(
+                    &mut socket,
+                    Token(id as usize),
+                    Interest::READABLE,
+                ) {
+                    tracing::error!(error = %e, port, "cannot register RTP socket");
+                }
+                self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+                self.sessions.insert(
+                    id,
+                    Session {
+                        socket,
+                        port,
+                        events,
+                        params: None,
+                        remote: None,
+                        latched: false,
+                        tx: RtpSender::new(),
+                        sent_last_tick: false,
+                        playing: None,
+                        rfc4733: Rfc4733Detector::new(),
+                        inband: None,
+                        last_rx: None,
+                        timed_out: false,
+                    },
+                );
+            }
+            Cmd::Start(id, params) => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    let remote_changed = s.params.map(|p| p.remote) != Some(params.remote);
+                    if remote_changed && !s.latched {
+                        s.remote = Some(params.remote);
+                    }
+                    s.inband = params
+                        .inband_dtmf
+                        .then(|| s.inband.take().unwrap_or_else(InbandDetector::new));
+                    s.params = Some(params);
+                }
+            }
+            Cmd::Play {
+                id,
+                prompt,
+                barge_in,
+                play_id,
+            } => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.finish_play(PlayEnd::Stopped);
+                    s.tx.mark_spurt();
+                    s.playing = Some(Playing {
+                        prompt,
+                        frame: 0,
+                        barge_in,
+                        play_id,
+                    });
+                }
+            }
+            Cmd::StopPlay(id) => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.finish_play(PlayEnd::Stopped);
+                }
+            }
+            Cmd::Close(id) => {
+                if let Some(mut s) = self.sessions.remove(&id) {
+                    let _ = self.poll.registry().deregister(&mut s.socket);
+                    drop(s.socket);
+                    self.ports.give_back(s.port);
+                    self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Drain one socket.
+    fn receive(&mut self, id: u64, buf: &mut [u8]) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let mut pcm = Vec::new();
+        loop {
+            let (n, src) = match s.socket.recv_from(buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => continue, // ICMP errors from our own sends
+            };
+            self.stats.packets_received.fetch_add(1, Ordering::Relaxed);
+            let Some(params) = s.params else {
+                continue; // not negotiated yet
+            };
+            if params.symmetric && !s.latched {
+                s.remote = Some(src);
+                s.latched = true;
+            } else if s.remote != Some(src) {
+                self.stats.dropped_source.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let Some(pkt) = rtp::read(&buf[..n]) else {
+                self.stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            s.last_rx = Some(Instant::now());
+            s.timed_out = false;
+            if Some(pkt.payload_type) == params.dtmf_payload_type {
+                if let Some(ev) = s.rfc4733.on_packet(pkt.timestamp, pkt.marker, pkt.payload) {
+                    s.on_digit(ev);
+                }
+            } else if pkt.payload_type == params.payload_type {
+                if let Some(det) = s.inband.as_mut() {
+                    pcm.clear();
+                    params.codec.decode(pkt.payload, &mut pcm);
+                    let found = det.feed(&pcm);
+                    for ev in found {
+                        s.on_digit(ev);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send the next frame of every session.
+    fn tick(&mut self) {
+        let mut packet = [0u8; MAX_PACKET];
+        let mut sent = 0u64;
+        for s in self.sessions.values_mut() {
+            s.tx.advance(FRAME_SAMPLES as u32);
+            let (Some(params), Some(remote)) = (s.params, s.remote) else {
+                continue;
+            };
+            if !params.send {
+                s.sent_last_tick = false;
+                continue;
+            }
+            let frame = match s.playing.as_mut() {
+                Some(p) => match p.prompt.frame(params.codec, p.frame) {
+                    Some(f) => {
+                        p.frame += 1;
+                        Some(f)
+                    }
+                    None => None,
+                },
+                None => None,
+            };
+            let len = match frame {
+                Some(f) => s.tx.build(params.payload_type, f, &mut packet),
+                None => {
+                    if s.playing.is_some() {
+                        s.finish_play(PlayEnd::Completed);
+                    }
+                    if !params.send_silence {
+                        if s.sent_last_tick {
+                            s.tx.mark_spurt();
+                        }
+                        s.sent_last_tick = false;
+                        continue;
+                    }
+                    let silence = [params.codec.silence(); FRAME_SAMPLES];
+                    s.tx.build(params.payload_type, &silence, &mut packet)
+                }
+            };
+            match s.socket.send_to(&packet[..len], remote) {
+                Ok(_) => sent += 1,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stats.send_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {}
+            }
+            s.sent_last_tick = true;
+            // A finished prompt reports at once, not a tick later.
+            if let Some(p) = s.playing.as_ref() {
+                if p.frame >= p.prompt.frame_count() {
+                    s.finish_play(PlayEnd::Completed);
+                }
+            }
+        }
+        self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
+    }
+
+    fn check_timeouts(&mut self, now: Instant) {
+        let Some(limit) = self.rtp_timeout else {
+            return;
+        };
+        for s in self.sessions.values_mut() {
+            let on_hold = s.params.is_some_and(|p| !p.send);
+            if let Some(last) = s.last_rx {
+                if !s.timed_out && !on_hold && now - last > limit {
+                    s.timed_out = true;
+                    let _ = s.events.send(MediaEvent::RtpTimeout);
+                }
+            }
+        }
+    }
+}

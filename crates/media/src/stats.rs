@@ -1,0 +1,121 @@
+//! Media counters and the send-jitter histogram (how late each tick's last
+//! packet left compared with its 20 ms slot).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKET_US: u64 = 50;
+const BUCKETS: usize = 400; // 0..20 ms in 50 µs steps, then one overflow bucket
+
+/// Histogram of per-tick send lateness.
+#[derive(Debug, Clone)]
+pub struct JitterHistogram {
+    counts: Vec<u64>,
+    max_us: u64,
+    total: u64,
+}
+
+impl Default for JitterHistogram {
+    fn default() -> Self {
+        JitterHistogram {
+            counts: vec![0; BUCKETS + 1],
+            max_us: 0,
+            total: 0,
+        }
+    }
+}
+
+impl JitterHistogram {
+    pub fn record(&mut self, d: Duration) {
+        let us = d.as_micros() as u64;
+        let b = ((us / BUCKET_US) as usize).min(BUCKETS);
+        self.counts[b] += 1;
+        self.max_us = self.max_us.max(us);
+        self.total += 1;
+    }
+
+    pub fn merge(&mut self, other: &JitterHistogram) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.max_us = self.max_us.max(other.max_us);
+        self.total += other.total;
+    }
+
+    /// Upper bound (µs) below which `q` (0..1) of the samples fall.
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        if self.total == 0 {
+            return 0;
+        }
+        let want = ((self.total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= want {
+                return if i == BUCKETS {
+                    self.max_us
+                } else {
+                    ((i as u64 + 1) * BUCKET_US).min(self.max_us.max(BUCKET_US))
+                };
+            }
+        }
+        self.max_us
+    }
+
+    /// (p50, p99, max) in µs.
+    pub fn summary(&self) -> (u64, u64, u64) {
+        (self.quantile_us(0.5), self.quantile_us(0.99), self.max_us)
+    }
+
+    pub fn samples(&self) -> u64 {
+        self.total
+    }
+}
+
+/// Engine-wide counters, read by /metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct MediaStats {
+    pub sessions: AtomicUsize,
+    pub packets_sent: AtomicU64,
+    pub packets_received: AtomicU64,
+    pub dropped_source: AtomicU64,
+    pub dropped_malformed: AtomicU64,
+    pub send_dropped: AtomicU64,
+    pub overruns: AtomicU64,
+    /// Jitter since start, all workers.
+    pub jitter: Mutex<JitterHistogram>,
+}
+
+impl MediaStats {
+    pub fn merge_jitter(&self, h: &JitterHistogram) {
+        self.jitter.lock().expect("jitter lock").merge(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles() {
+        let mut h = JitterHistogram::default();
+        for _ in 0..99 {
+            h.record(Duration::from_micros(120));
+        }
+        h.record(Duration::from_millis(3));
+        assert_eq!(h.quantile_us(0.5), 150);
+        assert_eq!(h.quantile_us(0.99), 150);
+        assert_eq!(h.quantile_us(1.0), 3050);
+        assert_eq!(h.summary().2, 3000);
+        let mut g = JitterHistogram::default();
+        g.merge(&h);
+        assert_eq!(g.samples(), 100);
+        h.record(Duration::from_secs(1));
+        assert_eq!(
+            h.quantile_us(1.0),
+            1_000_000,
+            "overflow bucket reports the max"
+        );
+    }
+}

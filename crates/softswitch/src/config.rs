@@ -1,0 +1,312 @@
+//! Configuration file: TOML, every error reported as `file:line: message`.
+//! Relative paths (data, prompts) are taken from the working directory, as
+//! for any daemon started from its install directory.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use call::TrunkConfig;
+use cdr::FsyncPolicy;
+use media::codec::Codec;
+use serde::{Deserialize, Deserializer};
+
+/// The default configuration, built into the binary.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../configs/default.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub media: MediaSection,
+    #[serde(default)]
+    pub calls: CallsSection,
+    #[serde(default)]
+    pub data: DataSection,
+    #[serde(default)]
+    pub prompts: PromptsSection,
+    #[serde(default)]
+    pub announcement: AnnouncementSection,
+    #[serde(default)]
+    pub trunks: Vec<TrunkConfig>,
+    /// Where this configuration came from (for messages).
+    #[serde(skip)]
+    pub origin: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    #[serde(default)]
+    pub udp: Vec<SocketAddr>,
+    #[serde(default)]
+    pub tcp: Vec<SocketAddr>,
+    /// Digest realm for trunks with credentials.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    #[serde(default = "default_t1")]
+    pub t1_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    pub ip: IpAddr,
+    pub port_min: u16,
+    pub port_max: u16,
+    #[serde(default)]
+    pub workers: usize,
+    /// Hang up when the caller's RTP stops this long (0 = never).
+    #[serde(default = "default_rtp_timeout")]
+    pub rtp_timeout_s: u64,
+    #[serde(default = "default_codecs", deserialize_with = "codecs")]
+    pub codecs: Vec<Codec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsSection {
+    #[serde(default = "default_max_calls")]
+    pub max_calls: usize,
+    #[serde(default = "default_retry_after")]
+    pub retry_after_s: u32,
+    /// On SIGTERM, how long calls may go on before they are hung up.
+    #[serde(default = "default_drain")]
+    pub drain_timeout_s: u64,
+}
+
+impl Default for CallsSection {
+    fn default() -> Self {
+        CallsSection {
+            max_calls: default_max_calls(),
+            retry_after_s: default_retry_after(),
+            drain_timeout_s: default_drain(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    #[serde(default = "default_data_dir")]
+    pub dir: PathBuf,
+    #[serde(default = "default_fsync")]
+    pub cdr_fsync: FsyncPolicy,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        DataSection {
+            dir: default_data_dir(),
+            cdr_fsync: default_fsync(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptsSection {
+    #[serde(default = "default_prompts_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for PromptsSection {
+    fn default() -> Self {
+        PromptsSection {
+            dir: default_prompts_dir(),
+        }
+    }
+}
+
+/// What answered calls hear until the IVR flows are wired.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementSection {
+    #[serde(default = "default_announcement")]
+    pub prompts: Vec<String>,
+    #[serde(default = "default_listen")]
+    pub listen_s: u64,
+}
+
+impl Default for AnnouncementSection {
+    fn default() -> Self {
+        AnnouncementSection {
+            prompts: default_announcement(),
+            listen_s: default_listen(),
+        }
+    }
+}
+
+fn default_realm() -> String {
+    "softswitch".into()
+}
+fn default_t1() -> u64 {
+    500
+}
+fn default_rtp_timeout() -> u64 {
+    60
+}
+fn default_codecs() -> Vec<Codec> {
+    vec![Codec::Pcmu, Codec::Pcma]
+}
+fn default_max_calls() -> usize {
+    20_000
+}
+fn default_retry_after() -> u32 {
+    5
+}
+fn default_drain() -> u64 {
+    30
+}
+fn default_data_dir() -> PathBuf {
+    "var".into()
+}
+fn default_fsync() -> FsyncPolicy {
+    FsyncPolicy::Interval(200)
+}
+fn default_prompts_dir() -> PathBuf {
+    "prompts".into()
+}
+fn default_announcement() -> Vec<String> {
+    vec!["welcome".into(), "menu".into()]
+}
+fn default_listen() -> u64 {
+    10
+}
+
+fn codecs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Codec>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| {
+            Codec::from_name(n).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown codec {n:?}: expected \"PCMU\" or \"PCMA\""
+                ))
+            })
+        })
+        .collect()
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Line where `key = ` is first written (for checks serde cannot do).
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(1, |i| i + 1)
+}
+
+impl Config {
+    /// Parse configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(text, s.start));
+            anyhow::anyhow!("{origin}:{line}: {}", e.message().trim())
+        })?;
+        cfg.origin = origin.to_string();
+        cfg.validate(text)?;
+        Ok(cfg)
+    }
+
+    /// Load `path`, or the embedded default when `path` is the default
+    /// location and no such file exists.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let default = Path::new("configs/default.toml");
+        let path = path.unwrap_or(default);
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, &path.display().to_string()),
+            Err(e) if path == default && e.kind() == std::io::ErrorKind::NotFound => {
+                Config::parse(EMBEDDED_DEFAULT, "<embedded configs/default.toml>")
+            }
+            Err(e) => bail!("{}: cannot read: {e}", path.display()),
+        }
+    }
+
+    fn validate(&self, text: &str) -> Result<()> {
+        let o = &self.origin;
+        if self.sip.udp.is_empty() && self.sip.tcp.is_empty() {
+            bail!(
+                "{o}:{}: [sip] needs at least one `udp` or `tcp` address",
+                line_of_key(text, "[sip]").max(1)
+            );
+        }
+        if self.media.port_max <= self.media.port_min + 2 {
+            bail!(
+                "{o}:{}: media.port_max ({}) must be above port_min ({}) by at least 2",
+                line_of_key(text, "port_max"),
+                self.media.port_max,
+                self.media.port_min
+            );
+        }
+        if self.media.ip.is_unspecified() {
+            bail!(
+                "{o}:{}: media.ip must be the address callers send RTP to, not {}",
+                line_of_key(text, "ip"),
+                self.media.ip
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for t in &self.trunks {
+            if !names.insert(&t.name) {
+                bail!(
+                    "{o}:{}: trunk name {:?} used twice",
+                    line_of_key(text, "name"),
+                    t.name
+                );
+            }
+            if t.allow.is_empty() && t.username.is_none() {
+                bail!(
+                    "{o}: trunk {:?} accepts nobody: give `allow` networks and/or `username`/`password`",
+                    t.name
+                );
+            }
+            if t.username.is_some() != t.password.is_some() {
+                bail!(
+                    "{o}: trunk {:?}: `username` and `password` go together",
+                    t.name
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses() {
+        let c = Config::parse(EMBEDDED_DEFAULT, "default.toml").unwrap();
+        assert_eq!(c.sip.udp, vec!["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(c.trunks[0].name, "local");
+        assert_eq!(
+            c.trunks[0].dids.get("3422").map(String::as_str),
+            Some("demo")
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\n\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = \"x\"\n";
+        let e = Config::parse(bad, "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:7: "), "{e}");
+        let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 20001\n";
+        let e = Config::parse(bad, "y.toml").unwrap_err().to_string();
+        assert!(e.starts_with("y.toml:6: media.port_max"), "{e}");
+        let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 21000\ncodecs = [\"G729\"]\n";
+        let e = Config::parse(bad, "z.toml").unwrap_err().to_string();
+        assert!(e.starts_with("z.toml:7: ") && e.contains("G729"), "{e}");
+        let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\nbogus = 1\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 21000\n";
+        let e = Config::parse(bad, "w.toml").unwrap_err().to_string();
+        assert!(e.starts_with("w.toml:3: ") && e.contains("bogus"), "{e}");
+    }
+}

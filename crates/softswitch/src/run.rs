@@ -1,0 +1,135 @@
+//! `softswitch run`: start every part in order, print the READY line, and
+//! shut down gracefully on SIGTERM/SIGINT (drain, then BYE, then sync CDRs).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use call::{Announcement, CallContext, CallLimits, CallManager, CallRegistry, Trunks};
+use cdr::Journal;
+use media::engine::{MediaConfig, MediaEngine};
+use media::prompt::PromptLibrary;
+use sip::{Endpoint, EndpointConfig, TimerConfig};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::Config;
+
+pub fn run(config_path: Option<&Path>) -> Result<()> {
+    let cfg = Config::load(config_path)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("softswitch")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(cfg))
+}
+
+async fn serve(cfg: Config) -> Result<()> {
+    tracing::info!(config = %cfg.origin, version = env!("CARGO_PKG_VERSION"), "softswitch starting");
+    let prompts_dir = cfg.prompts.dir.clone();
+    let library = tokio::task::spawn_blocking(move || PromptLibrary::load_dir(&prompts_dir))
+        .await?
+        .with_context(|| format!("loading prompts from {}", cfg.prompts.dir.display()))?;
+    tracing::info!(dir = %cfg.prompts.dir.display(), prompts = ?library.names(), "prompts loaded");
+    for name in &cfg.announcement.prompts {
+        if library.get(name).is_none() {
+            anyhow::bail!(
+                "{}: announcement prompt {name:?} is not in {}",
+                cfg.origin,
+                cfg.prompts.dir.display()
+            );
+        }
+    }
+    let library = Arc::new(library);
+
+    let cdr_dir = cfg.data.dir.join("cdr");
+    let journal = Journal::start(&cdr_dir, cfg.data.cdr_fsync)
+        .with_context(|| format!("opening the CDR journal in {}", cdr_dir.display()))?;
+
+    let media = MediaEngine::start(MediaConfig {
+        ip: cfg.media.ip,
+        port_min: cfg.media.port_min,
+        port_max: cfg.media.port_max,
+        workers: cfg.media.workers,
+        rtp_timeout: (cfg.media.rtp_timeout_s > 0)
+            .then(|| Duration::from_secs(cfg.media.rtp_timeout_s)),
+    })
+    .context("starting the media engine")?;
+
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let t1 = Duration::from_millis(cfg.sip.t1_ms);
+    let endpoint = Endpoint::start(
+        EndpointConfig {
+            udp: cfg.sip.udp.clone(),
+            tcp: cfg.sip.tcp.clone(),
+            timers: TimerConfig {
+                t1,
+                ..TimerConfig::default()
+            },
+        },
+        events_tx,
+    )
+    .await
+    .context("binding the SIP listeners")?;
+
+    let script = Arc::new(Announcement {
+        library: library.clone(),
+        prompts: cfg.announcement.prompts.clone(),
+        listen: Duration::from_secs(cfg.announcement.listen_s),
+    });
+    let ctx = CallContext {
+        endpoint: endpoint.clone(),
+        cdr: journal.sink(),
+        registry: CallRegistry::default(),
+        script,
+        media_ip: cfg.media.ip,
+        codecs: cfg.media.codecs.clone(),
+    };
+    let manager = CallManager::new(
+        ctx,
+        media.clone(),
+        Trunks::new(cfg.trunks, &cfg.sip.realm),
+        CallLimits {
+            max_calls: cfg.calls.max_calls,
+            retry_after_secs: cfg.calls.retry_after_s,
+        },
+    );
+    tokio::spawn(manager.clone().run(events_rx));
+
+    let join = |v: &[std::net::SocketAddr]| {
+        v.iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // Machine-readable: tests and scripts wait for this line.
+    println!(
+        "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={}",
+        join(&endpoint.udp_addrs),
+        join(&endpoint.tcp_addrs),
+        cfg.media.port_min,
+        cfg.media.port_max,
+        cdr_dir.display()
+    );
+    tracing::info!("ready");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    let drain = Duration::from_secs(cfg.calls.drain_timeout_s);
+    let shutdown = manager.shutdown(drain);
+    tokio::select! {
+        hung_up = shutdown => tracing::info!(hung_up, "all calls ended"),
+        _ = int.recv() => tracing::warn!("second SIGINT: not waiting for calls"),
+        _ = term.recv() => tracing::warn!("second SIGTERM: not waiting for calls"),
+    }
+    // Let the last BYEs leave before the runtime stops.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::task::spawn_blocking(move || journal.shutdown()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
