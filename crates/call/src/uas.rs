@@ -62,20 +62,22 @@ struct CurrentPlay {
     info_barge: bool,
 }
 
-/// Removes the call from the registry and closes its record however the
-/// task ends (even on a panic): every call ends in a CDR.
+/// Ends the call once: closes its record, leaves the registry and frees its
+/// trunk place, however the task ends (even on a panic): every call ends in
+/// a CDR, and a place is free as soon as its call is over.
 struct EndGuard {
     registry: CallRegistry,
     cdr: CdrSink,
     sip_call_id: String,
     record_id: String,
-    ended: bool,
+    slot: Option<TrunkSlot>,
 }
 
 impl EndGuard {
     fn end(&mut self, by: Party, reason: &str) {
-        if !self.ended {
-            self.ended = true;
+        if let Some(slot) = self.slot.take() {
+            self.registry.remove(&self.sip_call_id);
+            drop(slot);
             self.cdr.emit(CallEvent::now(
                 &self.record_id,
                 EventKind::Ended {
@@ -90,7 +92,6 @@ impl EndGuard {
 impl Drop for EndGuard {
     fn drop(&mut self) {
         self.end(Party::System, "error");
-        self.registry.remove(&self.sip_call_id);
     }
 }
 
@@ -134,7 +135,6 @@ pub(crate) async fn run(ctx: CallContext, s: Setup) {
         symmetric,
         inband_dtmf,
     } = s;
-    let _slot = slot;
     let local = ctx
         .endpoint
         .local_addr(peer.transport)
@@ -159,7 +159,7 @@ pub(crate) async fn run(ctx: CallContext, s: Setup) {
         cdr: ctx.cdr.clone(),
         sip_call_id: info.sip_call_id.clone(),
         record_id: info.record_id.clone(),
-        ended: false,
+        slot: Some(slot),
     };
     let mut leg = Leg {
         via: format!("SIP/2.0/{} {local}", peer.transport.as_str()),
