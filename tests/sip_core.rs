@@ -450,3 +450,99 @@ fn sigterm_refuses_new_calls_then_ends_calls_in_progress() {
     assert_eq!(r["outcome"], "interrupted");
     assert_eq!(r["end_reason"], "shutdown");
 }
+
+#[test]
+fn rtp_from_an_unexpected_source_is_dropped() {
+    let srv = Server::start();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3422", &Offer::default());
+    ua.answer(&mut call, T);
+    // An RFC 4733 digit from another port than the one in our SDP.
+    let intruder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let remote = call.remote_rtp.unwrap();
+    for (i, (marker, ev)) in media::dtmf::event_packets('9', 100, 20)
+        .into_iter()
+        .enumerate()
+    {
+        let mut p = vec![0x80, 101 | if marker { 0x80 } else { 0 }];
+        p.extend_from_slice(&(500u16 + i as u16).to_be_bytes());
+        p.extend_from_slice(&777u32.to_be_bytes());
+        p.extend_from_slice(&0xdeadu32.to_be_bytes());
+        p.extend_from_slice(&ev.to_bytes());
+        intruder.send_to(&p, remote).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    call.send_rfc4733('4');
+    std::thread::sleep(Duration::from_millis(100));
+    ua.request(&mut call, "BYE", "", "");
+    let rec = srv.record(&call.call_id);
+    let digits: Vec<&str> = rec["digits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["digit"].as_str().unwrap())
+        .collect();
+    assert_eq!(digits, vec!["4"], "the intruder's 9 is ignored: {rec}");
+}
+
+#[test]
+fn digest_trunk_is_challenged_then_admitted() {
+    let srv = Server::start_with(Options {
+        extra_trunks: r#"
+[[trunks]]
+name = "carrier"
+username = "carrier"
+password = "s3cret"
+dids = { "3900" = "office-hours" }
+"#
+        .into(),
+        ..Options::default()
+    });
+    // 127.0.0.9 is outside the `local` trunk's network: credentials needed.
+    let mut ua = Ua::udp_from("127.0.0.9", srv.udp);
+    let mut call = ua.invite("3900", &Offer::default());
+    let challenge = ua.final_response(T);
+    assert_eq!(status(&challenge), Some(401), "{challenge}");
+    let www = header(&challenge, "WWW-Authenticate").expect("challenge header");
+    assert!(
+        www.starts_with("Digest ") && www.contains("realm=\"softswitch\""),
+        "{www}"
+    );
+    ua.send(&call_ack_non2xx(&ua, &mut call));
+    // Same call, new INVITE with credentials (CSeq 2, new branch).
+    let uri = format!("sip:3900@{}", srv.udp);
+    let auth = sip::auth::authorization(www, "carrier", "s3cret", "INVITE", &uri).unwrap();
+    let invite = call
+        .invite
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
+        .replace(&call.branch, "z9hG4bKretry")
+        .replace(
+            "Content-Type:",
+            &format!("Authorization: {auth}\r\nContent-Type:"),
+        );
+    ua.send(&invite);
+    call.cseq = 2;
+    ua.answer(&mut call, T);
+    ua.request(&mut call, "BYE", "", "");
+    let r = srv.record(&call.call_id);
+    assert_eq!(r["trunk"], "carrier");
+    assert_eq!(r["did"], "3900");
+    // A wrong password is refused with 403 and recorded.
+    let mut bad = ua.invite("3900", &Offer::default());
+    let ch = ua.final_response(T);
+    ua.send(&call_ack_non2xx(&ua, &mut bad));
+    let www = header(&ch, "WWW-Authenticate").unwrap();
+    let auth = sip::auth::authorization(www, "carrier", "wrong", "INVITE", &uri).unwrap();
+    let invite = bad
+        .invite
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
+        .replace(&bad.branch, "z9hG4bKretry2")
+        .replace(
+            "Content-Type:",
+            &format!("Authorization: {auth}\r\nContent-Type:"),
+        );
+    ua.send(&invite);
+    let r = ua.final_response(T);
+    assert_eq!(status(&r), Some(403), "{r}");
+    assert_eq!(srv.record(&bad.call_id)["sip_code"], 403);
+}
