@@ -197,7 +197,7 @@ fn cancel_before_answer_gets_487() {
         got,
         vec![(200, "1 CANCEL".to_string()), (487, "1 INVITE".to_string())]
     );
-    let ack = format!("{}", call_ack_non2xx(&ua, &mut call));
+    let ack = call_ack_non2xx(&ua, &mut call);
     ua.send(&ack);
     let r = srv.record(&call.call_id);
     assert_eq!(r["outcome"], "cancelled");

@@ -485,7 +485,7 @@ mod tests {
         let r = req("P-Asserted-Identity: <sip:+33184903422@oxe>\r\n", "1000");
         assert_eq!(caller_identity(&r), (Some("+33184903422".into()), false));
         let r = req("Privacy: id\r\n", "0612345678");
-        assert_eq!(caller_identity(&r).1, true);
+        assert!(caller_identity(&r).1, "Privacy: id withholds the number");
         let r = req("", "anonymous");
         assert_eq!(caller_identity(&r), (None, true));
     }

@@ -8,6 +8,8 @@ use sip::TxEvent;
 use tokio::sync::mpsc;
 
 /// Input to a call's task.
+// SIP events are nearly all inputs; boxing them would add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CallInput {
     Sip(TxEvent),

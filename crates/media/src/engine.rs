@@ -353,12 +353,12 @@ impl Worker {
                     next_tick = now + TICK;
                 }
                 ticks += 1;
-                if ticks % 50 == 0 {
+                if ticks.is_multiple_of(50) {
                     self.check_timeouts(now);
                     self.stats.merge_jitter(&self.pending);
                     self.pending = JitterHistogram::default();
                 }
-                if ticks % 3000 == 0 {
+                if ticks.is_multiple_of(3000) {
                     self.report();
                 }
             }

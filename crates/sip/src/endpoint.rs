@@ -39,6 +39,9 @@ enum Command {
     Stateless(Peer, Bytes),
 }
 
+// The message variant is nearly every value sent; boxing it would only add
+// an allocation per message.
+#[allow(clippy::large_enum_variant)]
 enum Inbound {
     Message(SipMessage, Peer),
     Connected(u64, SocketAddr, mpsc::UnboundedSender<Bytes>),
@@ -226,7 +229,7 @@ impl PeerIp for Peer {
 /// get a stateless 400/501 through `reply`.
 fn ingest(data: &[u8], from: Peer, stats: &EndpointStats) -> Result<SipMessage, Option<Bytes>> {
     stats.received.fetch_add(1, Ordering::Relaxed);
-    match parse::parse(data).and_then(|m| check_mandatory(m)) {
+    match parse::parse(data).and_then(check_mandatory) {
         Ok(SipMessage::Request(mut req)) => {
             stamp_via(&mut req, from.addr);
             Ok(SipMessage::Request(req))

@@ -101,6 +101,8 @@ pub enum TxEvent {
 }
 
 /// Something for the I/O edge to do.
+// Events are most outputs; boxing them would add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Output {
     Transmit { to: Peer, data: Bytes },

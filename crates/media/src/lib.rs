@@ -1,0 +1,17 @@
+//! Media for softswitch: G.711, SDP offer/answer, RTP sessions, DTMF (RFC 4733,
+//! SIP INFO, in-band), shared prompts and the batched, paced media engine.
+
+pub mod codec;
+pub mod dtmf;
+pub mod engine;
+pub mod g711;
+pub mod ports;
+pub mod prompt;
+pub mod rtp;
+pub mod sdp;
+pub mod stats;
+
+pub use codec::{Codec, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
+pub use dtmf::{DtmfError, DtmfEvent, DtmfSource};
+pub use prompt::{Prompt, PromptError, PromptLibrary};
+pub use sdp::{Direction, Negotiated, SdpError, SessionDescription};

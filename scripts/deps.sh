@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the system packages softswitch needs, and only those missing, so
+# running it again costs nothing. `apt-get update` runs once, only when
+# something must be installed.
+#   scripts/deps.sh run    packages to build and run softswitch
+#   scripts/deps.sh test   the above plus the test tools (SIPp)
+set -euo pipefail
+
+what="${1:-run}"
+# Building: a C toolchain and pkg-config for the -sys crates.
+pkgs=(build-essential pkg-config)
+case "$what" in
+  run) ;;
+  test) pkgs+=(sip-tester) ;;
+  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust stable (rustup) first" >&2; exit 1; }
