@@ -18,7 +18,7 @@ CSeq: 1 INVITE\r\n\
 Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO\r\n\
 Content-Type: application/sdp\r\n\
 User-Agent: bench\r\n\
-Content-Length: 129\r\n\r\n\
+Content-Length: 126\r\n\r\n\
 v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
 
 fn peer() -> Peer {

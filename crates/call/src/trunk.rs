@@ -65,12 +65,6 @@ impl Drop for TrunkSlot {
     }
 }
 
-impl TrunkSlot {
-    pub fn trunk(&self) -> &Arc<Trunk> {
-        &self.0
-    }
-}
-
 impl Trunk {
     pub fn name(&self) -> &str {
         &self.cfg.name

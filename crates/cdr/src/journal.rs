@@ -45,20 +45,6 @@ impl CdrSink {
             tracing::error!("CDR writer is gone; event lost");
         }
     }
-
-    /// A sink whose events are handed to `f` (for tests and embedding).
-    pub fn channel() -> (CdrSink, Receiver<CallEvent>) {
-        let (tx, rx) = mpsc::channel();
-        let (etx, erx) = mpsc::channel();
-        std::thread::spawn(move || {
-            while let Ok(Msg::Event(ev)) = rx.recv() {
-                if etx.send(*ev).is_err() {
-                    break;
-                }
-            }
-        });
-        (CdrSink { tx }, erx)
-    }
 }
 
 /// The running journal.

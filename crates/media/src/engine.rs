@@ -154,6 +154,7 @@ impl MediaEngine {
                 rtp_timeout: cfg.rtp_timeout,
                 jitter: JitterHistogram::default(),
                 pending: JitterHistogram::default(),
+                offset: JitterHistogram::default(),
             };
             std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -309,6 +310,8 @@ struct Worker {
     jitter: JitterHistogram,
     /// Since the last merge into the shared stats (once a second).
     pending: JitterHistogram,
+    /// Batch offset of the last packet of each tick, since the last log line.
+    offset: JitterHistogram,
 }
 
 impl Worker {
@@ -317,6 +320,7 @@ impl Worker {
         let mut buf = [0u8; 2048];
         let mut next_tick = Instant::now() + TICK;
         let mut ticks: u64 = 0;
+        let mut prev_offset = Duration::ZERO;
         loop {
             let now = Instant::now();
             let timeout = next_tick.saturating_duration_since(now);
@@ -340,9 +344,15 @@ impl Worker {
                 self.tick();
                 let spent = Instant::now() - now;
                 // The last session of the batch goes out `late + spent` after
-                // its slot: the bound on any call's send jitter this tick.
-                self.jitter.record(late + spent);
-                self.pending.record(late + spent);
+                // its slot (the batch offset). A call's packet spacing moves
+                // by how much that offset changed since the previous tick:
+                // the bound on any call's send jitter this tick.
+                let offset = late + spent;
+                let deviation = offset.abs_diff(prev_offset);
+                prev_offset = offset;
+                self.jitter.record(deviation);
+                self.pending.record(deviation);
+                self.offset.record(offset);
                 next_tick += TICK;
                 if now > next_tick + TICK * 5 {
                     tracing::warn!(
@@ -367,14 +377,19 @@ impl Worker {
 
     fn report(&mut self) {
         let (p50, p99, max) = self.jitter.summary();
+        let (o50, o99, omax) = self.offset.summary();
         tracing::info!(
             sessions = self.sessions.len(),
             jitter_p50_us = p50,
             jitter_p99_us = p99,
             jitter_max_us = max,
-            "media worker send jitter (last minute)"
+            offset_p50_us = o50,
+            offset_p99_us = o99,
+            offset_max_us = omax,
+            "media worker send jitter and batch offset (last minute)"
         );
         self.jitter = JitterHistogram::default();
+        self.offset = JitterHistogram::default();
     }
 
     /// Apply queued commands; false when the engine is gone.

@@ -53,28 +53,6 @@ impl RtpSender {
         n
     }
 
-    /// Build a packet with an explicit timestamp (RFC 4733 events keep the
-    /// timestamp of their start).
-    pub fn build_at(
-        &mut self,
-        ts: u32,
-        marker: bool,
-        pt: u8,
-        payload: &[u8],
-        out: &mut [u8],
-    ) -> usize {
-        let n = RtpPacketBuilder::new()
-            .payload_type(pt)
-            .ssrc(self.ssrc)
-            .sequence(Seq::from(self.seq))
-            .timestamp(ts)
-            .marked(marker)
-            .payload(payload)
-            .build_into_unchecked(out);
-        self.seq = self.seq.wrapping_add(1);
-        n
-    }
-
     pub fn timestamp(&self) -> u32 {
         self.ts
     }

@@ -1,5 +1,5 @@
-//! Media counters and the send-jitter histogram (how late each tick's last
-//! packet left compared with its 20 ms slot).
+//! Media counters and the histogram used for send jitter (how much a call's
+//! packet spacing moved from one tick to the next) and batch offset.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Mutex;
@@ -8,7 +8,7 @@ use std::time::Duration;
 const BUCKET_US: u64 = 50;
 const BUCKETS: usize = 400; // 0..20 ms in 50 µs steps, then one overflow bucket
 
-/// Histogram of per-tick send lateness.
+/// Histogram of per-tick durations (50 µs buckets up to 20 ms).
 #[derive(Debug, Clone)]
 pub struct JitterHistogram {
     counts: Vec<u64>,
@@ -83,7 +83,7 @@ pub struct MediaStats {
     pub dropped_malformed: AtomicU64,
     pub send_dropped: AtomicU64,
     pub overruns: AtomicU64,
-    /// Jitter since start, all workers.
+    /// Send jitter since start, all workers.
     pub jitter: Mutex<JitterHistogram>,
 }
 

@@ -712,11 +712,6 @@ impl Transactions {
             self.client_keys.remove(&tx.key);
         }
     }
-
-    /// The peer a server transaction answers to.
-    pub fn server_peer(&self, id: ServerTxId) -> Option<Peer> {
-        self.server.get(&id.0).map(|t| t.peer)
-    }
 }
 
 /// RFC 3261 17.1.1.3: ACK for a non-2xx final response, built by the
