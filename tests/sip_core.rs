@@ -94,7 +94,7 @@ fn call_is_answered_with_paced_rtp_then_bye() {
 fn digits_arrive_by_rfc4733_sip_info_and_in_band() {
     let srv = Server::start();
     let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("3422", &Offer::default());
+    let mut call = ua.invite("7000", &Offer::default());
     ua.answer(&mut call, T);
     std::thread::sleep(Duration::from_millis(300));
     call.send_rfc4733('1');
@@ -144,7 +144,7 @@ fn in_band_tones_are_detected_when_no_telephone_event() {
         rtpmaps: "a=rtpmap:0 PCMU/8000\r\n".into(),
         ..Offer::default()
     };
-    let mut call = ua.invite("3422", &offer);
+    let mut call = ua.invite("7000", &offer);
     let ok = ua.answer(&mut call, T);
     assert!(
         !body(&ok).contains("telephone-event"),
@@ -176,7 +176,7 @@ fn cancel_before_answer_gets_487() {
         ..Options::default()
     });
     let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("3422", &Offer::default());
+    let mut call = ua.invite("7000", &Offer::default());
     let ringing = ua
         .recv_until(T, |m| status(m) == Some(180))
         .expect("180 Ringing");
@@ -268,10 +268,10 @@ fn over_capacity_gets_503_with_retry_after() {
         ..Options::default()
     });
     let mut ua = Ua::udp(srv.udp);
-    let mut first = ua.invite("3422", &Offer::default());
+    let mut first = ua.invite("7000", &Offer::default());
     ua.answer(&mut first, T);
     let mut ua2 = Ua::udp(srv.udp);
-    let second = ua2.invite("3422", &Offer::default());
+    let second = ua2.invite("7000", &Offer::default());
     let r = ua2.final_response(T);
     assert_eq!(status(&r), Some(503), "{r}");
     assert_eq!(header(&r, "Retry-After"), Some("7"));
@@ -282,7 +282,7 @@ fn over_capacity_gets_503_with_retry_after() {
     ua.request(&mut first, "BYE", "", "");
     srv.record(&first.call_id);
     // The place is free again.
-    let mut third = ua2.invite("3422", &Offer::default());
+    let mut third = ua2.invite("7000", &Offer::default());
     ua2.answer(&mut third, T);
     ua2.request(&mut third, "BYE", "", "");
 }
@@ -338,7 +338,7 @@ fn bad_messages_get_400_or_501_and_service_goes_on() {
 fn reinvite_hold_and_unhold() {
     let srv = Server::start();
     let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("3422", &Offer::default());
+    let mut call = ua.invite("7000", &Offer::default());
     ua.answer(&mut call, T);
     assert!(!call.collect_rtp(Duration::from_millis(200)).is_empty());
     let port = call.rtp.local_addr().unwrap().port();
@@ -390,7 +390,7 @@ fn ack_2xx(ua: &Ua, call: &Call, ok: &str) -> String {
 fn call_over_tcp() {
     let srv = Server::start();
     let mut ua = Ua::tcp(srv.tcp);
-    let mut call = ua.invite("3422", &Offer::default());
+    let mut call = ua.invite("7000", &Offer::default());
     ua.answer(&mut call, T);
     assert!(!call.collect_rtp(Duration::from_millis(200)).is_empty());
     let r = ua.request(&mut call, "BYE", "", "");
@@ -400,14 +400,10 @@ fn call_over_tcp() {
 
 #[test]
 fn script_end_hangs_up_with_bye() {
-    // One short prompt, then 1 s of listening: the softswitch hangs up.
-    let srv = Server::start_with(Options {
-        announcement: r#"["welcome"]"#.into(),
-        listen_s: 1,
-        ..Options::default()
-    });
+    // 7001: one whole prompt, then the flow hangs up.
+    let srv = Server::start();
     let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("3422", &Offer::default());
+    let mut call = ua.invite("7001", &Offer::default());
     ua.answer(&mut call, T);
     let bye = ua
         .recv_until(Duration::from_secs(10), |m| m.starts_with("BYE "))
@@ -426,12 +422,12 @@ fn sigterm_refuses_new_calls_then_ends_calls_in_progress() {
         ..Options::default()
     });
     let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("3422", &Offer::default());
+    let mut call = ua.invite("7000", &Offer::default());
     ua.answer(&mut call, T);
     srv.terminate();
     std::thread::sleep(Duration::from_millis(300));
     let mut ua2 = Ua::udp(srv.udp);
-    ua2.invite("3422", &Offer::default());
+    ua2.invite("7000", &Offer::default());
     let r = ua2.final_response(T);
     assert_eq!(
         status(&r),
@@ -455,7 +451,7 @@ fn sigterm_refuses_new_calls_then_ends_calls_in_progress() {
 fn rtp_from_an_unexpected_source_is_dropped() {
     let srv = Server::start();
     let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("3422", &Offer::default());
+    let mut call = ua.invite("7000", &Offer::default());
     ua.answer(&mut call, T);
     // An RFC 4733 digit from another port than the one in our SDP.
     let intruder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

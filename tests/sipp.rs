@@ -122,7 +122,6 @@ fn sipp_many_calls_reuse_a_small_rtp_range_without_leak() {
     // per 20 calls would exhaust the range long before the end.
     let srv = Server::start_with(Options {
         rtp_ports: Some((41_000, 41_040)),
-        listen_s: 30,
         ..Options::default()
     });
     sipp(

@@ -37,12 +37,14 @@ pub struct Options {
     pub answer_after_ms: u64,
     pub max_calls: usize,
     pub trunk_max_calls: Option<usize>,
-    pub listen_s: u64,
     pub allow: String,
     pub drain_timeout_s: u64,
     pub rtp_ports: Option<(u16, u16)>,
     pub extra_trunks: String,
-    pub announcement: String,
+    /// More flow files (file name, TOML) beside the shipped and test flows.
+    pub flows: Vec<(String, String)>,
+    /// More `"DID" = "flow"` pairs for the `local` trunk.
+    pub dids: String,
 }
 
 impl Default for Options {
@@ -51,15 +53,54 @@ impl Default for Options {
             answer_after_ms: 0,
             max_calls: 1000,
             trunk_max_calls: None,
-            listen_s: 10,
             allow: "127.0.0.1/32".into(),
             drain_timeout_s: 30,
             rtp_ports: None,
             extra_trunks: String::new(),
-            announcement: r#"["welcome", "menu"]"#.into(),
+            flows: Vec::new(),
+            dids: String::new(),
         }
     }
 }
+
+/// Test flow on 7000: welcome and menu (a key cuts them), then every key is
+/// read, one at a time, until none comes for 10 s.
+pub const LISTEN_FLOW: &str = r#"
+[flow]
+name = "test-listen"
+start = "hello"
+[nodes.hello]
+kind = "play"
+prompts = ["welcome", "menu"]
+next = "key"
+[nodes.key]
+kind = "collect"
+var = "key"
+max = 1
+terminator = ""
+timeout_s = 10
+tries = 1
+next = "key"
+fallback = "bye"
+[nodes.bye]
+kind = "hangup"
+disposition = "done"
+"#;
+
+/// Test flow on 7001: the welcome prompt, whole, then hang-up.
+pub const SHORT_FLOW: &str = r#"
+[flow]
+name = "test-short"
+start = "hello"
+[nodes.hello]
+kind = "play"
+prompts = ["welcome"]
+barge_in = false
+next = "bye"
+[nodes.bye]
+kind = "hangup"
+disposition = "informed"
+"#;
 
 /// A running softswitch.
 pub struct Server {
@@ -76,6 +117,14 @@ impl Server {
     }
 
     pub fn start_with(o: Options) -> Server {
+        match Server::try_start(o) {
+            Ok(s) => s,
+            Err(log) => panic!("softswitch did not get ready:\n{log}"),
+        }
+    }
+
+    /// Start, or return the log of a process that exited before ready.
+    pub fn try_start(o: Options) -> Result<Server, String> {
         let n = INSTANCE.load(Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
             "softswitch-test-{}-{}-{}",
@@ -86,6 +135,19 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         let (pmin, pmax) = o.rtp_ports.unwrap_or_else(rtp_range);
         let prompts = repo_root().join("prompts");
+        let flows_dir = dir.join("flows");
+        std::fs::create_dir_all(&flows_dir).unwrap();
+        for e in std::fs::read_dir(repo_root().join("ivr-flows"))
+            .unwrap()
+            .flatten()
+        {
+            std::fs::copy(e.path(), flows_dir.join(e.file_name())).unwrap();
+        }
+        std::fs::write(flows_dir.join("test-listen.toml"), LISTEN_FLOW).unwrap();
+        std::fs::write(flows_dir.join("test-short.toml"), SHORT_FLOW).unwrap();
+        for (name, text) in &o.flows {
+            std::fs::write(flows_dir.join(name), text).unwrap();
+        }
         let trunk_max = o
             .trunk_max_calls
             .map(|m| format!("max_calls = {m}\n"))
@@ -116,23 +178,22 @@ cdr_fsync = {{ mode = "always" }}
 [prompts]
 dir = "{prompts}"
 
-[announcement]
-prompts = {announcement}
-listen_s = {listen}
+[flows]
+dir = "{flows}"
 
 [[trunks]]
 name = "local"
 allow = ["{allow}"]
 answer_after_ms = {answer}
-{trunk_max}dids = {{ "3422" = "demo", "3900" = "office-hours" }}
+{trunk_max}dids = {{ "3422" = "demo", "3900" = "office-hours", "7000" = "test-listen", "7001" = "test-short"{dids} }}
 {extra}
 "#,
             max_calls = o.max_calls,
             drain = o.drain_timeout_s,
             data = dir.join("var").display(),
             prompts = prompts.display(),
-            announcement = o.announcement,
-            listen = o.listen_s,
+            flows = flows_dir.display(),
+            dids = o.dids,
             allow = o.allow,
             answer = o.answer_after_ms,
             extra = o.extra_trunks,
@@ -161,10 +222,10 @@ answer_after_ms = {answer}
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
-                    "softswitch did not get ready:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                let _ = child.wait();
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(text);
             }
         };
         let field = |k: &str| -> SocketAddr {
@@ -176,13 +237,13 @@ answer_after_ms = {answer}
                 .parse()
                 .unwrap()
         };
-        Server {
+        Ok(Server {
             udp: field("sip_udp"),
             tcp: field("sip_tcp"),
             child: Some(child),
             dir,
             log,
-        }
+        })
     }
 
     pub fn log_text(&self) -> String {

@@ -1,14 +1,12 @@
 //! Call control for softswitch: trunks and admission, the call registry, the
 //! inbound call leg (B2BUA UAS side) and the handle scripts drive it with.
 
-pub mod announce;
 pub mod handle;
 pub mod manager;
 pub mod registry;
 pub mod trunk;
 pub mod uas;
 
-pub use announce::Announcement;
 pub use handle::{CallHandle, CallInfo, CallScript, HungUp, PlayResult, ScriptFuture};
 pub use manager::{CallLimits, CallManager};
 pub use registry::CallRegistry;

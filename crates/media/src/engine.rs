@@ -291,11 +291,13 @@ impl Session {
         }
     }
 
+    /// The digit goes out before the end of the play it cuts, so whoever
+    /// waits on the play finds the digit already there.
     fn on_digit(&mut self, ev: DtmfEvent) {
+        let _ = self.events.send(MediaEvent::Dtmf(ev));
         if self.playing.as_ref().is_some_and(|p| p.barge_in) {
             self.finish_play(PlayEnd::BargeIn);
         }
-        let _ = self.events.send(MediaEvent::Dtmf(ev));
     }
 }
 

@@ -26,12 +26,15 @@ pub struct Config {
     #[serde(default)]
     pub prompts: PromptsSection,
     #[serde(default)]
-    pub announcement: AnnouncementSection,
+    pub flows: FlowsSection,
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
     /// Where this configuration came from (for messages).
     #[serde(skip)]
     pub origin: String,
+    /// Its text (to point at lines in later checks).
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,21 +121,18 @@ impl Default for PromptsSection {
     }
 }
 
-/// What answered calls hear until the IVR flows are wired.
+/// Where the IVR flows are.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AnnouncementSection {
-    #[serde(default = "default_announcement")]
-    pub prompts: Vec<String>,
-    #[serde(default = "default_listen")]
-    pub listen_s: u64,
+pub struct FlowsSection {
+    #[serde(default = "default_flows_dir")]
+    pub dir: PathBuf,
 }
 
-impl Default for AnnouncementSection {
+impl Default for FlowsSection {
     fn default() -> Self {
-        AnnouncementSection {
-            prompts: default_announcement(),
-            listen_s: default_listen(),
+        FlowsSection {
+            dir: default_flows_dir(),
         }
     }
 }
@@ -167,11 +167,8 @@ fn default_fsync() -> FsyncPolicy {
 fn default_prompts_dir() -> PathBuf {
     "prompts".into()
 }
-fn default_announcement() -> Vec<String> {
-    vec!["welcome".into(), "menu".into()]
-}
-fn default_listen() -> u64 {
-    10
+fn default_flows_dir() -> PathBuf {
+    "ivr-flows".into()
 }
 
 fn codecs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Codec>, D::Error> {
@@ -212,6 +209,7 @@ impl Config {
             anyhow::anyhow!("{origin}:{line}: {}", e.message().trim())
         })?;
         cfg.origin = origin.to_string();
+        cfg.text = text.to_string();
         cfg.validate(text)?;
         Ok(cfg)
     }
@@ -228,6 +226,14 @@ impl Config {
             }
             Err(e) => bail!("{}: cannot read: {e}", path.display()),
         }
+    }
+
+    /// Line where a DID is written (for errors about it).
+    pub fn line_of_did(&self, text: &str, did: &str) -> usize {
+        let quoted = format!("\"{did}\"");
+        text.lines()
+            .position(|l| l.contains(&quoted))
+            .map_or(1, |i| i + 1)
     }
 
     fn validate(&self, text: &str) -> Result<()> {

@@ -1,6 +1,7 @@
 //! softswitch: the binary. Parses the command line and configuration, wires
 //! the crates together, and handles signals. It holds no call logic.
 
+mod check_flow;
 mod config;
 mod run;
 
@@ -32,6 +33,15 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Validate IVR flow files; prints `file:line: message` per error, exit 1 if any.
+    CheckFlow {
+        /// Flow files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory of the prompts the flows may name.
+        #[arg(long, default_value = "prompts")]
+        prompts: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +58,7 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+        Cmd::CheckFlow { files, prompts } => check_flow::run(&files, &prompts),
         Cmd::CheckConfig { config } => match config::Config::load(config.as_deref()) {
             Ok(c) => {
                 println!("{}: ok ({} trunk(s))", c.origin, c.trunks.len());

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use call::{Announcement, CallContext, CallLimits, CallManager, CallRegistry, Trunks};
+use call::{CallContext, CallLimits, CallManager, CallRegistry, Trunks};
 use cdr::Journal;
+use ivr::{FlowScript, FlowSet};
 use media::engine::{MediaConfig, MediaEngine};
 use media::prompt::PromptLibrary;
 use sip::{Endpoint, EndpointConfig, TimerConfig};
@@ -32,15 +33,8 @@ async fn serve(cfg: Config) -> Result<()> {
         .await?
         .with_context(|| format!("loading prompts from {}", cfg.prompts.dir.display()))?;
     tracing::info!(dir = %cfg.prompts.dir.display(), prompts = ?library.names(), "prompts loaded");
-    for name in &cfg.announcement.prompts {
-        if library.get(name).is_none() {
-            anyhow::bail!(
-                "{}: announcement prompt {name:?} is not in {}",
-                cfg.origin,
-                cfg.prompts.dir.display()
-            );
-        }
-    }
+    let flows = load_flows(&cfg, &|p| library.get(p).is_some())?;
+    tracing::info!(dir = %cfg.flows.dir.display(), flows = ?flows.names(), "flows loaded");
     let library = Arc::new(library);
 
     let cdr_dir = cfg.data.dir.join("cdr");
@@ -73,11 +67,7 @@ async fn serve(cfg: Config) -> Result<()> {
     .await
     .context("binding the SIP listeners")?;
 
-    let script = Arc::new(Announcement {
-        library: library.clone(),
-        prompts: cfg.announcement.prompts.clone(),
-        listen: Duration::from_secs(cfg.announcement.listen_s),
-    });
+    let script = Arc::new(FlowScript::new(flows, library.clone()));
     let ctx = CallContext {
         endpoint: endpoint.clone(),
         cdr: journal.sink(),
@@ -132,4 +122,27 @@ async fn serve(cfg: Config) -> Result<()> {
     tokio::task::spawn_blocking(move || journal.shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Load the flow directory and check that every DID leads to a flow.
+fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet> {
+    let flows = FlowSet::load_dir(&cfg.flows.dir, has_prompt).map_err(|errs| {
+        let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("invalid flows:\n{}", list.join("\n"))
+    })?;
+    for t in &cfg.trunks {
+        for (did, flow) in &t.dids {
+            if flows.get(flow).is_none() {
+                anyhow::bail!(
+                    "{}:{}: trunk {:?}: DID {did:?} leads to flow {flow:?}, which is not in {} (flows: {})",
+                    cfg.origin,
+                    cfg.line_of_did(&cfg.text, did),
+                    t.name,
+                    cfg.flows.dir.display(),
+                    flows.names().join(", ")
+                );
+            }
+        }
+    }
+    Ok(flows)
 }

@@ -1,0 +1,550 @@
+//! A flow file: parsed into nodes, validated with `file:line: message`
+//! errors (unknown targets, unreachable nodes, missing prompts, bad digits,
+//! loops that spin without caller input, bad regex, bad times), and the set
+//! of loaded flows. A flow that fails validation is never activated.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::node::{Node, PromptRef};
+use crate::schedule::{Schedule, ScheduleConfig};
+
+/// One validation error, printed `file:line: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for FlowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// A node with the line it starts on.
+#[derive(Debug, Clone)]
+pub struct NodeEntry {
+    pub line: usize,
+    pub node: Node,
+}
+
+/// A validated, immutable flow.
+#[derive(Debug)]
+pub struct Flow {
+    pub name: String,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    pub start: String,
+    pub nodes: HashMap<String, NodeEntry>,
+    pub schedule: Schedule,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    flow: RawHeader,
+    schedule: Option<Spanned<ScheduleConfig>>,
+    #[serde(default)]
+    nodes: BTreeMap<String, Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    name: Option<String>,
+    start: String,
+    description: Option<String>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Collects errors against one file's text.
+struct Errors<'a> {
+    file: &'a str,
+    text: &'a str,
+    list: Vec<FlowError>,
+}
+
+impl Errors<'_> {
+    fn at(&mut self, line: usize, message: String) {
+        self.list.push(FlowError {
+            file: self.file.to_string(),
+            line,
+            message,
+        });
+    }
+
+    /// Line of the first occurrence of `needle` inside `span`, else the
+    /// span's first line.
+    fn line_in(&self, span: &std::ops::Range<usize>, needle: &str) -> usize {
+        let end = span.end.min(self.text.len());
+        let start = span.start.min(end);
+        match self.text[start..end].find(needle) {
+            Some(i) => line_of(self.text, start + i),
+            None => line_of(self.text, start),
+        }
+    }
+}
+
+impl Flow {
+    /// Load and validate a flow file. `has_prompt` says whether a prompt
+    /// name exists in the prompt library.
+    pub fn load(path: &Path, has_prompt: &dyn Fn(&str) -> bool) -> Result<Flow, Vec<FlowError>> {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![FlowError {
+                file: label.clone(),
+                line: 1,
+                message: format!("cannot read: {e}"),
+            }]
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("flow");
+        Flow::parse(&text, &label, stem, base, has_prompt).map(|mut f| {
+            f.file = path.to_path_buf();
+            f
+        })
+    }
+
+    /// Parse and validate flow text; `default_name` is used when the file
+    /// gives no `[flow] name`.
+    pub fn parse(
+        text: &str,
+        file: &str,
+        default_name: &str,
+        base_dir: &Path,
+        has_prompt: &dyn Fn(&str) -> bool,
+    ) -> Result<Flow, Vec<FlowError>> {
+        let mut errs = Errors {
+            file,
+            text,
+            list: Vec::new(),
+        };
+        let raw: RawFlow = toml::from_str(text).map_err(|e| {
+            vec![FlowError {
+                file: file.to_string(),
+                line: e.span().map_or(1, |s| line_of(text, s.start)),
+                message: e.message().trim().to_string(),
+            }]
+        })?;
+        let schedule = match &raw.schedule {
+            Some(s) => match Schedule::compile(s.get_ref(), base_dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    errs.at(line_of(text, s.span().start), format!("[schedule]: {e}"));
+                    Schedule::always()
+                }
+            },
+            None => Schedule::always(),
+        };
+        let mut nodes: HashMap<String, NodeEntry> = HashMap::new();
+        let mut spans: HashMap<String, std::ops::Range<usize>> = HashMap::new();
+        for (name, table) in raw.nodes {
+            let span = table.span();
+            let line = line_of(text, span.start);
+            let mut t = table.into_inner();
+            let kind = match t.remove("kind") {
+                Some(toml::Value::String(k)) => k,
+                _ => {
+                    errs.at(
+                        line,
+                        format!(
+                            "node {name:?}: `kind = \"...\"` is required ({})",
+                            crate::node::KINDS
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match Node::parse(&kind, t) {
+                Ok(node) => {
+                    spans.insert(name.clone(), span);
+                    nodes.insert(name, NodeEntry { line, node });
+                }
+                Err(msg) => errs.at(line, format!("node {name:?} ({kind}): {msg}")),
+            }
+        }
+        let flow = Flow {
+            name: raw.flow.name.unwrap_or_else(|| default_name.to_string()),
+            file: PathBuf::from(file),
+            description: raw.flow.description,
+            start: raw.flow.start,
+            nodes,
+            schedule,
+        };
+        validate(&flow, &spans, raw.schedule.is_some(), has_prompt, &mut errs);
+        if errs.list.is_empty() {
+            Ok(flow)
+        } else {
+            errs.list.sort_by_key(|e| e.line);
+            Err(errs.list)
+        }
+    }
+}
+
+fn validate(
+    flow: &Flow,
+    spans: &HashMap<String, std::ops::Range<usize>>,
+    has_schedule: bool,
+    has_prompt: &dyn Fn(&str) -> bool,
+    errs: &mut Errors<'_>,
+) {
+    let start_line = errs.line_in(&(0..errs.text.len()), "start");
+    if flow.nodes.is_empty() {
+        // With node tables that failed to parse, their errors say enough.
+        if spans.is_empty() && errs.list.is_empty() {
+            errs.at(1, "the flow has no nodes: add [nodes.NAME] tables".into());
+        }
+        return;
+    }
+    if !flow.nodes.contains_key(&flow.start) {
+        errs.at(
+            start_line,
+            format!("start node {:?} is not a node", flow.start),
+        );
+    }
+    let mut names: Vec<&String> = flow.nodes.keys().collect();
+    names.sort();
+    for name in &names {
+        let entry = &flow.nodes[*name];
+        let span = &spans[*name];
+        for (key, target) in entry.node.targets() {
+            if !flow.nodes.contains_key(target) {
+                let line = errs.line_in(span, &format!("\"{target}\""));
+                errs.at(
+                    line,
+                    format!("node {name:?}: {key} -> {target:?} is not a node"),
+                );
+            }
+        }
+        for (key, p) in entry.node.prompts() {
+            if let PromptRef::Name(p) = p {
+                if !has_prompt(p) {
+                    let line = errs.line_in(span, &format!("\"{p}\""));
+                    errs.at(
+                        line,
+                        format!("node {name:?}: {key}: prompt {p:?} does not exist"),
+                    );
+                }
+            }
+        }
+        for (key, msg) in entry.node.check() {
+            let line = errs.line_in(span, key);
+            errs.at(line, format!("node {name:?}: {key}: {msg}"));
+        }
+        if let Node::Branch(b) = &entry.node {
+            if b.on == "schedule" && !has_schedule {
+                errs.at(
+                    entry.line,
+                    format!(
+                        "node {name:?}: branches on the schedule but the flow has no [schedule]"
+                    ),
+                );
+            }
+        }
+    }
+    // Reachability from the start node.
+    let mut seen = HashSet::new();
+    let mut stack = vec![flow.start.as_str()];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        if let Some(e) = flow.nodes.get(n) {
+            stack.extend(e.node.targets().into_iter().map(|(_, t)| t));
+        }
+    }
+    for name in &names {
+        if !seen.contains(name.as_str()) {
+            errs.at(
+                flow.nodes[*name].line,
+                format!("node {name:?} is unreachable from start {:?}", flow.start),
+            );
+        }
+    }
+    // Loops that never wait for the caller (would spin forever).
+    if let Some(cycle) = spin_cycle(flow) {
+        let line = flow.nodes[&cycle[0]].line;
+        errs.at(
+            line,
+            format!(
+                "loop without caller input: {} -> {} (put a menu or collect on it)",
+                cycle.join(" -> "),
+                cycle[0]
+            ),
+        );
+    }
+}
+
+/// A cycle through nodes none of which waits for the caller, if any.
+fn spin_cycle(flow: &Flow) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut names: Vec<&String> = flow.nodes.keys().collect();
+    names.sort();
+    let mut mark: HashMap<&str, Mark> = names.iter().map(|n| (n.as_str(), Mark::New)).collect();
+    fn visit<'a>(
+        flow: &'a Flow,
+        n: &'a str,
+        mark: &mut HashMap<&'a str, Mark>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        let entry = flow.nodes.get(n)?;
+        if entry.node.waits_for_caller() {
+            return None;
+        }
+        match mark.get(n).copied() {
+            Some(Mark::Active) => {
+                let from = path.iter().position(|p| *p == n).unwrap_or(0);
+                return Some(path[from..].iter().map(|s| s.to_string()).collect());
+            }
+            Some(Mark::Done) | None => return None,
+            Some(Mark::New) => {}
+        }
+        mark.insert(n, Mark::Active);
+        path.push(n);
+        for (_, t) in entry.node.targets() {
+            if let Some(c) = visit(flow, t, mark, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        mark.insert(n, Mark::Done);
+        None
+    }
+    for n in names {
+        let mut path = Vec::new();
+        if let Some(c) = visit(flow, n, &mut mark, &mut path) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// Every loaded flow, by name; immutable once built (swap the whole set).
+#[derive(Debug, Default)]
+pub struct FlowSet {
+    flows: HashMap<String, Arc<Flow>>,
+}
+
+impl FlowSet {
+    /// Load every `*.toml` of `dir`. Any error in any file fails the whole
+    /// set, with every error listed.
+    pub fn load_dir(
+        dir: &Path,
+        has_prompt: &dyn Fn(&str) -> bool,
+    ) -> Result<FlowSet, Vec<FlowError>> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            vec![FlowError {
+                file: dir.display().to_string(),
+                line: 1,
+                message: format!("cannot read the flows directory: {e}"),
+            }]
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        let mut set = FlowSet::default();
+        let mut errors = Vec::new();
+        for path in paths {
+            match Flow::load(&path, has_prompt) {
+                Ok(flow) => {
+                    if let Some(other) = set.flows.get(&flow.name) {
+                        errors.push(FlowError {
+                            file: path.display().to_string(),
+                            line: 1,
+                            message: format!(
+                                "flow name {:?} is also used by {}",
+                                flow.name,
+                                other.file.display()
+                            ),
+                        });
+                    } else {
+                        set.flows.insert(flow.name.clone(), Arc::new(flow));
+                    }
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Flow>> {
+        self.flows.get(name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.flows.keys().map(String::as_str).collect();
+        v.sort();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Flow, Vec<FlowError>> {
+        let prompts = |p: &str| ["welcome", "menu", "info", "closed"].contains(&p);
+        Flow::parse(text, "t.toml", "t", Path::new("."), &prompts)
+    }
+
+    fn messages(text: &str) -> Vec<String> {
+        parse(text)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    const GOOD: &str = r#"
+[flow]
+start = "hello"
+
+[nodes.hello]
+kind = "play"
+prompts = ["welcome"]
+next = "main"
+
+[nodes.main]
+kind = "menu"
+greeting = "menu"
+options = { "1" = "info", "0" = "main" }
+tries = 2
+fallback = "info"
+
+[nodes.info]
+kind = "hangup"
+prompt = "info"
+disposition = "informed"
+"#;
+
+    #[test]
+    fn a_good_flow_loads() {
+        let f = parse(GOOD).unwrap();
+        assert_eq!(f.name, "t");
+        assert_eq!(f.nodes.len(), 3);
+        assert_eq!(f.nodes["main"].line, 10);
+    }
+
+    #[test]
+    fn unknown_target_and_missing_prompt_name_their_line() {
+        let bad = GOOD
+            .replace("next = \"main\"", "next = \"mian\"")
+            .replace("greeting = \"menu\"", "greeting = \"menuu\"");
+        let m = messages(&bad);
+        assert!(
+            m.contains(&"t.toml:8: node \"hello\": next -> \"mian\" is not a node".to_string()),
+            "{m:?}"
+        );
+        assert!(
+            m.contains(
+                &"t.toml:12: node \"main\": greeting: prompt \"menuu\" does not exist".to_string()
+            ),
+            "{m:?}"
+        );
+        // "main" is now unreachable too.
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:10: node \"main\" is unreachable")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn spin_loop_bad_digit_bad_regex_unknown_kind() {
+        let m = messages(
+            r#"[flow]
+start = "a"
+[nodes.a]
+kind = "goto"
+next = "b"
+[nodes.b]
+kind = "set"
+var = "x"
+value = "1"
+next = "a"
+"#,
+        );
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:3: loop without caller input: a -> b -> a")),
+            "{m:?}"
+        );
+        let m = messages(
+            r#"[flow]
+start = "c"
+[nodes.c]
+kind = "collect"
+var = "pc"
+max = 5
+regex = "[0-9"
+next = "d"
+fallback = "d"
+[nodes.d]
+kind = "menu"
+greeting = "menu"
+options = { "12" = "d" }
+fallback = "d"
+[nodes.e]
+kind = "teleport"
+"#,
+        );
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:7: node \"c\": regex: bad regex")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|e| e
+                    .starts_with("t.toml:13: node \"d\": options: \"12\" is not one DTMF digit")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:15: node \"e\" (teleport): unknown node kind")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_digit_and_syntax_error_are_reported_by_line() {
+        let m = messages("[flow]\nstart = \"m\"\n[nodes.m]\nkind = \"menu\"\ngreeting = \"menu\"\noptions = { \"1\" = \"m\", \"1\" = \"m\" }\nfallback = \"m\"\n");
+        assert_eq!(m.len(), 1);
+        assert!(m[0].starts_with("t.toml:6: "), "{m:?}");
+        let m = messages(
+            "[flow]\nstart = \"m\"\n[nodes.m]\nkind = \"play\"\nprompts = [\"welcome\"]\n",
+        );
+        assert!(
+            m[0].starts_with("t.toml:3: node \"m\" (play): missing field `next`"),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn loops_through_a_menu_are_fine() {
+        // main -> main on "0" is a caller choice, not a spin.
+        assert!(parse(GOOD).is_ok());
+    }
+}

@@ -1,0 +1,12 @@
+//! IVR: call flows written in TOML (`ivr-flows/`), validated at load with
+//! `file:line` errors, interpreted over a call handle; opening hours and
+//! French public holidays.
+
+pub mod flow;
+pub mod node;
+pub mod run;
+pub mod schedule;
+pub mod script;
+
+pub use flow::{Flow, FlowError, FlowSet};
+pub use script::FlowScript;

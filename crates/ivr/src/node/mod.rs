@@ -1,0 +1,136 @@
+//! Node kinds, one file each with its parsing (serde) and its execution.
+
+pub mod branch;
+pub mod collect;
+pub mod hangup;
+pub mod menu;
+pub mod play;
+pub mod queue;
+pub mod set;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::run::{Ctx, Step};
+use call::HungUp;
+
+/// A prompt named in a flow: a fixed name, or `$var` for the prompt whose
+/// name is in a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptRef {
+    Name(String),
+    Var(String),
+}
+
+impl<'de> Deserialize<'de> for PromptRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.strip_prefix('$') {
+            Some(var) => PromptRef::Var(var.to_string()),
+            None => PromptRef::Name(s),
+        })
+    }
+}
+
+/// One node of a flow.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Play(play::Play),
+    Menu(menu::Menu),
+    Collect(collect::Collect),
+    Branch(branch::Branch),
+    Set(set::Set),
+    Goto(set::Goto),
+    Hangup(hangup::Hangup),
+    Queue(queue::Queue),
+}
+
+/// The node kinds a flow may use.
+pub const KINDS: &str = "play, menu, collect, branch, set, goto, hangup, queue";
+
+fn from_table<T: serde::de::DeserializeOwned>(t: toml::Table) -> Result<T, String> {
+    toml::Value::Table(t)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim().to_string())
+}
+
+impl Node {
+    /// Parse a node table (its `kind` key already removed).
+    pub fn parse(kind: &str, t: toml::Table) -> Result<Node, String> {
+        Ok(match kind {
+            "play" => Node::Play(from_table(t)?),
+            "menu" => Node::Menu(from_table(t)?),
+            "collect" => Node::Collect(from_table(t)?),
+            "branch" => Node::Branch(from_table(t)?),
+            "set" => Node::Set(from_table(t)?),
+            "goto" => Node::Goto(from_table(t)?),
+            "hangup" => Node::Hangup(from_table(t)?),
+            "queue" => Node::Queue(from_table(t)?),
+            other => {
+                return Err(format!(
+                    "unknown node kind {other:?}: expected one of {KINDS}"
+                ))
+            }
+        })
+    }
+
+    /// Every (key, target node) this node can lead to.
+    pub fn targets(&self) -> Vec<(String, &str)> {
+        match self {
+            Node::Play(n) => vec![("next".into(), n.next.as_str())],
+            Node::Menu(n) => n.targets(),
+            Node::Collect(n) => vec![
+                ("next".into(), n.next.as_str()),
+                ("fallback".into(), n.fallback.as_str()),
+            ],
+            Node::Branch(n) => n.targets(),
+            Node::Set(n) => vec![("next".into(), n.next.as_str())],
+            Node::Goto(n) => vec![("next".into(), n.next.as_str())],
+            Node::Hangup(_) => vec![],
+            Node::Queue(n) => n
+                .fallback
+                .iter()
+                .map(|f| ("fallback".into(), f.as_str()))
+                .collect(),
+        }
+    }
+
+    /// Every (key, prompt) this node may play.
+    pub fn prompts(&self) -> Vec<(&'static str, &PromptRef)> {
+        match self {
+            Node::Play(n) => n.prompts.iter().map(|p| ("prompts", p)).collect(),
+            Node::Menu(n) => n.prompts(),
+            Node::Collect(n) => n.prompts(),
+            Node::Hangup(n) => n.prompt.iter().map(|p| ("prompt", p)).collect(),
+            Node::Branch(_) | Node::Set(_) | Node::Goto(_) | Node::Queue(_) => vec![],
+        }
+    }
+
+    /// True when leaving this node needs the caller (a digit or a timeout
+    /// waiting for one): loops through such a node cannot spin.
+    pub fn waits_for_caller(&self) -> bool {
+        matches!(self, Node::Menu(_) | Node::Collect(_))
+    }
+
+    /// Node-specific checks: (key, message) for each problem.
+    pub fn check(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Node::Menu(n) => n.check(),
+            Node::Collect(n) => n.check(),
+            Node::Branch(n) => n.check(),
+            _ => vec![],
+        }
+    }
+
+    pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
+        match self {
+            Node::Play(n) => n.run(cx).await,
+            Node::Menu(n) => n.run(cx).await,
+            Node::Collect(n) => n.run(cx).await,
+            Node::Branch(n) => Ok(n.run(cx)),
+            Node::Set(n) => Ok(n.run(cx)),
+            Node::Goto(n) => Ok(Step::Next(n.next.clone())),
+            Node::Hangup(n) => n.run(cx).await,
+            Node::Queue(n) => n.run(cx).await,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The interpreter: walks a flow's nodes over a call handle, with the call's
+//! variables, until a node ends the call or the caller hangs up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use call::{CallHandle, HungUp, PlayResult};
+use cdr::{classify_caller, CallerClass};
+use chrono::{DateTime, Utc};
+use media::prompt::PromptLibrary;
+
+use crate::flow::Flow;
+use crate::node::PromptRef;
+
+/// Where a node sends the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Next(String),
+    /// End the call with this disposition.
+    Hangup(String),
+}
+
+/// Steps after which a flow is assumed broken (validation prevents loops
+/// without caller input; this is the last guard).
+const MAX_STEPS: usize = 10_000;
+
+/// What a node sees while it runs.
+pub struct Ctx<'a> {
+    pub call: &'a mut CallHandle,
+    pub flow: &'a Flow,
+    pub prompts: &'a PromptLibrary,
+    pub vars: HashMap<String, String>,
+    pub clock: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync),
+}
+
+impl Ctx<'_> {
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Play a prompt by reference; a missing prompt is logged and skipped.
+    pub async fn play(
+        &mut self,
+        p: &PromptRef,
+        barge_in: bool,
+    ) -> Result<Option<PlayResult>, HungUp> {
+        let name = match p {
+            PromptRef::Name(n) => n.clone(),
+            PromptRef::Var(v) => self.vars.get(v).cloned().unwrap_or_default(),
+        };
+        match self.prompts.get(&name) {
+            Some(prompt) => self.call.play(prompt, barge_in).await.map(Some),
+            None => {
+                tracing::error!(prompt = %name, flow = %self.flow.name, "prompt not found; skipped");
+                Ok(None)
+            }
+        }
+    }
+
+    /// `${name}` -> the variable's value (empty when unset).
+    pub fn expand(&self, template: &str) -> String {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(i) = rest.find("${") {
+            out.push_str(&rest[..i]);
+            match rest[i + 2..].find('}') {
+                Some(j) => {
+                    let name = &rest[i + 2..i + 2 + j];
+                    out.push_str(self.vars.get(name).map(String::as_str).unwrap_or(""));
+                    rest = &rest[i + 3 + j..];
+                }
+                None => {
+                    out.push_str(&rest[i..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The caller's number class as a branch sees it.
+    pub fn caller_class(&self) -> &'static str {
+        let info = self.call.info();
+        // The CDR's rule, so branches and reports agree.
+        match classify_caller(info.caller.as_deref(), info.withheld) {
+            CallerClass::Mobile => "mobile",
+            CallerClass::Landline => "landline",
+            CallerClass::International => "international",
+            CallerClass::Withheld => "withheld",
+            CallerClass::Other => "other",
+        }
+    }
+
+    /// Record what the caller typed (for logs; CDR steps come with issue 6).
+    pub fn note_input(&self, value: &str) {
+        tracing::debug!(flow = %self.flow.name, input = %value, "caller input");
+    }
+}
+
+/// Run `flow` on a call to its end.
+pub async fn run_flow(
+    flow: Arc<Flow>,
+    prompts: Arc<PromptLibrary>,
+    mut call: CallHandle,
+    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+) {
+    let info = call.info().clone();
+    let mut vars = HashMap::new();
+    vars.insert(
+        "caller".to_string(),
+        info.caller.clone().unwrap_or_default(),
+    );
+    vars.insert("did".to_string(), info.did.clone());
+    vars.insert("flow".to_string(), flow.name.clone());
+    let mut cx = Ctx {
+        call: &mut call,
+        flow: &flow,
+        prompts: &prompts,
+        vars,
+        clock: clock.as_ref(),
+    };
+    let mut current = flow.start.clone();
+    for _ in 0..MAX_STEPS {
+        let Some(entry) = flow.nodes.get(&current) else {
+            tracing::error!(node = %current, flow = %flow.name, "flow leads to a missing node");
+            break;
+        };
+        tracing::debug!(node = %current, flow = %flow.name, "node");
+        match entry.node.run(&mut cx).await {
+            Ok(Step::Next(n)) => current = n,
+            Ok(Step::Hangup(disposition)) => {
+                tracing::info!(node = %current, disposition = %disposition, "flow ended the call");
+                break;
+            }
+            Err(HungUp) => {
+                tracing::info!(node = %current, "caller hung up in the flow");
+                return;
+            }
+        }
+    }
+    cx.call.hangup();
+}

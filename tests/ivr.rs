@@ -1,0 +1,233 @@
+//! IVR flows end to end: the real binary with the shipped flows, navigated
+//! by DTMF from the test UA; schedules; `check-flow`.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+
+const T: Duration = Duration::from_secs(5);
+
+fn prompt_names(rec: &serde_json::Value) -> Vec<(String, String)> {
+    rec["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["end"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+/// Wait for the softswitch's BYE, answer it, return the call's CDR.
+fn await_bye(ua: &mut Ua, srv: &Server, call: &Call, within: Duration) -> serde_json::Value {
+    let bye = ua
+        .recv_until(within, |m| m.starts_with("BYE "))
+        .unwrap_or_else(|| panic!("no BYE from the flow; log:\n{}", srv.log_text()));
+    ua.reply_ok(&bye);
+    srv.record(&call.call_id)
+}
+
+#[test]
+fn demo_menu_invalid_key_then_3_plays_information_and_hangs_up() {
+    let srv = Server::start();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3422", &Offer::default());
+    ua.answer(&mut call, T);
+    std::thread::sleep(Duration::from_millis(300));
+    call.send_rfc4733('9'); // cuts the welcome; not a menu choice
+    std::thread::sleep(Duration::from_millis(700));
+    call.send_rfc4733('3'); // cuts the menu's second greeting: information
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(20));
+    assert_eq!(rec["outcome"], "self_service", "{rec}");
+    assert_eq!(rec["flow"], "demo");
+    assert_eq!(
+        prompt_names(&rec),
+        vec![
+            ("welcome".into(), "barge_in".into()),
+            ("menu".into(), "barge_in".into()),
+            ("info".into(), "completed".into()),
+        ],
+        "{rec}"
+    );
+    let info = &rec["prompts"][2];
+    assert_eq!(
+        info["heard_ms"], info["duration_ms"],
+        "the whole message was heard"
+    );
+}
+
+/// The shipped office-hours flow with every day open (or closed) by the
+/// schedule's hours, and exceptional rules for yesterday, today and tomorrow
+/// (UTC dates, so "today" in Paris is among them) that force the other state.
+fn office_hours_variant(force: &str) -> String {
+    let today = chrono_like_today();
+    let days = [today - 86_400, today, today + 86_400]
+        .iter()
+        .map(|t| format!("{{ date = \"{}\", reason = \"test\" }}", ymd(*t)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let all_day = if force == "closed" {
+        "[\"00:00-24:00\"]"
+    } else {
+        "[]"
+    };
+    format!(
+        r#"
+[flow]
+name = "office-forced"
+start = "check_hours"
+[schedule]
+timezone = "Europe/Paris"
+{force} = [{days}]
+[schedule.hours]
+mon = {all_day}
+tue = {all_day}
+wed = {all_day}
+thu = {all_day}
+fri = {all_day}
+sat = {all_day}
+sun = {all_day}
+[nodes.check_hours]
+kind = "branch"
+on = "schedule"
+cases = {{ open = "welcome", closed = "closed" }}
+[nodes.welcome]
+kind = "play"
+prompts = ["welcome"]
+barge_in = false
+next = "done"
+[nodes.done]
+kind = "hangup"
+disposition = "served"
+[nodes.closed]
+kind = "hangup"
+prompt = "closed"
+disposition = "closed"
+"#
+    )
+}
+
+fn chrono_like_today() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Civil date of a Unix time (UTC), "YYYY-MM-DD" (Howard Hinnant's algorithm).
+fn ymd(t: i64) -> String {
+    let z = t.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[test]
+fn schedule_closed_plays_the_closure_message() {
+    let srv = Server::start_with(Options {
+        flows: vec![("forced.toml".into(), office_hours_variant("closed"))],
+        dids: r#", "3901" = "office-forced""#.into(),
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3901", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    assert_eq!(
+        prompt_names(&rec),
+        vec![("closed".into(), "completed".into())],
+        "{rec}"
+    );
+}
+
+#[test]
+fn schedule_exceptional_opening_lets_the_call_in() {
+    let srv = Server::start_with(Options {
+        flows: vec![("forced.toml".into(), office_hours_variant("open"))],
+        dids: r#", "3901" = "office-forced""#.into(),
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3901", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    assert_eq!(
+        prompt_names(&rec),
+        vec![("welcome".into(), "completed".into())],
+        "{rec}"
+    );
+}
+
+#[test]
+fn check_flow_accepts_shipped_flows_and_reports_file_line() {
+    let root = repo_root();
+    let out = Command::new(BIN)
+        .current_dir(&root)
+        .args([
+            "check-flow",
+            "ivr-flows/demo.toml",
+            "ivr-flows/office-hours.toml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = std::env::temp_dir().join(format!("check-flow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[flow]\nstart = \"a\"\n\n[nodes.a]\nkind = \"play\"\nprompts = [\"nope\"]\nnext = \"b\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .current_dir(&root)
+        .arg("check-flow")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let f = bad.display();
+    assert!(
+        err.contains(&format!(
+            "{f}:6: node \"a\": prompts: prompt \"nope\" does not exist"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{f}:7: node \"a\": next -> \"b\" is not a node")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_broken_flow_stops_startup_with_file_and_line() {
+    let broken = "[flow]\nstart = \"x\"\n[nodes.x]\nkind = \"goto\"\nnext = \"x\"\n".to_string();
+    let log = Server::try_start(Options {
+        flows: vec![("broken.toml".into(), broken)],
+        ..Options::default()
+    })
+    .err()
+    .expect("startup must fail");
+    assert!(
+        log.contains("broken.toml:3: loop without caller input: x -> x"),
+        "{log}"
+    );
+}
