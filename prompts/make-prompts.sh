@@ -14,3 +14,6 @@ say info "Nos conseillers vous répondent du lundi au vendredi, de 9 heures à 1
 say closed "Nos services sont actuellement fermés. Nous vous accueillons du lundi au vendredi, de 9 heures à 16 heures 30, sauf jours fériés."
 say wait "Tous nos conseillers sont en ligne. Merci de patienter, nous allons répondre à votre appel."
 say saturation "En raison d'un nombre important d'appels, le temps d'attente est plus long que d'habitude. Merci de votre patience."
+say postcode "Merci de saisir votre code postal sur le clavier de votre téléphone, puis la touche dièse."
+say survey "Avez-vous obtenu une réponse à votre question ? Tapez 1 pour oui, 2 pour non."
+say thanks "Merci de votre appel. Au revoir."

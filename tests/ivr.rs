@@ -231,3 +231,88 @@ fn a_broken_flow_stops_startup_with_file_and_line() {
         "{log}"
     );
 }
+
+#[test]
+fn sighup_reload_changes_new_calls_only_and_keeps_the_old_set_on_errors() {
+    let srv = Server::start();
+    let mut ua = Ua::udp(srv.udp);
+    // A call in progress on the first version of 7001 (welcome, 3.4 s).
+    let mut first = ua.invite("7001", &Offer::default());
+    ua.answer(&mut first, T);
+    std::thread::sleep(Duration::from_millis(300));
+    let v2 = SHORT_FLOW.replace(r#"prompts = ["welcome"]"#, r#"prompts = ["closed"]"#);
+    std::fs::write(srv.flows_dir().join("test-short.toml"), &v2).unwrap();
+    srv.reload();
+    assert!(
+        srv.log_text().contains("flows reloaded"),
+        "{}",
+        srv.log_text()
+    );
+    let rec = await_bye(&mut ua, &srv, &first, Duration::from_secs(10));
+    assert_eq!(
+        prompt_names(&rec),
+        vec![("welcome".into(), "completed".into())],
+        "call in progress kept its version"
+    );
+
+    // A broken file: the running set stays, the error names file and line.
+    std::fs::write(
+        srv.flows_dir().join("zz-broken.toml"),
+        "[flow]\nstart = \"a\"\n[nodes.a]\nkind = \"play\"\n",
+    )
+    .unwrap();
+    srv.reload();
+    let log = srv.log_text();
+    assert!(log.contains("flows not reloaded"), "{log}");
+    assert!(
+        log.contains("zz-broken.toml:3: node \"a\" (play): missing field"),
+        "{log}"
+    );
+
+    let mut second = ua.invite("7001", &Offer::default());
+    ua.answer(&mut second, T);
+    let rec = await_bye(&mut ua, &srv, &second, Duration::from_secs(15));
+    assert_eq!(
+        prompt_names(&rec),
+        vec![("closed".into(), "completed".into())],
+        "new call uses version 2"
+    );
+}
+
+#[test]
+fn callbot_example_reads_a_postcode_and_an_evaluation() {
+    let srv = Server::start_with(Options {
+        dids: r#", "3960" = "example-callbot""#.into(),
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3960", &Offer::default());
+    ua.answer(&mut call, T);
+    std::thread::sleep(Duration::from_millis(300));
+    for d in "75001#".chars() {
+        call.send_rfc4733(d);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    // The information message (9 s, not interruptible) then the question.
+    std::thread::sleep(Duration::from_millis(10_000));
+    call.send_rfc4733('1');
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    let digits: String = rec["digits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["digit"].as_str().unwrap())
+        .collect();
+    assert_eq!(digits, "75001#1", "{rec}");
+    let played = prompt_names(&rec);
+    assert!(
+        played.contains(&("info".into(), "completed".into())),
+        "{played:?}"
+    );
+    assert_eq!(
+        played.last(),
+        Some(&("thanks".into(), "completed".into())),
+        "{played:?}"
+    );
+    assert_eq!(rec["outcome"], "self_service");
+}

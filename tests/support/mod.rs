@@ -292,7 +292,27 @@ answer_after_ms = {answer}
 
     /// Send SIGTERM.
     pub fn terminate(&self) {
-        unsafe_kill(self.pid(), "TERM");
+        send_signal(self.pid(), "TERM");
+    }
+
+    /// Send SIGHUP (reload flows) and wait until the log says it is done.
+    pub fn reload(&self) {
+        let before = self.log_text().matches("SIGHUP:").count();
+        send_signal(self.pid(), "HUP");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.log_text().matches("SIGHUP:").count() == before {
+            assert!(
+                Instant::now() < deadline,
+                "no reload in the log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The flows directory this server reads.
+    pub fn flows_dir(&self) -> PathBuf {
+        self.dir.join("flows")
     }
 
     /// Wait for the process to exit; its exit status.
@@ -315,7 +335,7 @@ answer_after_ms = {answer}
     }
 }
 
-fn unsafe_kill(pid: u32, sig: &str) {
+fn send_signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(pid.to_string())

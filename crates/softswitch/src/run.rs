@@ -68,18 +68,19 @@ async fn serve(cfg: Config) -> Result<()> {
     .context("binding the SIP listeners")?;
 
     let script = Arc::new(FlowScript::new(flows, library.clone()));
+    let script_dyn: Arc<dyn call::CallScript> = script.clone();
     let ctx = CallContext {
         endpoint: endpoint.clone(),
         cdr: journal.sink(),
         registry: CallRegistry::default(),
-        script,
+        script: script_dyn,
         media_ip: cfg.media.ip,
         codecs: cfg.media.codecs.clone(),
     };
     let manager = CallManager::new(
         ctx,
         media.clone(),
-        Trunks::new(cfg.trunks, &cfg.sip.realm),
+        Trunks::new(cfg.trunks.clone(), &cfg.sip.realm),
         CallLimits {
             max_calls: cfg.calls.max_calls,
             retry_after_secs: cfg.calls.retry_after_s,
@@ -106,9 +107,13 @@ async fn serve(cfg: Config) -> Result<()> {
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload_flows(&cfg, &library, &script),
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break }
+        }
     }
     let drain = Duration::from_secs(cfg.calls.drain_timeout_s);
     let shutdown = manager.shutdown(drain);
@@ -145,4 +150,16 @@ fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet
         }
     }
     Ok(flows)
+}
+
+/// SIGHUP: load the flows again for new calls. Calls in progress keep the
+/// version they started with; an invalid file leaves the running set.
+fn reload_flows(cfg: &Config, library: &PromptLibrary, script: &FlowScript) {
+    match load_flows(cfg, &|p| library.get(p).is_some()) {
+        Ok(flows) => {
+            tracing::info!(flows = ?flows.names(), "SIGHUP: flows reloaded; new calls use them");
+            script.replace(flows);
+        }
+        Err(e) => tracing::error!("SIGHUP: flows not reloaded, the running ones stay: {e:#}"),
+    }
 }
