@@ -11,7 +11,7 @@ what="${1:-run}"
 pkgs=(build-essential pkg-config)
 case "$what" in
   run) ;;
-  test) pkgs+=(sip-tester) ;;
+  test) pkgs+=(sip-tester curl) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

@@ -102,9 +102,13 @@ kind = "hangup"
 disposition = "informed"
 "#;
 
+/// The admin token of test servers.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123";
+
 /// A running softswitch.
 pub struct Server {
     child: Option<Child>,
+    pub admin: SocketAddr,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub dir: PathBuf,
@@ -181,6 +185,10 @@ dir = "{prompts}"
 [flows]
 dir = "{flows}"
 
+[admin]
+listen = "127.0.0.1:0"
+token = "{token}"
+
 [[trunks]]
 name = "local"
 allow = ["{allow}"]
@@ -193,6 +201,7 @@ answer_after_ms = {answer}
             data = dir.join("var").display(),
             prompts = prompts.display(),
             flows = flows_dir.display(),
+            token = ADMIN_TOKEN,
             dids = o.dids,
             allow = o.allow,
             answer = o.answer_after_ms,
@@ -238,6 +247,7 @@ answer_after_ms = {answer}
                 .unwrap()
         };
         Ok(Server {
+            admin: field("admin"),
             udp: field("sip_udp"),
             tcp: field("sip_tcp"),
             child: Some(child),

@@ -37,6 +37,8 @@ pub(crate) enum ScriptCmd {
         barge_in: bool,
         play_id: u64,
     },
+    /// A step the script wants in the call's record.
+    Record(cdr::EventKind),
     Hangup,
 }
 
@@ -172,6 +174,11 @@ impl CallHandle {
     /// Forget digits typed ahead.
     pub fn clear_digits(&mut self) {
         self.digits.clear();
+    }
+
+    /// Add a step to the call's record (file 0 redirect, flow steps).
+    pub fn record(&self, kind: cdr::EventKind) {
+        let _ = self.cmd.send(ScriptCmd::Record(kind));
     }
 
     /// End the call from our side (BYE). The script should return after.

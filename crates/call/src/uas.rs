@@ -393,6 +393,7 @@ impl Leg {
                         });
                         self.media.play(prompt, barge_in, play_id);
                     }
+                    Some(ScriptCmd::Record(kind)) => self.emit(kind),
                     Some(ScriptCmd::Hangup) | None => {
                         self.bye();
                         self.finish(media_events, Party::System, "script_end").await;

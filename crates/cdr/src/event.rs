@@ -58,6 +58,14 @@ pub enum EventKind {
         /// `completed`, `barge_in`, `stopped` or `hangup`.
         end: String,
     },
+    /// A file 0 override redirected the call.
+    File0 {
+        activation_id: String,
+        requested_at: DateTime<Utc>,
+        /// `continue` (message then the normal flow) or `hangup`.
+        mode: String,
+        prompt: String,
+    },
     /// The call is over.
     Ended {
         by: Party,

@@ -73,6 +73,19 @@ pub struct DigitRecord {
     pub at: DateTime<Utc>,
 }
 
+/// The file 0 override that redirected a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct File0Record {
+    pub activation_id: String,
+    pub requested_at: DateTime<Utc>,
+    pub redirected_at: DateTime<Utc>,
+    /// redirected_at - requested_at: the GVS01 activation delay for the
+    /// first call of an activation.
+    pub delay_ms: i64,
+    pub mode: String,
+    pub prompt: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptRecord {
     pub name: String,
@@ -108,6 +121,9 @@ pub struct CallRecord {
     pub duration_ms: u64,
     pub digits: Vec<DigitRecord>,
     pub prompts: Vec<PromptRecord>,
+    /// Set when a file 0 override redirected the call ("informé").
+    #[serde(default)]
+    pub file0: Option<File0Record>,
 }
 
 impl CallRecord {
@@ -153,6 +169,7 @@ impl CallRecord {
             duration_ms: 0,
             digits: Vec::new(),
             prompts: Vec::new(),
+            file0: None,
         })
     }
 
@@ -191,6 +208,21 @@ impl CallRecord {
                 end: end.clone(),
                 at: ev.at,
             }),
+            EventKind::File0 {
+                activation_id,
+                requested_at,
+                mode,
+                prompt,
+            } => {
+                self.file0 = Some(File0Record {
+                    activation_id: activation_id.clone(),
+                    requested_at: *requested_at,
+                    redirected_at: ev.at,
+                    delay_ms: (ev.at - *requested_at).num_milliseconds(),
+                    mode: mode.clone(),
+                    prompt: prompt.clone(),
+                })
+            }
             EventKind::Ended { by, reason } => {
                 self.ended_at = Some(ev.at);
                 self.ended_by = Some(*by);

@@ -2,11 +2,13 @@
 //! `file:line` errors, interpreted over a call handle; opening hours and
 //! French public holidays.
 
+pub mod file0;
 pub mod flow;
 pub mod node;
 pub mod run;
 pub mod schedule;
 pub mod script;
 
+pub use file0::{Activation, File0, Mode};
 pub use flow::{Flow, FlowError, FlowSet};
 pub use script::FlowScript;

@@ -8,6 +8,7 @@ use call::{CallHandle, CallScript, ScriptFuture};
 use chrono::{DateTime, Utc};
 use media::prompt::PromptLibrary;
 
+use crate::file0::{File0, Mode};
 use crate::flow::FlowSet;
 use crate::run::run_flow;
 
@@ -17,6 +18,7 @@ pub struct FlowScript {
     flows: RwLock<Arc<FlowSet>>,
     prompts: Arc<PromptLibrary>,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    file0: Arc<File0>,
 }
 
 impl FlowScript {
@@ -25,7 +27,13 @@ impl FlowScript {
             flows: RwLock::new(Arc::new(flows)),
             prompts,
             clock: Arc::new(Utc::now),
+            file0: Arc::new(File0::default()),
         }
+    }
+
+    /// The file 0 overrides new calls are checked against.
+    pub fn file0(&self) -> &Arc<File0> {
+        &self.file0
     }
 
     /// The flow set new calls use.
@@ -44,8 +52,30 @@ impl CallScript for FlowScript {
         let flow = self.current().get(&call.info().flow);
         let prompts = self.prompts.clone();
         let clock = self.clock.clone();
+        let redirect = self.file0.redirect(&call.info().did, &call.info().flow);
         Box::pin(async move {
             let mut call = call;
+            if let Some(a) = redirect {
+                tracing::info!(activation = %a.id, target = %a.target, mode = a.mode.as_str(), "file 0: call redirected");
+                call.record(cdr::EventKind::File0 {
+                    activation_id: a.id.clone(),
+                    requested_at: a.requested_at,
+                    mode: a.mode.as_str().to_string(),
+                    prompt: a.prompt.clone(),
+                });
+                match prompts.get(&a.prompt) {
+                    Some(p) => {
+                        if call.play(p, false).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => tracing::error!(prompt = %a.prompt, "file 0 prompt not found"),
+                }
+                if a.mode == Mode::Hangup {
+                    call.hangup();
+                    return;
+                }
+            }
             match flow {
                 Some(flow) => run_flow(flow, prompts, call, clock).await,
                 None => {

@@ -27,6 +27,7 @@ pub struct Config {
     pub prompts: PromptsSection,
     #[serde(default)]
     pub flows: FlowsSection,
+    pub admin: AdminSection,
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
     /// Where this configuration came from (for messages).
@@ -119,6 +120,18 @@ impl Default for PromptsSection {
             dir: default_prompts_dir(),
         }
     }
+}
+
+/// The token the shipped configuration carries (a startup warning says so).
+pub const DEFAULT_ADMIN_TOKEN: &str = "change-me-admin-token";
+
+/// The admin HTTP API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    pub listen: SocketAddr,
+    /// `Authorization: Bearer TOKEN` for every request.
+    pub token: String,
 }
 
 /// Where the IVR flows are.
@@ -259,6 +272,12 @@ impl Config {
                 self.media.ip
             );
         }
+        if self.admin.token.len() < 12 {
+            bail!(
+                "{o}:{}: admin.token is too short: use at least 12 characters",
+                line_of_key(text, "token")
+            );
+        }
         let mut names = std::collections::HashSet::new();
         for t in &self.trunks {
             if !names.insert(&t.name) {
@@ -302,17 +321,26 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
+        let admin = "\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"0123456789abcdef\"\n";
         let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\n\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = \"x\"\n";
-        let e = Config::parse(bad, "x.toml").unwrap_err().to_string();
+        let e = Config::parse(&format!("{bad}{admin}"), "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.toml:7: "), "{e}");
         let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 20001\n";
-        let e = Config::parse(bad, "y.toml").unwrap_err().to_string();
+        let e = Config::parse(&format!("{bad}{admin}"), "y.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("y.toml:6: media.port_max"), "{e}");
         let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 21000\ncodecs = [\"G729\"]\n";
-        let e = Config::parse(bad, "z.toml").unwrap_err().to_string();
+        let e = Config::parse(&format!("{bad}{admin}"), "z.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("z.toml:7: ") && e.contains("G729"), "{e}");
         let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\nbogus = 1\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 21000\n";
-        let e = Config::parse(bad, "w.toml").unwrap_err().to_string();
+        let e = Config::parse(&format!("{bad}{admin}"), "w.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("w.toml:3: ") && e.contains("bogus"), "{e}");
     }
 }

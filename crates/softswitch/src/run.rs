@@ -27,13 +27,15 @@ pub fn run(config_path: Option<&Path>) -> Result<()> {
 }
 
 async fn serve(cfg: Config) -> Result<()> {
+    let cfg = Arc::new(cfg);
     tracing::info!(config = %cfg.origin, version = env!("CARGO_PKG_VERSION"), "softswitch starting");
     let prompts_dir = cfg.prompts.dir.clone();
     let library = tokio::task::spawn_blocking(move || PromptLibrary::load_dir(&prompts_dir))
         .await?
         .with_context(|| format!("loading prompts from {}", cfg.prompts.dir.display()))?;
     tracing::info!(dir = %cfg.prompts.dir.display(), prompts = ?library.names(), "prompts loaded");
-    let flows = load_flows(&cfg, &|p| library.get(p).is_some())?;
+    let flows = load_flows(&cfg, &|p| library.get(p).is_some())
+        .map_err(|e| anyhow::anyhow!("invalid flows:\n{}", e.join("\n")))?;
     tracing::info!(dir = %cfg.flows.dir.display(), flows = ?flows.names(), "flows loaded");
     let library = Arc::new(library);
 
@@ -94,9 +96,10 @@ async fn serve(cfg: Config) -> Result<()> {
             .collect::<Vec<_>>()
             .join(",")
     };
+    let admin_addr = start_admin(&cfg, &library, &script, manager.registry().clone()).await?;
     // Machine-readable: tests and scripts wait for this line.
     println!(
-        "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={}",
+        "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={} admin={admin_addr}",
         join(&endpoint.udp_addrs),
         join(&endpoint.tcp_addrs),
         cfg.media.port_min,
@@ -110,7 +113,7 @@ async fn serve(cfg: Config) -> Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => reload_flows(&cfg, &library, &script),
+            _ = hup.recv() => { let _ = reload_flows(&cfg, &library, &script, "SIGHUP"); }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break }
         }
@@ -129,37 +132,102 @@ async fn serve(cfg: Config) -> Result<()> {
     Ok(())
 }
 
-/// Load the flow directory and check that every DID leads to a flow.
-fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet> {
-    let flows = FlowSet::load_dir(&cfg.flows.dir, has_prompt).map_err(|errs| {
-        let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        anyhow::anyhow!("invalid flows:\n{}", list.join("\n"))
-    })?;
+/// Load the flow directory and check that every DID leads to a flow; the
+/// errors as `file:line: message` lines.
+fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet, Vec<String>> {
+    let flows = FlowSet::load_dir(&cfg.flows.dir, has_prompt)
+        .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let mut errors = Vec::new();
     for t in &cfg.trunks {
         for (did, flow) in &t.dids {
             if flows.get(flow).is_none() {
-                anyhow::bail!(
+                errors.push(format!(
                     "{}:{}: trunk {:?}: DID {did:?} leads to flow {flow:?}, which is not in {} (flows: {})",
                     cfg.origin,
                     cfg.line_of_did(&cfg.text, did),
                     t.name,
                     cfg.flows.dir.display(),
                     flows.names().join(", ")
-                );
+                ));
             }
         }
     }
-    Ok(flows)
+    if errors.is_empty() {
+        Ok(flows)
+    } else {
+        Err(errors)
+    }
 }
 
-/// SIGHUP: load the flows again for new calls. Calls in progress keep the
-/// version they started with; an invalid file leaves the running set.
-fn reload_flows(cfg: &Config, library: &PromptLibrary, script: &FlowScript) {
+/// Load the flows again for new calls (SIGHUP, admin API). Calls in
+/// progress keep the version they started with; any error leaves the
+/// running set in place.
+fn reload_flows(
+    cfg: &Config,
+    library: &PromptLibrary,
+    script: &FlowScript,
+    why: &str,
+) -> Result<Vec<String>, Vec<String>> {
     match load_flows(cfg, &|p| library.get(p).is_some()) {
         Ok(flows) => {
-            tracing::info!(flows = ?flows.names(), "SIGHUP: flows reloaded; new calls use them");
+            let names: Vec<String> = flows.names().into_iter().map(str::to_string).collect();
+            tracing::info!(flows = ?names, "{why}: flows reloaded; new calls use them");
             script.replace(flows);
+            Ok(names)
         }
-        Err(e) => tracing::error!("SIGHUP: flows not reloaded, the running ones stay: {e:#}"),
+        Err(errors) => {
+            tracing::error!(
+                "{why}: flows not reloaded, the running ones stay:\n{}",
+                errors.join("\n")
+            );
+            Err(errors)
+        }
     }
+}
+
+/// Bind and serve the admin API; its address.
+async fn start_admin(
+    cfg: &Arc<Config>,
+    library: &Arc<PromptLibrary>,
+    script: &Arc<FlowScript>,
+    calls: CallRegistry,
+) -> Result<std::net::SocketAddr> {
+    if cfg.admin.token == crate::config::DEFAULT_ADMIN_TOKEN {
+        tracing::warn!("the admin API uses the default token from the shipped config: set [admin] token before production");
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.admin.listen)
+        .await
+        .with_context(|| format!("binding the admin API on {}", cfg.admin.listen))?;
+    let addr = listener.local_addr()?;
+    let audit = admin::Audit::new(cfg.data.dir.join("audit")).with_context(|| {
+        format!(
+            "opening the audit log in {}",
+            cfg.data.dir.join("audit").display()
+        )
+    })?;
+    let (c, l, s) = (cfg.clone(), library.clone(), script.clone());
+    let (l2, s2) = (library.clone(), script.clone());
+    let state = admin::AdminState {
+        token: cfg.admin.token.clone(),
+        file0: script.file0().clone(),
+        calls,
+        audit,
+        reload: Box::new(move || reload_flows(&c, &l, &s, "admin API")),
+        flows: Box::new(move || {
+            s2.current()
+                .names()
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        }),
+        prompt_exists: Box::new(move |p| l2.get(p).is_some()),
+        dids: cfg
+            .trunks
+            .iter()
+            .flat_map(|t| t.dids.keys().cloned())
+            .collect(),
+    };
+    tokio::spawn(admin::serve(listener, Arc::new(state)));
+    tracing::info!(listen = %addr, "admin API listening");
+    Ok(addr)
 }

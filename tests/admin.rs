@@ -1,0 +1,218 @@
+//! Admin API and file 0, end to end: curl against the real binary, calls
+//! from the test UA.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+
+const T: Duration = Duration::from_secs(5);
+
+/// curl: (HTTP status, body).
+fn curl(
+    srv: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut c = Command::new("curl");
+    c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+        .arg(format!("http://{}{path}", srv.admin));
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    if let Some(b) = body {
+        c.args(["-H", "Content-Type: application/json", "--data", b]);
+    }
+    let out = c
+        .output()
+        .expect("curl (the README's test command installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.into()));
+    (code.parse().unwrap(), json)
+}
+
+fn await_bye(ua: &mut Ua, srv: &Server, call: &Call) -> serde_json::Value {
+    let bye = ua
+        .recv_until(Duration::from_secs(20), |m| m.starts_with("BYE "))
+        .unwrap_or_else(|| panic!("no BYE; log:\n{}", srv.log_text()));
+    ua.reply_ok(&bye);
+    srv.record(&call.call_id)
+}
+
+fn names(rec: &serde_json::Value) -> Vec<String> {
+    rec["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn token_is_required() {
+    let srv = Server::start();
+    let (code, body) = curl(&srv, "GET", "/api/v1/health", None, None);
+    assert_eq!(code, 401, "{body}");
+    let (code, _) = curl(&srv, "GET", "/api/v1/health", Some("wrong-token-xyz"), None);
+    assert_eq!(code, 401);
+    let (code, body) = curl(&srv, "GET", "/api/v1/health", Some(ADMIN_TOKEN), None);
+    assert_eq!((code, body["status"].as_str()), (200, Some("ok")));
+}
+
+#[test]
+fn file0_redirects_the_next_call_and_records_the_delay() {
+    let srv = Server::start();
+    let (code, a) = curl(
+        &srv,
+        "POST",
+        "/api/v1/file0",
+        Some(ADMIN_TOKEN),
+        Some(
+            r#"{"target":"3422","prompt":"closed","mode":"hangup","reason":"crisis drill","by":"ops-jdupont"}"#,
+        ),
+    );
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3422", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call);
+    assert_eq!(names(&rec), vec!["closed"], "{rec}");
+    assert_eq!(rec["file0"]["activation_id"], id.as_str());
+    assert_eq!(rec["file0"]["mode"], "hangup");
+    let delay = rec["file0"]["delay_ms"].as_i64().unwrap();
+    assert!(delay >= 0, "{rec}");
+
+    let (_, list) = curl(&srv, "GET", "/api/v1/file0", Some(ADMIN_TOKEN), None);
+    assert_eq!(list[0]["calls"], 1, "{list}");
+    assert!(list[0]["activation_delay_ms"].as_i64().unwrap() >= 0);
+    assert!(list[0]["first_call_at"].is_string());
+
+    // Audit log: who asked, when.
+    let audit: String = std::fs::read_dir(srv.dir.join("var/audit"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        audit.contains("\"action\":\"file0.activate\"") && audit.contains("ops-jdupont"),
+        "{audit}"
+    );
+
+    // Off again: the next call runs the demo flow.
+    let (code, _) = curl(
+        &srv,
+        "DELETE",
+        "/api/v1/file0/3422",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 200);
+    let (code, _) = curl(
+        &srv,
+        "DELETE",
+        "/api/v1/file0/3422",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404);
+    let mut call = ua.invite("3422", &Offer::default());
+    ua.answer(&mut call, T);
+    std::thread::sleep(Duration::from_millis(300));
+    ua.request(&mut call, "BYE", "", "");
+    let rec = srv.record(&call.call_id);
+    assert_eq!(names(&rec), vec!["welcome"]);
+    assert!(rec["file0"].is_null());
+}
+
+#[test]
+fn file0_continue_mode_plays_then_runs_the_flow() {
+    let srv = Server::start();
+    let (code, a) = curl(
+        &srv,
+        "POST",
+        "/api/v1/file0",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"target":"test-short","prompt":"thanks","mode":"continue"}"#),
+    );
+    assert_eq!(code, 201, "{a}");
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7001", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call);
+    assert_eq!(names(&rec), vec!["thanks", "welcome"], "{rec}");
+    assert_eq!(rec["file0"]["mode"], "continue");
+}
+
+#[test]
+fn bad_requests_say_what_is_expected() {
+    let srv = Server::start();
+    let post = |b: &str| curl(&srv, "POST", "/api/v1/file0", Some(ADMIN_TOKEN), Some(b));
+    let (code, e) = post(r#"{"target":"3422","prompt":"nope","mode":"hangup"}"#);
+    assert_eq!(code, 400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("prompt \"nope\" does not exist"),
+        "{e}"
+    );
+    let (code, e) = post(r#"{"target":"0000","prompt":"closed","mode":"hangup"}"#);
+    assert_eq!(code, 400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("neither a DID nor a flow"),
+        "{e}"
+    );
+    let (code, e) = post(r#"{"target":"3422","prompt":"closed","mode":"sometimes"}"#);
+    assert_eq!(code, 400);
+    assert!(e["error"].as_str().unwrap().contains("expected {"), "{e}");
+    let (code, _) = curl(&srv, "GET", "/nothing", Some(ADMIN_TOKEN), None);
+    assert_eq!(code, 404);
+}
+
+#[test]
+fn flows_reload_over_the_api() {
+    let srv = Server::start();
+    let (code, f) = curl(&srv, "GET", "/api/v1/flows", Some(ADMIN_TOKEN), None);
+    assert_eq!(code, 200);
+    assert!(
+        f["flows"].as_array().unwrap().iter().any(|n| n == "demo"),
+        "{f}"
+    );
+    std::fs::write(
+        srv.flows_dir().join("zz.toml"),
+        "[flow]\nstart = \"a\"\n[nodes.a]\nkind = \"goto\"\nnext = \"nowhere\"\n",
+    )
+    .unwrap();
+    let (code, r) = curl(
+        &srv,
+        "POST",
+        "/api/v1/flows/reload",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 422, "{r}");
+    let errs = r["errors"].to_string();
+    assert!(
+        errs.contains("zz.toml:5: node \\\"a\\\": next -> \\\"nowhere\\\" is not a node"),
+        "{errs}"
+    );
+    std::fs::remove_file(srv.flows_dir().join("zz.toml")).unwrap();
+    let (code, r) = curl(
+        &srv,
+        "POST",
+        "/api/v1/flows/reload",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 200, "{r}");
+}
