@@ -7,8 +7,9 @@
 set -euo pipefail
 
 what="${1:-run}"
-# Building: a C toolchain and pkg-config for the -sys crates.
-pkgs=(build-essential pkg-config)
+# Building: a C/C++ toolchain, pkg-config, and what webrtc-audio-processing
+# 0.5 (feature `bundled`) needs to build its bundled C++ library.
+pkgs=(build-essential pkg-config autoconf automake libtool libclang-dev clang)
 case "$what" in
   run) ;;
   test) pkgs+=(sip-tester curl) ;;

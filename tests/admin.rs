@@ -216,3 +216,109 @@ fn flows_reload_over_the_api() {
     );
     assert_eq!(code, 200, "{r}");
 }
+
+fn put_prompt(
+    srv: &Server,
+    name: &str,
+    file: &std::path::Path,
+    ctype: &str,
+) -> (u16, serde_json::Value) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "PUT"])
+        .arg(format!("http://{}/api/v1/prompts/{name}", srv.admin))
+        .args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
+        .args(["-H", &format!("Content-Type: {ctype}")])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (
+        code.parse().unwrap(),
+        serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.into())),
+    )
+}
+
+#[test]
+fn prompt_upload_changes_the_next_call_not_the_one_playing() {
+    let srv = Server::start();
+    let mut ua = Ua::udp(srv.udp);
+    // 7001 plays "welcome" (3.4 s) whole, then hangs up.
+    let mut first = ua.invite("7001", &Offer::default());
+    ua.answer(&mut first, T);
+    std::thread::sleep(Duration::from_millis(500));
+    // A new "welcome": the 9 s information recording, cleaned and levelled.
+    let (code, info) = put_prompt(
+        &srv,
+        "welcome",
+        &repo_root().join("prompts/info.wav"),
+        "audio/wav",
+    );
+    assert_eq!(code, 201, "{info}");
+    assert_eq!(info["version"], 1);
+    assert!(
+        info["report"]["rms_dbfs"].as_f64().unwrap() > -30.0,
+        "{info}"
+    );
+    let new_ms = info["duration_ms"].as_u64().unwrap();
+    assert!((9000..9400).contains(&new_ms), "{info}");
+    let rec = await_bye(&mut ua, &srv, &first);
+    assert_eq!(
+        rec["prompts"][0]["duration_ms"], 3400,
+        "the call in progress kept its version: {rec}"
+    );
+
+    let mut second = ua.invite("7001", &Offer::default());
+    ua.answer(&mut second, T);
+    let rec = await_bye(&mut ua, &srv, &second);
+    assert_eq!(
+        rec["prompts"][0]["duration_ms"], new_ms,
+        "the next call hears the new one: {rec}"
+    );
+
+    let (_, list) = curl(&srv, "GET", "/api/v1/prompts", Some(ADMIN_TOKEN), None);
+    let w = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "welcome")
+        .unwrap()
+        .clone();
+    assert_eq!(w["version"], 1, "{list}");
+    let kept = srv.dir.join("var/prompts/welcome");
+    assert!(kept.join("v1-original.wav").exists() && kept.join("v1.wav").exists());
+}
+
+#[test]
+fn bad_uploads_are_refused_with_the_reason() {
+    let srv = Server::start();
+    let silent = srv.dir.join("silent.wav");
+    // 2 s of digital silence, 16-bit mono 8 kHz.
+    let n: u32 = 16_000;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + n * 2).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&16_000u32.to_le_bytes()); // byte rate
+    wav.extend_from_slice(&2u16.to_le_bytes()); // block align
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(n * 2).to_le_bytes());
+    wav.extend(std::iter::repeat_n(0u8, (n * 2) as usize));
+    std::fs::write(&silent, wav).unwrap();
+    let (code, e) = put_prompt(&srv, "crisis", &silent, "audio/wav");
+    assert_eq!(code, 422, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("silent"), "{e}");
+    let (code, e) = put_prompt(
+        &srv,
+        "Bad%20Name",
+        &repo_root().join("prompts/info.wav"),
+        "audio/wav",
+    );
+    assert_eq!(code, 400, "{e}");
+}

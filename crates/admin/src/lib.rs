@@ -1,4 +1,5 @@
-//! The admin HTTP API (`/api/v1`, bearer token): health, file 0, flows.
+//! The admin HTTP API (`/api/v1`, bearer token): health, file 0, flows,
+//! prompts.
 //! Every change is written to the audit log.
 
 pub mod audit;
@@ -7,7 +8,7 @@ mod routes;
 use std::sync::Arc;
 
 use call::CallRegistry;
-use ivr::File0;
+use ivr::{File0, PromptStore};
 
 pub use audit::Audit;
 pub use routes::router;
@@ -24,8 +25,8 @@ pub struct AdminState {
     pub reload: Box<ReloadFn>,
     /// Names of the flows new calls use.
     pub flows: Box<dyn Fn() -> Vec<String> + Send + Sync>,
-    /// Whether a prompt name exists.
-    pub prompt_exists: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    /// Shipped and uploaded prompts.
+    pub prompts: Arc<PromptStore>,
     /// Every DID of every trunk (file 0 targets are DIDs or flow names).
     pub dids: Vec<String>,
 }

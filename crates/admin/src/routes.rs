@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Request, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use ivr::Mode;
 use serde::Deserialize;
@@ -28,6 +31,9 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/file0/{target}", delete(file0_deactivate))
         .route("/flows", get(flows))
         .route("/flows/reload", post(flows_reload))
+        .route("/prompts", get(prompts_list))
+        .route("/prompts/{name}", put(prompt_upload))
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state);
     Router::new().nest("/api/v1", api).fallback(|| async {
@@ -86,7 +92,7 @@ async fn file0_activate(
             )
         }
     };
-    if !(st.prompt_exists)(&r.prompt) {
+    if st.prompts.current().get(&r.prompt).is_none() {
         return error(
             StatusCode::BAD_REQUEST,
             format!("prompt {:?} does not exist", r.prompt),
@@ -152,5 +158,70 @@ async fn flows_reload(State(st): St) -> Response {
             );
             (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": "flows not reloaded; the running ones stay", "errors": errors }))).into_response()
         }
+    }
+}
+
+async fn prompts_list(State(st): St) -> Response {
+    Json(json!(st.prompts.list())).into_response()
+}
+
+/// File extension hint from the Content-Type of an upload.
+fn audio_hint(headers: &HeaderMap) -> Option<&'static str> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?
+        .to_ascii_lowercase();
+    Some(match ct.split(';').next()?.trim() {
+        "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => "wav",
+        "audio/mpeg" | "audio/mp3" => "mp3",
+        "audio/ogg" | "application/ogg" | "audio/vorbis" => "ogg",
+        "audio/flac" | "audio/x-flac" => "flac",
+        _ => return None,
+    })
+}
+
+/// Upload a recording for a prompt: cleaned, checked, published for new plays.
+async fn prompt_upload(
+    State(st): St,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "empty body: send the audio file (WAV, MP3, OGG or FLAC)",
+        );
+    }
+    let hint = audio_hint(&headers);
+    let store = st.prompts.clone();
+    let n = name.clone();
+    let started = std::time::Instant::now();
+    let result = tokio::task::spawn_blocking(move || store.upload(&n, &body, hint)).await;
+    match result {
+        Ok(Ok(info)) => {
+            st.audit.record("api", "prompt.upload", &name, json!(info));
+            let mut v = json!(info);
+            v["publish_ms"] = json!(started.elapsed().as_millis() as u64);
+            (StatusCode::CREATED, Json(v)).into_response()
+        }
+        Ok(Err(e @ ivr::UploadError::BadName(_))) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(e @ ivr::UploadError::Io(_))) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        Ok(Err(e)) => {
+            st.audit.record(
+                "api",
+                "prompt.upload.refused",
+                &name,
+                json!({ "error": e.to_string() }),
+            );
+            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("upload task failed: {e}"),
+        ),
     }
 }

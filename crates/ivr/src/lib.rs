@@ -5,10 +5,12 @@
 pub mod file0;
 pub mod flow;
 pub mod node;
+pub mod prompts;
 pub mod run;
 pub mod schedule;
 pub mod script;
 
 pub use file0::{Activation, File0, Mode};
 pub use flow::{Flow, FlowError, FlowSet};
+pub use prompts::{PromptInfo, PromptStore, UploadError};
 pub use script::FlowScript;

@@ -6,29 +6,34 @@ use std::sync::{Arc, RwLock};
 
 use call::{CallHandle, CallScript, ScriptFuture};
 use chrono::{DateTime, Utc};
-use media::prompt::PromptLibrary;
 
 use crate::file0::{File0, Mode};
 use crate::flow::FlowSet;
+use crate::prompts::PromptStore;
 use crate::run::run_flow;
 
 /// Runs flows on answered calls. The flow set is swapped whole on reload;
 /// a call keeps the version it started with.
 pub struct FlowScript {
     flows: RwLock<Arc<FlowSet>>,
-    prompts: Arc<PromptLibrary>,
+    prompts: Arc<PromptStore>,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     file0: Arc<File0>,
 }
 
 impl FlowScript {
-    pub fn new(flows: FlowSet, prompts: Arc<PromptLibrary>) -> Self {
+    pub fn new(flows: FlowSet, prompts: Arc<PromptStore>) -> Self {
         FlowScript {
             flows: RwLock::new(Arc::new(flows)),
             prompts,
             clock: Arc::new(Utc::now),
             file0: Arc::new(File0::default()),
         }
+    }
+
+    /// Shipped and uploaded prompts.
+    pub fn prompts(&self) -> &Arc<PromptStore> {
+        &self.prompts
     }
 
     /// The file 0 overrides new calls are checked against.
@@ -50,7 +55,8 @@ impl FlowScript {
 impl CallScript for FlowScript {
     fn run(&self, call: CallHandle) -> ScriptFuture {
         let flow = self.current().get(&call.info().flow);
-        let prompts = self.prompts.clone();
+        // The call keeps this prompt library even if a prompt is replaced.
+        let prompts = self.prompts.current();
         let clock = self.clock.clone();
         let redirect = self.file0.redirect(&call.info().did, &call.info().flow);
         Box::pin(async move {

@@ -213,7 +213,9 @@ impl Prompt {
 }
 
 /// Decodes to mono f32 in [-1, 1] at the file's sample rate.
-fn decode_mono(
+/// Decode any supported audio file to mono f32 samples at its own rate:
+/// (samples, sample rate).
+pub fn decode_mono(
     label: &str,
     data: &[u8],
     extension_hint: Option<&str>,
@@ -319,17 +321,22 @@ fn decode_mono(
     Ok((mono, rate))
 }
 
-/// Resamples mono audio to 8 kHz with rubato's FFT resampler (its low-pass filter removes
-/// everything above the new Nyquist frequency first); a no-op at 8 kHz.
+/// Resamples mono audio to 8 kHz (see [`resample_between`]).
 fn resample(input: &[f32], rate: u32) -> Result<Vec<f32>, String> {
-    if rate == SAMPLE_RATE {
+    resample_between(input, rate, SAMPLE_RATE)
+}
+
+/// Resamples mono audio from `rate` to `to` with rubato's FFT resampler
+/// (its low-pass filter removes everything above the lower Nyquist
+/// frequency first); a copy when the rates are equal.
+pub fn resample_between(input: &[f32], rate: u32, to: u32) -> Result<Vec<f32>, String> {
+    if rate == to {
         return Ok(input.to_vec());
     }
-    let mut resampler =
-        FftFixedInOut::<f32>::new(rate as usize, SAMPLE_RATE as usize, RESAMPLE_CHUNK, 1)
-            .map_err(|e| e.to_string())?;
+    let mut resampler = FftFixedInOut::<f32>::new(rate as usize, to as usize, RESAMPLE_CHUNK, 1)
+        .map_err(|e| e.to_string())?;
     let delay = resampler.output_delay();
-    let wanted = (input.len() as u64 * u64::from(SAMPLE_RATE)).div_ceil(u64::from(rate)) as usize;
+    let wanted = (input.len() as u64 * u64::from(to)).div_ceil(u64::from(rate)) as usize;
     let chunk = resampler.input_frames_next();
     let mut chunk_in = vec![vec![0.0f32; chunk]];
     let mut chunk_out = resampler.output_buffer_allocate(true);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use call::{CallContext, CallLimits, CallManager, CallRegistry, Trunks};
 use cdr::Journal;
-use ivr::{FlowScript, FlowSet};
+use ivr::{FlowScript, FlowSet, PromptStore};
 use media::engine::{MediaConfig, MediaEngine};
 use media::prompt::PromptLibrary;
 use sip::{Endpoint, EndpointConfig, TimerConfig};
@@ -34,10 +34,14 @@ async fn serve(cfg: Config) -> Result<()> {
         .await?
         .with_context(|| format!("loading prompts from {}", cfg.prompts.dir.display()))?;
     tracing::info!(dir = %cfg.prompts.dir.display(), prompts = ?library.names(), "prompts loaded");
+    let uploads = cfg.data.dir.join("prompts");
+    let store = PromptStore::open(library, uploads.clone())
+        .with_context(|| format!("opening uploaded prompts in {}", uploads.display()))?;
+    let library = store.current();
     let flows = load_flows(&cfg, &|p| library.get(p).is_some())
         .map_err(|e| anyhow::anyhow!("invalid flows:\n{}", e.join("\n")))?;
     tracing::info!(dir = %cfg.flows.dir.display(), flows = ?flows.names(), "flows loaded");
-    let library = Arc::new(library);
+    let store = Arc::new(store);
 
     let cdr_dir = cfg.data.dir.join("cdr");
     let journal = Journal::start(&cdr_dir, cfg.data.cdr_fsync)
@@ -69,7 +73,7 @@ async fn serve(cfg: Config) -> Result<()> {
     .await
     .context("binding the SIP listeners")?;
 
-    let script = Arc::new(FlowScript::new(flows, library.clone()));
+    let script = Arc::new(FlowScript::new(flows, store));
     let script_dyn: Arc<dyn call::CallScript> = script.clone();
     let ctx = CallContext {
         endpoint: endpoint.clone(),
@@ -96,7 +100,7 @@ async fn serve(cfg: Config) -> Result<()> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let admin_addr = start_admin(&cfg, &library, &script, manager.registry().clone()).await?;
+    let admin_addr = start_admin(&cfg, &script, manager.registry().clone()).await?;
     // Machine-readable: tests and scripts wait for this line.
     println!(
         "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={} admin={admin_addr}",
@@ -113,7 +117,7 @@ async fn serve(cfg: Config) -> Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => { let _ = reload_flows(&cfg, &library, &script, "SIGHUP"); }
+            _ = hup.recv() => { let _ = reload_flows(&cfg, &script, "SIGHUP"); }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break }
         }
@@ -162,12 +166,8 @@ fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet
 /// Load the flows again for new calls (SIGHUP, admin API). Calls in
 /// progress keep the version they started with; any error leaves the
 /// running set in place.
-fn reload_flows(
-    cfg: &Config,
-    library: &PromptLibrary,
-    script: &FlowScript,
-    why: &str,
-) -> Result<Vec<String>, Vec<String>> {
+fn reload_flows(cfg: &Config, script: &FlowScript, why: &str) -> Result<Vec<String>, Vec<String>> {
+    let library = script.prompts().current();
     match load_flows(cfg, &|p| library.get(p).is_some()) {
         Ok(flows) => {
             let names: Vec<String> = flows.names().into_iter().map(str::to_string).collect();
@@ -188,7 +188,6 @@ fn reload_flows(
 /// Bind and serve the admin API; its address.
 async fn start_admin(
     cfg: &Arc<Config>,
-    library: &Arc<PromptLibrary>,
     script: &Arc<FlowScript>,
     calls: CallRegistry,
 ) -> Result<std::net::SocketAddr> {
@@ -205,14 +204,14 @@ async fn start_admin(
             cfg.data.dir.join("audit").display()
         )
     })?;
-    let (c, l, s) = (cfg.clone(), library.clone(), script.clone());
-    let (l2, s2) = (library.clone(), script.clone());
+    let (c, s) = (cfg.clone(), script.clone());
+    let s2 = script.clone();
     let state = admin::AdminState {
         token: cfg.admin.token.clone(),
         file0: script.file0().clone(),
         calls,
         audit,
-        reload: Box::new(move || reload_flows(&c, &l, &s, "admin API")),
+        reload: Box::new(move || reload_flows(&c, &s, "admin API")),
         flows: Box::new(move || {
             s2.current()
                 .names()
@@ -220,7 +219,7 @@ async fn start_admin(
                 .map(str::to_string)
                 .collect()
         }),
-        prompt_exists: Box::new(move |p| l2.get(p).is_some()),
+        prompts: script.prompts().clone(),
         dids: cfg
             .trunks
             .iter()
