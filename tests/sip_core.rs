@@ -507,16 +507,7 @@ dids = { "3900" = "office-hours" }
     ua.send(&call_ack_non2xx(&ua, &mut call));
     // Same call, new INVITE with credentials (CSeq 2, new branch).
     let uri = format!("sip:3900@{}", srv.udp);
-    let auth = sip::auth::authorization(www, "carrier", "s3cret", "INVITE", &uri).unwrap();
-    let invite = call
-        .invite
-        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
-        .replace(&call.branch, "z9hG4bKretry")
-        .replace(
-            "Content-Type:",
-            &format!("Authorization: {auth}\r\nContent-Type:"),
-        );
-    ua.send(&invite);
+    reinvite_with_credentials(&mut ua, &call, www, "s3cret", &uri, "z9hG4bKretry");
     call.cseq = 2;
     ua.answer(&mut call, T);
     ua.request(&mut call, "BYE", "", "");
@@ -528,17 +519,30 @@ dids = { "3900" = "office-hours" }
     let ch = ua.final_response(T);
     ua.send(&call_ack_non2xx(&ua, &mut bad));
     let www = header(&ch, "WWW-Authenticate").unwrap();
-    let auth = sip::auth::authorization(www, "carrier", "wrong", "INVITE", &uri).unwrap();
-    let invite = bad
+    reinvite_with_credentials(&mut ua, &bad, www, "wrong", &uri, "z9hG4bKretry2");
+    let r = ua.final_response(T);
+    assert_eq!(status(&r), Some(403), "{r}");
+    assert_eq!(srv.record(&bad.call_id)["sip_code"], 403);
+}
+
+/// Send `call`'s INVITE again (CSeq 2, new branch) answering the challenge
+/// `www` as user "carrier" with `password`.
+fn reinvite_with_credentials(
+    ua: &mut Ua,
+    call: &Call,
+    www: &str,
+    password: &str,
+    uri: &str,
+    branch: &str,
+) {
+    let auth = sip::auth::authorization(www, "carrier", password, "INVITE", uri).unwrap();
+    let invite = call
         .invite
         .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
-        .replace(&bad.branch, "z9hG4bKretry2")
+        .replace(&call.branch, branch)
         .replace(
             "Content-Type:",
             &format!("Authorization: {auth}\r\nContent-Type:"),
         );
     ua.send(&invite);
-    let r = ua.final_response(T);
-    assert_eq!(status(&r), Some(403), "{r}");
-    assert_eq!(srv.record(&bad.call_id)["sip_code"], 403);
 }

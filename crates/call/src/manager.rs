@@ -39,6 +39,15 @@ pub struct RejectCounters {
     pub challenged: AtomicU64,
 }
 
+/// A new INVITE being decided on.
+#[derive(Clone, Copy)]
+struct Incoming<'a> {
+    id: ServerTxId,
+    req: &'a Request,
+    ess: &'a Essentials,
+    from: Peer,
+}
+
 /// Admits calls and routes SIP events to them.
 pub struct CallManager {
     ctx: CallContext,
@@ -147,20 +156,17 @@ impl CallManager {
         self.ctx.endpoint.respond(id, r);
     }
 
-    /// Refuse a new call: SIP response plus its call record.
-    #[allow(clippy::too_many_arguments)]
+    /// Refuse a new call: SIP response plus its call record. A 503 tells
+    /// the caller when to retry; a 488 says what we accept.
     fn reject(
         &self,
-        id: ServerTxId,
-        req: &Request,
-        ess: &Essentials,
-        from: Peer,
+        inc: &Incoming<'_>,
         code: u16,
         reason: &str,
         trunk: Option<&str>,
         did: Option<&str>,
-        extra: Option<Header>,
     ) {
+        let Incoming { id, req, ess, from } = *inc;
         tracing::info!(call_id = %ess.call_id, source = %from.addr, trunk, did, code, reason, "call refused");
         let record_id = new_record_id();
         let (caller, withheld) = caller_identity(req);
@@ -184,34 +190,30 @@ impl CallManager {
                 reason: reason.to_string(),
             },
         ));
-        let warning = Header::Warning(format!("399 softswitch \"{reason}\"").into());
         let mut r = message::response(req, code, Some(&message::random_token(8)));
-        r.headers.push(warning);
-        if let Some(h) = extra {
-            r.headers.push(h);
+        r.headers.push(Header::Warning(
+            format!("399 softswitch \"{reason}\"").into(),
+        ));
+        match code {
+            503 => r.headers.push(Header::RetryAfter(
+                self.limits.retry_after_secs.to_string().into(),
+            )),
+            488 => r.headers.push(Header::Accept("application/sdp".into())),
+            _ => {}
         }
         self.ctx.endpoint.respond(id, r);
     }
 
-    fn retry_after(&self) -> Header {
-        Header::RetryAfter(self.limits.retry_after_secs.to_string().into())
-    }
-
     fn invite(&self, id: ServerTxId, req: Request, ess: Essentials, from: Peer) {
+        let inc = Incoming {
+            id,
+            req: &req,
+            ess: &ess,
+            from,
+        };
         if self.draining.load(Ordering::Acquire) {
             self.rejects.shutdown.fetch_add(1, Ordering::Relaxed);
-            let ra = self.retry_after();
-            self.reject(
-                id,
-                &req,
-                &ess,
-                from,
-                503,
-                "shutting down",
-                None,
-                None,
-                Some(ra),
-            );
+            self.reject(&inc, 503, "shutting down", None, None);
             return;
         }
         let trunk = match self.trunks.admit(from.addr.ip(), &req) {
@@ -224,7 +226,7 @@ impl CallManager {
             }
             Admission::Forbidden(why) => {
                 self.rejects.forbidden.fetch_add(1, Ordering::Relaxed);
-                self.reject(id, &req, &ess, from, 403, why, None, None, None);
+                self.reject(&inc, 403, why, None, None);
                 return;
             }
         };
@@ -232,50 +234,18 @@ impl CallManager {
         let did = called_number(&req);
         let Some(flow) = did.as_deref().and_then(|d| trunk.cfg.dids.get(d)).cloned() else {
             self.rejects.not_found.fetch_add(1, Ordering::Relaxed);
-            self.reject(
-                id,
-                &req,
-                &ess,
-                from,
-                404,
-                "unknown number",
-                Some(&tname),
-                did.as_deref(),
-                None,
-            );
+            self.reject(&inc, 404, "unknown number", Some(&tname), did.as_deref());
             return;
         };
         let did = did.unwrap_or_default();
         if self.ctx.registry.len() >= self.limits.max_calls {
             self.rejects.busy.fetch_add(1, Ordering::Relaxed);
-            let ra = self.retry_after();
-            self.reject(
-                id,
-                &req,
-                &ess,
-                from,
-                503,
-                "system at capacity",
-                Some(&tname),
-                Some(&did),
-                Some(ra),
-            );
+            self.reject(&inc, 503, "system at capacity", Some(&tname), Some(&did));
             return;
         }
         let Some(slot) = trunk.try_acquire() else {
             self.rejects.busy.fetch_add(1, Ordering::Relaxed);
-            let ra = self.retry_after();
-            self.reject(
-                id,
-                &req,
-                &ess,
-                from,
-                503,
-                "trunk at capacity",
-                Some(&tname),
-                Some(&did),
-                Some(ra),
-            );
+            self.reject(&inc, 503, "trunk at capacity", Some(&tname), Some(&did));
             return;
         };
         let negotiated = match offer_of(&req)
@@ -284,18 +254,7 @@ impl CallManager {
             Ok(n) => n,
             Err(why) => {
                 self.rejects.codec.fetch_add(1, Ordering::Relaxed);
-                let h = Header::Accept("application/sdp".into());
-                self.reject(
-                    id,
-                    &req,
-                    &ess,
-                    from,
-                    488,
-                    &why,
-                    Some(&tname),
-                    Some(&did),
-                    Some(h),
-                );
+                self.reject(&inc, 488, &why, Some(&tname), Some(&did));
                 return;
             }
         };
@@ -304,17 +263,12 @@ impl CallManager {
             Ok(m) => m,
             Err(e) => {
                 self.rejects.busy.fetch_add(1, Ordering::Relaxed);
-                let ra = self.retry_after();
                 self.reject(
-                    id,
-                    &req,
-                    &ess,
-                    from,
+                    &inc,
                     503,
                     &format!("no media port: {e}"),
                     Some(&tname),
                     Some(&did),
-                    Some(ra),
                 );
                 return;
             }
