@@ -318,13 +318,12 @@ impl Leg {
                     self.guard.end(Party::System, "ack_timeout");
                     return Err(Stop::Ended);
                 }
-                Some(CallInput::Sip(TxEvent::Request {
-                    id, request, ess, ..
-                })) if request.method == Method::Bye => {
+                Some(CallInput::Sip(TxEvent::Request { id, request, .. }))
+                    if request.method == Method::Bye =>
+                {
                     self.ctx
                         .endpoint
                         .respond(id, message::response(&request, 200, None));
-                    let _ = ess;
                     self.guard.end(Party::Caller, "bye");
                     return Err(Stop::Ended);
                 }
@@ -371,8 +370,8 @@ impl Leg {
                 },
                 ev = media_events.recv() => match ev {
                     Some(MediaEvent::Dtmf(d)) => self.digit(d),
-                    Some(MediaEvent::PlayFinished { play_id, frames_sent, frames_total, end }) => {
-                        self.play_finished(play_id, frames_sent, frames_total, end, None);
+                    Some(MediaEvent::PlayFinished { play_id, frames_sent, end, .. }) => {
+                        self.play_finished(play_id, frames_sent, end, None);
                     }
                     Some(MediaEvent::RtpTimeout) => {
                         tracing::warn!("caller's RTP stopped; hanging up");
@@ -424,7 +423,6 @@ impl Leg {
         &mut self,
         play_id: u64,
         frames_sent: usize,
-        frames_total: usize,
         end: PlayEnd,
         override_end: Option<&str>,
     ) {
@@ -442,7 +440,6 @@ impl Leg {
             PlayEnd::BargeIn => "barge_in",
             PlayEnd::Stopped => "stopped",
         });
-        let _ = frames_total;
         self.emit(EventKind::PromptPlayed {
             name: cur.name,
             duration_ms: cur.total_ms,
@@ -567,9 +564,8 @@ impl Leg {
                 }
                 self.digit(d);
             }
-            Err(e) if ctype.is_empty() => {
+            Err(_) if ctype.is_empty() => {
                 // An empty INFO is a keep-alive probe for some peers.
-                let _ = e;
                 ep.respond(id, message::response(req, 200, None));
             }
             Err(e) => {
@@ -607,17 +603,17 @@ impl Leg {
                     if let MediaEvent::PlayFinished {
                         play_id,
                         frames_sent,
-                        frames_total,
                         end,
+                        ..
                     } = ev
                     {
-                        return Some((play_id, frames_sent, frames_total, end));
+                        return Some((play_id, frames_sent, end));
                     }
                 }
                 None
             });
-            if let Ok(Some((play_id, sent, total, end))) = wait.await {
-                self.play_finished(play_id, sent, total, end, Some("hangup"));
+            if let Ok(Some((play_id, sent, end))) = wait.await {
+                self.play_finished(play_id, sent, end, Some("hangup"));
             }
         }
         if let Some(tx) = self.script_events.take() {

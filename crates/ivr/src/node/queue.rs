@@ -20,10 +20,9 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
+    pub async fn run(&self, _cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         tracing::error!(queue = %self.queue, priority = self.priority, skills = ?self.skills,
             "queue node reached but no ACD is configured");
-        let _ = &cx.call;
         Ok(match &self.fallback {
             Some(f) => Step::Next(f.clone()),
             None => Step::Hangup("queue_unavailable".into()),
