@@ -8,7 +8,7 @@ mod routes;
 use std::sync::Arc;
 
 use call::CallRegistry;
-use ivr::{File0, PromptStore};
+use ivr::{File0, FlowScript, PromptStore};
 
 pub use audit::Audit;
 pub use routes::router;
@@ -23,8 +23,8 @@ pub struct AdminState {
     pub calls: CallRegistry,
     pub audit: Audit,
     pub reload: Box<ReloadFn>,
-    /// Names of the flows new calls use.
-    pub flows: Box<dyn Fn() -> Vec<String> + Send + Sync>,
+    /// The flow versions (reload adds one, rollback picks one).
+    pub script: Arc<FlowScript>,
     /// Shipped and uploaded prompts.
     pub prompts: Arc<PromptStore>,
     /// Every DID of every trunk (file 0 targets are DIDs or flow names).

@@ -31,6 +31,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/file0/{target}", delete(file0_deactivate))
         .route("/flows", get(flows))
         .route("/flows/reload", post(flows_reload))
+        .route("/flows/rollback", post(flows_rollback))
         .route("/prompts", get(prompts_list))
         .route("/prompts/{name}", put(prompt_upload))
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
@@ -98,7 +99,7 @@ async fn file0_activate(
             format!("prompt {:?} does not exist", r.prompt),
         );
     }
-    let flows = (st.flows)();
+    let flows = flow_names(&st);
     if !st.dids.contains(&r.target) && !flows.contains(&r.target) {
         return error(
             StatusCode::BAD_REQUEST,
@@ -138,8 +139,60 @@ async fn file0_deactivate(State(st): St, Path(target): Path<String>) -> Response
     }
 }
 
+fn flow_names(st: &AdminState) -> Vec<String> {
+    st.script
+        .current()
+        .names()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The current flows and every version loaded since start.
 async fn flows(State(st): St) -> Response {
-    Json(json!({ "flows": (st.flows)() })).into_response()
+    let history: Vec<_> = st
+        .script
+        .history()
+        .iter()
+        .map(
+            |v| json!({ "version": v.version, "loaded_at": v.loaded_at, "flows": v.flows.names() }),
+        )
+        .collect();
+    Json(json!({ "version": st.script.current_version(), "flows": flow_names(&st), "history": history })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rollback {
+    version: u64,
+}
+
+/// Make an earlier flow version current for new calls.
+async fn flows_rollback(
+    State(st): St,
+    body: Result<Json<Rollback>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(r)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"version\": N} (see GET /api/v1/flows)",
+        );
+    };
+    match st.script.rollback(r.version) {
+        Some(v) => {
+            st.audit.record(
+                "api",
+                "flows.rollback",
+                "*",
+                json!({ "version": v.version }),
+            );
+            Json(json!({ "version": v.version, "flows": v.flows.names() })).into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no flow version {}", r.version),
+        ),
+    }
 }
 
 async fn flows_reload(State(st): St) -> Response {

@@ -58,6 +58,16 @@ pub enum EventKind {
         /// `completed`, `barge_in`, `stopped` or `hangup`.
         end: String,
     },
+    /// The IVR flow started, in this version of the flow set.
+    FlowStarted {
+        version: u64,
+    },
+    /// A flow node ran: its name, kind, what the caller entered there.
+    Step {
+        node: String,
+        node_kind: String,
+        input: Option<String>,
+    },
     /// A file 0 override redirected the call.
     File0 {
         activation_id: String,

@@ -73,6 +73,17 @@ pub struct DigitRecord {
     pub at: DateTime<Utc>,
 }
 
+/// One flow node the call went through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub node: String,
+    pub kind: String,
+    /// Digits the caller entered in this node (menu choice, collected value).
+    pub input: Option<String>,
+    /// When the node finished.
+    pub at: DateTime<Utc>,
+}
+
 /// The file 0 override that redirected a call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct File0Record {
@@ -124,6 +135,12 @@ pub struct CallRecord {
     /// Set when a file 0 override redirected the call ("informé").
     #[serde(default)]
     pub file0: Option<File0Record>,
+    /// Version of the flow set the call ran.
+    #[serde(default)]
+    pub flow_version: Option<u64>,
+    /// Flow nodes in the order the call went through them.
+    #[serde(default)]
+    pub steps: Vec<StepRecord>,
 }
 
 impl CallRecord {
@@ -170,6 +187,8 @@ impl CallRecord {
             digits: Vec::new(),
             prompts: Vec::new(),
             file0: None,
+            flow_version: None,
+            steps: Vec::new(),
         })
     }
 
@@ -206,6 +225,17 @@ impl CallRecord {
                 duration_ms: *duration_ms,
                 heard_ms: *heard_ms,
                 end: end.clone(),
+                at: ev.at,
+            }),
+            EventKind::FlowStarted { version } => self.flow_version = Some(*version),
+            EventKind::Step {
+                node,
+                node_kind,
+                input,
+            } => self.steps.push(StepRecord {
+                node: node.clone(),
+                kind: node_kind.clone(),
+                input: input.clone(),
                 at: ev.at,
             }),
             EventKind::File0 {

@@ -31,6 +31,8 @@ pub struct Ctx<'a> {
     pub prompts: &'a PromptLibrary,
     pub vars: HashMap<String, String>,
     pub clock: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync),
+    /// What the caller entered in the node running now.
+    pub input: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -92,9 +94,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// Record what the caller typed (for logs; CDR steps come with issue 6).
-    pub fn note_input(&self, value: &str) {
+    /// What the caller entered in this node (goes into the node's CDR step).
+    pub fn note_input(&mut self, value: &str) {
         tracing::debug!(flow = %self.flow.name, input = %value, "caller input");
+        self.input = Some(value.to_string());
     }
 }
 
@@ -119,6 +122,7 @@ pub async fn run_flow(
         prompts: &prompts,
         vars,
         clock: clock.as_ref(),
+        input: None,
     };
     let mut current = flow.start.clone();
     for _ in 0..MAX_STEPS {
@@ -127,7 +131,13 @@ pub async fn run_flow(
             break;
         };
         tracing::debug!(node = %current, flow = %flow.name, "node");
-        match entry.node.run(&mut cx).await {
+        let result = entry.node.run(&mut cx).await;
+        cx.call.record(cdr::EventKind::Step {
+            node: current.clone(),
+            node_kind: entry.node.kind().to_string(),
+            input: cx.input.take(),
+        });
+        match result {
             Ok(Step::Next(n)) => current = n,
             Ok(Step::Hangup(disposition)) => {
                 tracing::info!(node = %current, disposition = %disposition, "flow ended the call");

@@ -2,7 +2,7 @@
 //! call's flow in the current flow set (pinned for the life of the call)
 //! and interprets it.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use call::{CallHandle, CallScript, ScriptFuture};
 use chrono::{DateTime, Utc};
@@ -12,10 +12,20 @@ use crate::flow::FlowSet;
 use crate::prompts::PromptStore;
 use crate::run::run_flow;
 
+/// One loaded flow set, as kept in the history.
+#[derive(Clone)]
+pub struct FlowVersion {
+    pub version: u64,
+    pub loaded_at: DateTime<Utc>,
+    pub flows: Arc<FlowSet>,
+}
+
 /// Runs flows on answered calls. The flow set is swapped whole on reload;
-/// a call keeps the version it started with.
+/// a call keeps the version it started with. Every version stays in the
+/// history and can be made current again (rollback).
 pub struct FlowScript {
-    flows: RwLock<Arc<FlowSet>>,
+    flows: RwLock<FlowVersion>,
+    history: Mutex<Vec<FlowVersion>>,
     prompts: Arc<PromptStore>,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     file0: Arc<File0>,
@@ -23,8 +33,14 @@ pub struct FlowScript {
 
 impl FlowScript {
     pub fn new(flows: FlowSet, prompts: Arc<PromptStore>) -> Self {
+        let first = FlowVersion {
+            version: 1,
+            loaded_at: Utc::now(),
+            flows: Arc::new(flows),
+        };
         FlowScript {
-            flows: RwLock::new(Arc::new(flows)),
+            flows: RwLock::new(first.clone()),
+            history: Mutex::new(vec![first]),
             prompts,
             clock: Arc::new(Utc::now),
             file0: Arc::new(File0::default()),
@@ -43,18 +59,54 @@ impl FlowScript {
 
     /// The flow set new calls use.
     pub fn current(&self) -> Arc<FlowSet> {
-        self.flows.read().expect("flow set lock").clone()
+        self.flows.read().expect("flow set lock").flows.clone()
     }
 
-    /// Publish a new flow set for new calls.
-    pub fn replace(&self, flows: FlowSet) {
-        *self.flows.write().expect("flow set lock") = Arc::new(flows);
+    /// The current version number.
+    pub fn current_version(&self) -> u64 {
+        self.flows.read().expect("flow set lock").version
+    }
+
+    /// Every version loaded since start, oldest first.
+    pub fn history(&self) -> Vec<FlowVersion> {
+        self.history.lock().expect("flow history lock").clone()
+    }
+
+    /// Publish a new flow set for new calls; its version number.
+    pub fn replace(&self, flows: FlowSet) -> u64 {
+        let mut history = self.history.lock().expect("flow history lock");
+        let v = FlowVersion {
+            version: history.last().map_or(1, |h| h.version + 1),
+            loaded_at: Utc::now(),
+            flows: Arc::new(flows),
+        };
+        history.push(v.clone());
+        let version = v.version;
+        *self.flows.write().expect("flow set lock") = v;
+        version
+    }
+
+    /// Make an earlier version current again for new calls.
+    pub fn rollback(&self, version: u64) -> Option<FlowVersion> {
+        let found = self
+            .history
+            .lock()
+            .expect("flow history lock")
+            .iter()
+            .find(|h| h.version == version)
+            .cloned()?;
+        *self.flows.write().expect("flow set lock") = found.clone();
+        tracing::warn!(version, "flows rolled back; new calls use this version");
+        Some(found)
     }
 }
 
 impl CallScript for FlowScript {
     fn run(&self, call: CallHandle) -> ScriptFuture {
-        let flow = self.current().get(&call.info().flow);
+        let (flow, version) = {
+            let v = self.flows.read().expect("flow set lock");
+            (v.flows.get(&call.info().flow), v.version)
+        };
         // The call keeps this prompt library even if a prompt is replaced.
         let prompts = self.prompts.current();
         let clock = self.clock.clone();
@@ -83,7 +135,10 @@ impl CallScript for FlowScript {
                 }
             }
             match flow {
-                Some(flow) => run_flow(flow, prompts, call, clock).await,
+                Some(flow) => {
+                    call.record(cdr::EventKind::FlowStarted { version });
+                    run_flow(flow, prompts, call, clock).await
+                }
                 None => {
                     tracing::error!(flow = %call.info().flow, "no such flow; hanging up");
                     call.hangup();

@@ -172,7 +172,8 @@ fn reload_flows(cfg: &Config, script: &FlowScript, why: &str) -> Result<Vec<Stri
         Ok(flows) => {
             let names: Vec<String> = flows.names().into_iter().map(str::to_string).collect();
             tracing::info!(flows = ?names, "{why}: flows reloaded; new calls use them");
-            script.replace(flows);
+            let version = script.replace(flows);
+            tracing::info!(version, "flow version published");
             Ok(names)
         }
         Err(errors) => {
@@ -205,20 +206,13 @@ async fn start_admin(
         )
     })?;
     let (c, s) = (cfg.clone(), script.clone());
-    let s2 = script.clone();
     let state = admin::AdminState {
         token: cfg.admin.token.clone(),
         file0: script.file0().clone(),
         calls,
         audit,
         reload: Box::new(move || reload_flows(&c, &s, "admin API")),
-        flows: Box::new(move || {
-            s2.current()
-                .names()
-                .into_iter()
-                .map(str::to_string)
-                .collect()
-        }),
+        script: script.clone(),
         prompts: script.prompts().clone(),
         dids: cfg
             .trunks

@@ -73,6 +73,20 @@ impl Node {
         })
     }
 
+    /// The `kind` this node was written with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Node::Play(_) => "play",
+            Node::Menu(_) => "menu",
+            Node::Collect(_) => "collect",
+            Node::Branch(_) => "branch",
+            Node::Set(_) => "set",
+            Node::Goto(_) => "goto",
+            Node::Hangup(_) => "hangup",
+            Node::Queue(_) => "queue",
+        }
+    }
+
     /// Every (key, target node) this node can lead to.
     pub fn targets(&self) -> Vec<(String, &str)> {
         match self {
