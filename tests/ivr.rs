@@ -316,3 +316,98 @@ fn callbot_example_reads_a_postcode_and_an_evaluation() {
     );
     assert_eq!(rec["outcome"], "self_service");
 }
+
+/// A one-route HTTP back end: answers every request with `body`, and
+/// passes each request line to the returned receiver.
+fn http_backend(body: &'static str) -> (std::net::SocketAddr, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let _ = tx.send(req.lines().next().unwrap_or("").to_string());
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, rx)
+}
+
+fn http_flow(name: &str, backend: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[flow]
+name = "{name}"
+start = "lookup"
+[nodes.lookup]
+kind = "http"
+url = "http://{backend}/customer?caller=${{caller}}"
+timeout_ms = 1000
+set = {{ vip = "/vip" }}
+next = "route"
+fallback = "degraded"
+[nodes.route]
+kind = "branch"
+on = "var"
+var = "vip"
+cases = {{ yes = "vip" }}
+default = "normal"
+[nodes.vip]
+kind = "hangup"
+prompt = "thanks"
+[nodes.normal]
+kind = "hangup"
+prompt = "welcome"
+[nodes.degraded]
+kind = "hangup"
+prompt = "survey"
+"#
+    )
+}
+
+#[test]
+fn http_lookup_routes_on_the_answer_and_degrades_when_the_backend_is_down() {
+    let (up, requests) = http_backend(r#"{"vip": "yes", "name": "Dupont"}"#);
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap() // closed when `l` drops: connections refused
+    };
+    let srv = Server::start_with(Options {
+        flows: vec![
+            ("http-up.toml".into(), http_flow("test-http-up", up)),
+            ("http-down.toml".into(), http_flow("test-http-down", down)),
+        ],
+        dids: r#", "7100" = "test-http-up", "7101" = "test-http-down""#.into(),
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    assert_eq!(
+        prompt_names(&rec),
+        vec![("thanks".into(), "completed".into())],
+        "{rec}"
+    );
+    let line = requests.recv_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(line, "GET /customer?caller=0612345678 HTTP/1.1");
+
+    let mut call = ua.invite("7101", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    assert_eq!(
+        prompt_names(&rec),
+        vec![("survey".into(), "completed".into())],
+        "degraded route: {rec}"
+    );
+    assert!(srv
+        .log_text()
+        .contains("http look-up failed; degraded route"));
+}

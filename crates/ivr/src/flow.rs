@@ -543,6 +543,15 @@ kind = "teleport"
     }
 
     #[test]
+    fn http_node_checks() {
+        let m = messages(
+            "[flow]\nstart = \"h\"\n[nodes.h]\nkind = \"http\"\nurl = \"https://api/x\"\nset = { v = \"field\" }\nnext = \"b\"\nfallback = \"b\"\n[nodes.b]\nkind = \"hangup\"\n",
+        );
+        assert!(m.iter().any(|e| e.starts_with("t.toml:5: node \"h\": url: https is not supported yet")), "{m:?}");
+        assert!(m.iter().any(|e| e.starts_with("t.toml:6: node \"h\": set: v = \"field\": a JSON pointer")), "{m:?}");
+    }
+
+    #[test]
     fn loops_through_a_menu_are_fine() {
         // main -> main on "0" is a caller choice, not a spin.
         assert!(parse(GOOD).is_ok());

@@ -3,6 +3,7 @@
 pub mod branch;
 pub mod collect;
 pub mod hangup;
+pub mod http;
 pub mod menu;
 pub mod play;
 pub mod queue;
@@ -41,11 +42,12 @@ pub enum Node {
     Set(set::Set),
     Goto(set::Goto),
     Hangup(hangup::Hangup),
+    Http(http::Http),
     Queue(queue::Queue),
 }
 
 /// The node kinds a flow may use.
-pub const KINDS: &str = "play, menu, collect, branch, set, goto, hangup, queue";
+pub const KINDS: &str = "play, menu, collect, branch, set, goto, hangup, http, queue";
 
 fn from_table<T: serde::de::DeserializeOwned>(t: toml::Table) -> Result<T, String> {
     toml::Value::Table(t)
@@ -64,6 +66,7 @@ impl Node {
             "set" => Node::Set(from_table(t)?),
             "goto" => Node::Goto(from_table(t)?),
             "hangup" => Node::Hangup(from_table(t)?),
+            "http" => Node::Http(from_table(t)?),
             "queue" => Node::Queue(from_table(t)?),
             other => {
                 return Err(format!(
@@ -83,6 +86,7 @@ impl Node {
             Node::Set(_) => "set",
             Node::Goto(_) => "goto",
             Node::Hangup(_) => "hangup",
+            Node::Http(_) => "http",
             Node::Queue(_) => "queue",
         }
     }
@@ -100,6 +104,10 @@ impl Node {
             Node::Set(n) => vec![("next".into(), n.next.as_str())],
             Node::Goto(n) => vec![("next".into(), n.next.as_str())],
             Node::Hangup(_) => vec![],
+            Node::Http(n) => vec![
+                ("next".into(), n.next.as_str()),
+                ("fallback".into(), n.fallback.as_str()),
+            ],
             Node::Queue(n) => n
                 .fallback
                 .iter()
@@ -115,7 +123,9 @@ impl Node {
             Node::Menu(n) => n.prompts(),
             Node::Collect(n) => n.prompts(),
             Node::Hangup(n) => n.prompt.iter().map(|p| ("prompt", p)).collect(),
-            Node::Branch(_) | Node::Set(_) | Node::Goto(_) | Node::Queue(_) => vec![],
+            Node::Branch(_) | Node::Set(_) | Node::Goto(_) | Node::Http(_) | Node::Queue(_) => {
+                vec![]
+            }
         }
     }
 
@@ -131,6 +141,7 @@ impl Node {
             Node::Menu(n) => n.check(),
             Node::Collect(n) => n.check(),
             Node::Branch(n) => n.check(),
+            Node::Http(n) => n.check(),
             _ => vec![],
         }
     }
@@ -144,6 +155,7 @@ impl Node {
             Node::Set(n) => Ok(n.run(cx)),
             Node::Goto(n) => Ok(Step::Next(n.next.clone())),
             Node::Hangup(n) => n.run(cx).await,
+            Node::Http(n) => n.run(cx).await,
             Node::Queue(n) => n.run(cx).await,
         }
     }

@@ -1,0 +1,174 @@
+//! `http`: call an external API (GET or POST) with `${var}` templates, a
+//! timeout, and JSON response fields (by JSON pointer) into variables; any
+//! failure (timeout, refused, non-2xx, bad JSON) goes to `fallback`, which is
+//! the degraded-mode route when a back end fails. Plain HTTP only for now.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::run::{Ctx, Step};
+use call::HungUp;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    #[serde(default = "get")]
+    pub method: String,
+    /// `${name}` is replaced by the variable, URL-encoded.
+    pub url: String,
+    /// POST body (`${name}` replaced as is), sent as JSON.
+    pub body: Option<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// Variable -> JSON pointer into the response (e.g. "/customer/name").
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    pub next: String,
+    pub fallback: String,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+fn default_timeout() -> u64 {
+    2000
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("softswitch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client")
+    })
+}
+
+/// Percent-encode a variable's value for a URL.
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Http {
+    pub fn check(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.method != "GET" && self.method != "POST" {
+            out.push((
+                "method",
+                format!("{:?}: expected \"GET\" or \"POST\"", self.method),
+            ));
+        }
+        if self.url.starts_with("https://") {
+            out.push((
+                "url",
+                "https is not supported yet: use http:// (e.g. through a local TLS proxy)".into(),
+            ));
+        } else if !self.url.starts_with("http://") {
+            out.push(("url", format!("{:?}: expected an http:// URL", self.url)));
+        }
+        if !(100..=30_000).contains(&self.timeout_ms) {
+            out.push((
+                "timeout_ms",
+                format!("{}: expected 100 to 30000", self.timeout_ms),
+            ));
+        }
+        for (var, ptr) in &self.set {
+            if !ptr.starts_with('/') {
+                out.push((
+                    "set",
+                    format!("{var} = {ptr:?}: a JSON pointer starts with '/'"),
+                ));
+            }
+        }
+        if self.body.is_some() && self.method == "GET" {
+            out.push(("body", "a body needs method = \"POST\"".into()));
+        }
+        out
+    }
+
+    async fn call(&self, cx: &Ctx<'_>) -> Result<serde_json::Value, String> {
+        let mut url = String::new();
+        let mut rest = self.url.as_str();
+        while let Some(i) = rest.find("${") {
+            url.push_str(&rest[..i]);
+            let Some(j) = rest[i..].find('}') else { break };
+            let name = &rest[i + 2..i + j];
+            url.push_str(&encode(cx.vars.get(name).map(String::as_str).unwrap_or("")));
+            rest = &rest[i + j + 1..];
+        }
+        url.push_str(rest);
+        let req = if self.method == "POST" {
+            let body = self
+                .body
+                .as_deref()
+                .map(|b| cx.expand(b))
+                .unwrap_or_default();
+            client()
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .body(body)
+        } else {
+            client().get(&url)
+        };
+        let resp = req
+            .timeout(Duration::from_millis(self.timeout_ms))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "timeout".to_string()
+                } else {
+                    e.to_string()
+                }
+            })?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("HTTP {status}"));
+        }
+        resp.json::<serde_json::Value>()
+            .await
+            .map_err(|e| format!("bad JSON: {e}"))
+    }
+
+    pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
+        let started = std::time::Instant::now();
+        match self.call(cx).await {
+            Ok(json) => {
+                for (var, ptr) in &self.set {
+                    let value = match json.pointer(ptr) {
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(serde_json::Value::Null) | None => String::new(),
+                        Some(v) => v.to_string(),
+                    };
+                    cx.vars.insert(var.clone(), value);
+                }
+                tracing::info!(url = %self.url, ms = started.elapsed().as_millis() as u64, "http look-up done");
+                Ok(Step::Next(self.next.clone()))
+            }
+            Err(why) => {
+                tracing::warn!(url = %self.url, error = %why, "http look-up failed; degraded route");
+                Ok(Step::Next(self.fallback.clone()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_values_are_encoded() {
+        assert_eq!(encode("+33 6/12&x"), "%2B33%206%2F12%26x");
+    }
+}
