@@ -547,8 +547,16 @@ kind = "teleport"
         let m = messages(
             "[flow]\nstart = \"h\"\n[nodes.h]\nkind = \"http\"\nurl = \"https://api/x\"\nset = { v = \"field\" }\nnext = \"b\"\nfallback = \"b\"\n[nodes.b]\nkind = \"hangup\"\n",
         );
-        assert!(m.iter().any(|e| e.starts_with("t.toml:5: node \"h\": url: https is not supported yet")), "{m:?}");
-        assert!(m.iter().any(|e| e.starts_with("t.toml:6: node \"h\": set: v = \"field\": a JSON pointer")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:5: node \"h\": url: https is not supported yet")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:6: node \"h\": set: v = \"field\": a JSON pointer")),
+            "{m:?}"
+        );
     }
 
     #[test]
