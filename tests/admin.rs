@@ -36,20 +36,10 @@ fn curl(
     (code.parse().unwrap(), json)
 }
 
-fn await_bye(ua: &mut Ua, srv: &Server, call: &Call) -> serde_json::Value {
-    let bye = ua
-        .recv_until(Duration::from_secs(20), |m| m.starts_with("BYE "))
-        .unwrap_or_else(|| panic!("no BYE; log:\n{}", srv.log_text()));
-    ua.reply_ok(&bye);
-    srv.record(&call.call_id)
-}
-
 fn names(rec: &serde_json::Value) -> Vec<String> {
-    rec["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_string())
+    prompts_played(rec)
+        .into_iter()
+        .map(|(name, _)| name)
         .collect()
 }
 
@@ -82,7 +72,7 @@ fn file0_redirects_the_next_call_and_records_the_delay() {
     let mut ua = Ua::udp(srv.udp);
     let mut call = ua.invite("3422", &Offer::default());
     ua.answer(&mut call, T);
-    let rec = await_bye(&mut ua, &srv, &call);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(20));
     assert_eq!(names(&rec), vec!["closed"], "{rec}");
     assert_eq!(rec["file0"]["activation_id"], id.as_str());
     assert_eq!(rec["file0"]["mode"], "hangup");
@@ -145,7 +135,7 @@ fn file0_continue_mode_plays_then_runs_the_flow() {
     let mut ua = Ua::udp(srv.udp);
     let mut call = ua.invite("7001", &Offer::default());
     ua.answer(&mut call, T);
-    let rec = await_bye(&mut ua, &srv, &call);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(20));
     assert_eq!(names(&rec), vec!["thanks", "welcome"], "{rec}");
     assert_eq!(rec["file0"]["mode"], "continue");
 }
@@ -263,7 +253,7 @@ fn prompt_upload_changes_the_next_call_not_the_one_playing() {
     );
     let new_ms = info["duration_ms"].as_u64().unwrap();
     assert!((9000..9400).contains(&new_ms), "{info}");
-    let rec = await_bye(&mut ua, &srv, &first);
+    let rec = await_bye(&mut ua, &srv, &first, Duration::from_secs(20));
     assert_eq!(
         rec["prompts"][0]["duration_ms"], 3400,
         "the call in progress kept its version: {rec}"
@@ -271,7 +261,7 @@ fn prompt_upload_changes_the_next_call_not_the_one_playing() {
 
     let mut second = ua.invite("7001", &Offer::default());
     ua.answer(&mut second, T);
-    let rec = await_bye(&mut ua, &srv, &second);
+    let rec = await_bye(&mut ua, &srv, &second, Duration::from_secs(20));
     assert_eq!(
         rec["prompts"][0]["duration_ms"], new_ms,
         "the next call hears the new one: {rec}"

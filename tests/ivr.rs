@@ -10,29 +10,6 @@ use support::*;
 
 const T: Duration = Duration::from_secs(5);
 
-fn prompt_names(rec: &serde_json::Value) -> Vec<(String, String)> {
-    rec["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().into(),
-                p["end"].as_str().unwrap().into(),
-            )
-        })
-        .collect()
-}
-
-/// Wait for the softswitch's BYE, answer it, return the call's CDR.
-fn await_bye(ua: &mut Ua, srv: &Server, call: &Call, within: Duration) -> serde_json::Value {
-    let bye = ua
-        .recv_until(within, |m| m.starts_with("BYE "))
-        .unwrap_or_else(|| panic!("no BYE from the flow; log:\n{}", srv.log_text()));
-    ua.reply_ok(&bye);
-    srv.record(&call.call_id)
-}
-
 #[test]
 fn demo_menu_invalid_key_then_3_plays_information_and_hangs_up() {
     let srv = Server::start();
@@ -47,7 +24,7 @@ fn demo_menu_invalid_key_then_3_plays_information_and_hangs_up() {
     assert_eq!(rec["outcome"], "self_service", "{rec}");
     assert_eq!(rec["flow"], "demo");
     assert_eq!(
-        prompt_names(&rec),
+        prompts_played(&rec),
         vec![
             ("welcome".into(), "barge_in".into()),
             ("menu".into(), "barge_in".into()),
@@ -134,19 +111,24 @@ fn ymd(t: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-#[test]
-fn schedule_closed_plays_the_closure_message() {
+/// One call to the office-hours variant forced `closed` or `open`; its CDR.
+fn call_forced_schedule(force: &str) -> serde_json::Value {
     let srv = Server::start_with(Options {
-        flows: vec![("forced.toml".into(), office_hours_variant("closed"))],
+        flows: vec![("forced.toml".into(), office_hours_variant(force))],
         dids: r#", "3901" = "office-forced""#.into(),
         ..Options::default()
     });
     let mut ua = Ua::udp(srv.udp);
     let mut call = ua.invite("3901", &Offer::default());
     ua.answer(&mut call, T);
-    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    await_bye(&mut ua, &srv, &call, Duration::from_secs(15))
+}
+
+#[test]
+fn schedule_closed_plays_the_closure_message() {
+    let rec = call_forced_schedule("closed");
     assert_eq!(
-        prompt_names(&rec),
+        prompts_played(&rec),
         vec![("closed".into(), "completed".into())],
         "{rec}"
     );
@@ -154,17 +136,9 @@ fn schedule_closed_plays_the_closure_message() {
 
 #[test]
 fn schedule_exceptional_opening_lets_the_call_in() {
-    let srv = Server::start_with(Options {
-        flows: vec![("forced.toml".into(), office_hours_variant("open"))],
-        dids: r#", "3901" = "office-forced""#.into(),
-        ..Options::default()
-    });
-    let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("3901", &Offer::default());
-    ua.answer(&mut call, T);
-    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    let rec = call_forced_schedule("open");
     assert_eq!(
-        prompt_names(&rec),
+        prompts_played(&rec),
         vec![("welcome".into(), "completed".into())],
         "{rec}"
     );
@@ -250,7 +224,7 @@ fn sighup_reload_changes_new_calls_only_and_keeps_the_old_set_on_errors() {
     );
     let rec = await_bye(&mut ua, &srv, &first, Duration::from_secs(10));
     assert_eq!(
-        prompt_names(&rec),
+        prompts_played(&rec),
         vec![("welcome".into(), "completed".into())],
         "call in progress kept its version"
     );
@@ -273,7 +247,7 @@ fn sighup_reload_changes_new_calls_only_and_keeps_the_old_set_on_errors() {
     ua.answer(&mut second, T);
     let rec = await_bye(&mut ua, &srv, &second, Duration::from_secs(15));
     assert_eq!(
-        prompt_names(&rec),
+        prompts_played(&rec),
         vec![("closed".into(), "completed".into())],
         "new call uses version 2"
     );
@@ -297,14 +271,9 @@ fn callbot_example_reads_a_postcode_and_an_evaluation() {
     std::thread::sleep(Duration::from_millis(10_000));
     call.send_rfc4733('1');
     let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
-    let digits: String = rec["digits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["digit"].as_str().unwrap())
-        .collect();
+    let digits = digits_of(&rec);
     assert_eq!(digits, "75001#1", "{rec}");
-    let played = prompt_names(&rec);
+    let played = prompts_played(&rec);
     assert!(
         played.contains(&("info".into(), "completed".into())),
         "{played:?}"
@@ -392,7 +361,7 @@ fn http_lookup_routes_on_the_answer_and_degrades_when_the_backend_is_down() {
     ua.answer(&mut call, T);
     let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
     assert_eq!(
-        prompt_names(&rec),
+        prompts_played(&rec),
         vec![("thanks".into(), "completed".into())],
         "{rec}"
     );
@@ -403,7 +372,7 @@ fn http_lookup_routes_on_the_answer_and_degrades_when_the_backend_is_down() {
     ua.answer(&mut call, T);
     let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
     assert_eq!(
-        prompt_names(&rec),
+        prompts_played(&rec),
         vec![("survey".into(), "completed".into())],
         "degraded route: {rec}"
     );

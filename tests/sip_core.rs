@@ -159,13 +159,7 @@ fn in_band_tones_are_detected_when_no_telephone_event() {
     std::thread::sleep(Duration::from_millis(200));
     ua.request(&mut call, "BYE", "", "");
     let rec = srv.record(&call.call_id);
-    let digits: Vec<&str> = rec["digits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["digit"].as_str().unwrap())
-        .collect();
-    assert_eq!(digits, vec!["7", "#"], "{rec}");
+    assert_eq!(digits_of(&rec), "7#", "{rec}");
     assert_eq!(rec["digits"][0]["source"], "in_band");
 }
 
@@ -472,13 +466,7 @@ fn rtp_from_an_unexpected_source_is_dropped() {
     std::thread::sleep(Duration::from_millis(100));
     ua.request(&mut call, "BYE", "", "");
     let rec = srv.record(&call.call_id);
-    let digits: Vec<&str> = rec["digits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["digit"].as_str().unwrap())
-        .collect();
-    assert_eq!(digits, vec!["4"], "the intruder's 9 is ignored: {rec}");
+    assert_eq!(digits_of(&rec), "4", "the intruder's 9 is ignored: {rec}");
 }
 
 #[test]

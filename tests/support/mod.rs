@@ -778,3 +778,39 @@ impl Call {
         self.ts = self.ts.wrapping_add(800);
     }
 }
+
+// ---------------------------------------------------------------- CDR reading
+
+/// Wait for the softswitch's BYE on `call`, answer it 200, return the CDR.
+pub fn await_bye(ua: &mut Ua, srv: &Server, call: &Call, within: Duration) -> serde_json::Value {
+    let bye = ua
+        .recv_until(within, |m| m.starts_with("BYE "))
+        .unwrap_or_else(|| panic!("no BYE from the softswitch; log:\n{}", srv.log_text()));
+    ua.reply_ok(&bye);
+    srv.record(&call.call_id)
+}
+
+/// (name, end) of every prompt a CDR lists, in order.
+pub fn prompts_played(rec: &serde_json::Value) -> Vec<(String, String)> {
+    rec["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["end"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+/// The digits a CDR lists, in order, as one string.
+pub fn digits_of(rec: &serde_json::Value) -> String {
+    rec["digits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["digit"].as_str().unwrap())
+        .collect()
+}
