@@ -30,14 +30,13 @@ pub struct Ctx<'a> {
     pub flow: &'a Flow,
     pub prompts: &'a PromptLibrary,
     pub vars: HashMap<String, String>,
-    pub clock: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync),
     /// What the caller entered in the node running now.
     pub input: Option<String>,
 }
 
 impl Ctx<'_> {
     pub fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        Utc::now()
     }
 
     /// Play a prompt by reference; a missing prompt is logged and skipped.
@@ -102,12 +101,7 @@ impl Ctx<'_> {
 }
 
 /// Run `flow` on a call to its end.
-pub async fn run_flow(
-    flow: Arc<Flow>,
-    prompts: Arc<PromptLibrary>,
-    mut call: CallHandle,
-    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
-) {
+pub async fn run_flow(flow: Arc<Flow>, prompts: Arc<PromptLibrary>, mut call: CallHandle) {
     let info = call.info().clone();
     let mut vars = HashMap::new();
     vars.insert(
@@ -121,7 +115,6 @@ pub async fn run_flow(
         flow: &flow,
         prompts: &prompts,
         vars,
-        clock: clock.as_ref(),
         input: None,
     };
     let mut current = flow.start.clone();

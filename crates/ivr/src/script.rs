@@ -27,7 +27,6 @@ pub struct FlowScript {
     flows: RwLock<FlowVersion>,
     history: Mutex<Vec<FlowVersion>>,
     prompts: Arc<PromptStore>,
-    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     file0: Arc<File0>,
 }
 
@@ -42,7 +41,6 @@ impl FlowScript {
             flows: RwLock::new(first.clone()),
             history: Mutex::new(vec![first]),
             prompts,
-            clock: Arc::new(Utc::now),
             file0: Arc::new(File0::default()),
         }
     }
@@ -109,7 +107,6 @@ impl CallScript for FlowScript {
         };
         // The call keeps this prompt library even if a prompt is replaced.
         let prompts = self.prompts.current();
-        let clock = self.clock.clone();
         let redirect = self.file0.redirect(&call.info().did, &call.info().flow);
         Box::pin(async move {
             let mut call = call;
@@ -137,7 +134,7 @@ impl CallScript for FlowScript {
             match flow {
                 Some(flow) => {
                     call.record(cdr::EventKind::FlowStarted { version });
-                    run_flow(flow, prompts, call, clock).await
+                    run_flow(flow, prompts, call).await
                 }
                 None => {
                     tracing::error!(flow = %call.info().flow, "no such flow; hanging up");

@@ -242,9 +242,10 @@ impl Config {
     }
 
     /// Line where a DID is written (for errors about it).
-    pub fn line_of_did(&self, text: &str, did: &str) -> usize {
+    pub fn line_of_did(&self, did: &str) -> usize {
         let quoted = format!("\"{did}\"");
-        text.lines()
+        self.text
+            .lines()
             .position(|l| l.contains(&quoted))
             .map_or(1, |i| i + 1)
     }

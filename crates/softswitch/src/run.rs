@@ -148,7 +148,7 @@ fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet
                 errors.push(format!(
                     "{}:{}: trunk {:?}: DID {did:?} leads to flow {flow:?}, which is not in {} (flows: {})",
                     cfg.origin,
-                    cfg.line_of_did(&cfg.text, did),
+                    cfg.line_of_did(did),
                     t.name,
                     cfg.flows.dir.display(),
                     flows.names().join(", ")
