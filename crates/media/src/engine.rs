@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::bridge::{Relay, Scratch, MAX_RELAY};
 use crate::codec::{Codec, FRAME_SAMPLES};
 use crate::dtmf::goertzel::InbandDetector;
 use crate::dtmf::rfc4733::Rfc4733Detector;
@@ -97,6 +98,9 @@ enum Cmd {
         play_id: u64,
     },
     StopPlay(u64),
+    /// Relay each session's received packets out of the other (same worker).
+    Bridge(u64, u64),
+    Unbridge(u64),
     Close(u64),
 }
 
@@ -155,6 +159,8 @@ impl MediaEngine {
                 jitter: JitterHistogram::default(),
                 pending: JitterHistogram::default(),
                 offset: JitterHistogram::default(),
+                scratch: Scratch::default(),
+                relay_buf: Box::new([0u8; MAX_RELAY]),
             };
             std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -179,6 +185,20 @@ impl MediaEngine {
 
     /// Open a session on a fresh port. It sends nothing until started.
     pub fn open(&self, events: UnboundedSender<MediaEvent>) -> io::Result<MediaSession> {
+        let w = self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+        self.open_on(w, events)
+    }
+
+    /// Open a session on the worker of `other`, so the two can be bridged.
+    pub fn open_beside(
+        &self,
+        other: &MediaSession,
+        events: UnboundedSender<MediaEvent>,
+    ) -> io::Result<MediaSession> {
+        self.open_on(other.worker_index, events)
+    }
+
+    fn open_on(&self, w: usize, events: UnboundedSender<MediaEvent>) -> io::Result<MediaSession> {
         // A port may be taken by another program: try a few.
         let mut last_err = None;
         for _ in 0..16 {
@@ -193,7 +213,6 @@ impl MediaEngine {
                     sock.set_nonblocking(true)?;
                     let local = sock.local_addr()?;
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    let w = self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers.len();
                     let worker = self.workers[w].clone();
                     worker.send(Cmd::Add {
                         id,
@@ -201,7 +220,12 @@ impl MediaEngine {
                         port,
                         events,
                     });
-                    return Ok(MediaSession { id, local, worker });
+                    return Ok(MediaSession {
+                        id,
+                        local,
+                        worker,
+                        worker_index: w,
+                    });
                 }
                 Err(e) => {
                     self.ports.give_back(port);
@@ -218,6 +242,7 @@ pub struct MediaSession {
     id: u64,
     local: SocketAddr,
     worker: WorkerHandle,
+    worker_index: usize,
 }
 
 impl MediaSession {
@@ -247,6 +272,41 @@ impl MediaSession {
     pub fn stop_play(&self) {
         self.worker.send(Cmd::StopPlay(self.id));
     }
+
+    /// Bridge with a session opened [`MediaEngine::open_beside`] this one:
+    /// what either receives goes out of the other; prompts stop. Closing
+    /// either session ends the bridge.
+    pub fn bridge(&self, other: &MediaSessionRef) {
+        if other.worker_index != self.worker_index {
+            tracing::error!(
+                a = self.id,
+                b = other.id,
+                "bridge refused: sessions on different workers"
+            );
+            return;
+        }
+        self.worker.send(Cmd::Bridge(self.id, other.id));
+    }
+
+    /// End this session's bridge (both directions).
+    pub fn unbridge(&self) {
+        self.worker.send(Cmd::Unbridge(self.id));
+    }
+
+    /// What another leg needs to bridge with this one.
+    pub fn reference(&self) -> MediaSessionRef {
+        MediaSessionRef {
+            id: self.id,
+            worker_index: self.worker_index,
+        }
+    }
+}
+
+/// Names a session for bridging, without owning it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaSessionRef {
+    id: u64,
+    worker_index: usize,
 }
 
 impl Drop for MediaSession {
@@ -277,6 +337,8 @@ struct Session {
     inband: Option<InbandDetector>,
     last_rx: Option<Instant>,
     timed_out: bool,
+    /// Bridged: what we receive goes out of the peer session.
+    relay: Option<Relay>,
 }
 
 impl Session {
@@ -314,6 +376,8 @@ struct Worker {
     pending: JitterHistogram,
     /// Batch offset of the last packet of each tick, since the last log line.
     offset: JitterHistogram,
+    scratch: Scratch,
+    relay_buf: Box<[u8; MAX_RELAY]>,
 }
 
 impl Worker {
@@ -437,6 +501,7 @@ impl Worker {
                         inband: None,
                         last_rx: None,
                         timed_out: false,
+                        relay: None,
                     },
                 );
             }
@@ -474,7 +539,10 @@ impl Worker {
                     s.finish_play(PlayEnd::Stopped);
                 }
             }
+            Cmd::Bridge(a, b) => self.bridge(a, b),
+            Cmd::Unbridge(id) => self.unbridge(id),
             Cmd::Close(id) => {
+                self.unbridge(id);
                 if let Some(mut s) = self.sessions.remove(&id) {
                     let _ = self.poll.registry().deregister(&mut s.socket);
                     drop(s.socket);
@@ -485,13 +553,40 @@ impl Worker {
         }
     }
 
+    fn bridge(&mut self, a: u64, b: u64) {
+        if a == b || !self.sessions.contains_key(&a) || !self.sessions.contains_key(&b) {
+            tracing::warn!(a, b, "bridge of a closed session ignored");
+            return;
+        }
+        self.unbridge(a);
+        self.unbridge(b);
+        for (me, peer) in [(a, b), (b, a)] {
+            if let Some(s) = self.sessions.get_mut(&me) {
+                s.finish_play(PlayEnd::Stopped);
+                s.relay = Some(Relay::new(peer));
+            }
+        }
+    }
+
+    fn unbridge(&mut self, id: u64) {
+        let peer = self
+            .sessions
+            .get_mut(&id)
+            .and_then(|s| s.relay.take())
+            .map(|r| r.peer);
+        if let Some(p) = peer.and_then(|p| self.sessions.get_mut(&p)) {
+            p.relay = None;
+            p.tx.mark_spurt();
+        }
+    }
+
     /// Drain one socket.
     fn receive(&mut self, id: u64, buf: &mut [u8]) {
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
         let mut pcm = Vec::new();
         loop {
+            let Some(s) = self.sessions.get_mut(&id) else {
+                return;
+            };
             let (n, src) = match s.socket.recv_from(buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -528,6 +623,50 @@ impl Worker {
                     }
                 }
             }
+            if let Some(mut relay) = s.relay.take() {
+                self.relay(&mut relay, &params, &buf[..n]);
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    if s.relay.is_none() {
+                        s.relay = Some(relay);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send a packet received on a bridged session out of its peer.
+    fn relay(&mut self, relay: &mut Relay, from: &SessionParams, data: &[u8]) {
+        let Some(pkt) = rtp::read(data) else {
+            return;
+        };
+        let Some(peer) = self.sessions.get_mut(&relay.peer) else {
+            return;
+        };
+        let (Some(to), Some(remote)) = (peer.params, peer.remote) else {
+            return;
+        };
+        if !to.send {
+            return; // the other leg holds
+        }
+        let Some(len) = relay.forward(
+            &pkt,
+            from,
+            &to,
+            &mut peer.tx,
+            &mut self.scratch,
+            &mut self.relay_buf,
+        ) else {
+            return;
+        };
+        match peer.socket.send_to(&self.relay_buf[..len], remote) {
+            Ok(_) => {
+                self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+                self.stats.packets_relayed.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.stats.send_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {}
         }
     }
 
@@ -540,6 +679,9 @@ impl Worker {
             let (Some(params), Some(remote)) = (s.params, s.remote) else {
                 continue;
             };
+            if s.relay.is_some() {
+                continue; // bridged: the peer's packets go out as they come
+            }
             if !params.send {
                 s.sent_last_tick = false;
                 continue;

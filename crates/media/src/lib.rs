@@ -1,6 +1,7 @@
 //! Media for softswitch: G.711, SDP offer/answer, RTP sessions, DTMF (RFC 4733,
 //! SIP INFO, in-band), shared prompts and the batched, paced media engine.
 
+pub mod bridge;
 pub mod clean;
 pub mod codec;
 pub mod dtmf;

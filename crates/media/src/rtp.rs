@@ -53,6 +53,29 @@ impl RtpSender {
         n
     }
 
+    /// Build a relayed packet with a given timestamp; the marker is set
+    /// when the source marked it or our stream starts a talk spurt.
+    pub fn build_at(
+        &mut self,
+        payload_type: u8,
+        payload: &[u8],
+        timestamp: u32,
+        marker: bool,
+        out: &mut [u8],
+    ) -> usize {
+        let n = RtpPacketBuilder::new()
+            .payload_type(payload_type)
+            .ssrc(self.ssrc)
+            .sequence(Seq::from(self.seq))
+            .timestamp(timestamp)
+            .marked(marker || self.spurt)
+            .payload(payload)
+            .build_into_unchecked(out);
+        self.seq = self.seq.wrapping_add(1);
+        self.spurt = false;
+        n
+    }
+
     pub fn timestamp(&self) -> u32 {
         self.ts
     }

@@ -79,6 +79,8 @@ pub struct MediaStats {
     pub sessions: AtomicUsize,
     pub packets_sent: AtomicU64,
     pub packets_received: AtomicU64,
+    /// Packets sent by a bridge (part of `packets_sent`).
+    pub packets_relayed: AtomicU64,
     pub dropped_source: AtomicU64,
     pub dropped_malformed: AtomicU64,
     pub send_dropped: AtomicU64,
