@@ -10,32 +10,6 @@ use support::*;
 
 const T: Duration = Duration::from_secs(5);
 
-/// curl: (HTTP status, body).
-fn curl(
-    srv: &Server,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> (u16, serde_json::Value) {
-    let mut c = Command::new("curl");
-    c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
-        .arg(format!("http://{}{path}", srv.admin));
-    if let Some(t) = token {
-        c.args(["-H", &format!("Authorization: Bearer {t}")]);
-    }
-    if let Some(b) = body {
-        c.args(["-H", "Content-Type: application/json", "--data", b]);
-    }
-    let out = c
-        .output()
-        .expect("curl (the README's test command installs it)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.into()));
-    (code.parse().unwrap(), json)
-}
-
 fn names(rec: &serde_json::Value) -> Vec<String> {
     prompts_played(rec)
         .into_iter()

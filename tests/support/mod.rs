@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -45,6 +47,8 @@ pub struct Options {
     pub flows: Vec<(String, String)>,
     /// More `"DID" = "flow"` pairs for the `local` trunk.
     pub dids: String,
+    /// `[[queues]]` and `[[agents]]` (default: [`TEST_ACD`]).
+    pub acd: String,
 }
 
 impl Default for Options {
@@ -59,6 +63,7 @@ impl Default for Options {
             extra_trunks: String::new(),
             flows: Vec::new(),
             dids: String::new(),
+            acd: TEST_ACD.into(),
         }
     }
 }
@@ -100,6 +105,42 @@ next = "bye"
 [nodes.bye]
 kind = "hangup"
 disposition = "informed"
+"#;
+
+/// Queues and agents of test servers: DESIGN's default agents, short
+/// ring timeout and wrap-up so tests run quickly.
+pub const TEST_ACD: &str = r#"
+[[queues]]
+name = "general"
+skills = { general = 1 }
+ring_timeout_s = 3
+wrap_up_s = 1
+
+[[queues]]
+name = "expert"
+skills = { expert = 1 }
+ring_timeout_s = 3
+wrap_up_s = 1
+
+[[agents]]
+id = "agent1"
+password = "agent1"
+skills = { general = 5 }
+
+[[agents]]
+id = "agent2"
+password = "agent2"
+skills = { general = 5 }
+
+[[agents]]
+id = "agent3"
+password = "agent3"
+skills = { general = 5, expert = 5 }
+
+[[agents]]
+id = "agent4"
+password = "agent4"
+skills = { general = 5, expert = 5 }
 "#;
 
 /// The admin token of test servers.
@@ -195,6 +236,7 @@ allow = ["{allow}"]
 answer_after_ms = {answer}
 {trunk_max}dids = {{ "3422" = "demo", "3900" = "office-hours", "7000" = "test-listen", "7001" = "test-short"{dids} }}
 {extra}
+{acd}
 "#,
             max_calls = o.max_calls,
             drain = o.drain_timeout_s,
@@ -206,6 +248,7 @@ answer_after_ms = {answer}
             allow = o.allow,
             answer = o.answer_after_ms,
             extra = o.extra_trunks,
+            acd = o.acd,
         );
         let cfg_path = dir.join("softswitch.toml");
         std::fs::write(&cfg_path, config).unwrap();
@@ -777,6 +820,32 @@ impl Call {
         }
         self.ts = self.ts.wrapping_add(800);
     }
+}
+
+/// curl: (HTTP status, body).
+pub fn curl(
+    srv: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut c = std::process::Command::new("curl");
+    c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+        .arg(format!("http://{}{path}", srv.admin));
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    if let Some(b) = body {
+        c.args(["-H", "Content-Type: application/json", "--data", b]);
+    }
+    let out = c
+        .output()
+        .expect("curl (the README's test command installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.into()));
+    (code.parse().unwrap(), json)
 }
 
 // ---------------------------------------------------------------- CDR reading

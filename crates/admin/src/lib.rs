@@ -1,7 +1,8 @@
 //! The admin HTTP API (`/api/v1`, bearer token): health, file 0, flows,
-//! prompts.
+//! prompts, queues and agents.
 //! Every change is written to the audit log.
 
+mod acd_routes;
 pub mod audit;
 mod routes;
 
@@ -27,6 +28,8 @@ pub struct AdminState {
     pub script: Arc<FlowScript>,
     /// Shipped and uploaded prompts.
     pub prompts: Arc<PromptStore>,
+    /// Queues and agents.
+    pub acd: call::queueing::Acd,
     /// Every DID of every trunk (file 0 targets are DIDs or flow names).
     pub dids: Vec<String>,
 }

@@ -19,7 +19,7 @@ use crate::AdminState;
 
 type St = State<Arc<AdminState>>;
 
-fn error(code: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(code: StatusCode, message: impl Into<String>) -> Response {
     (code, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -34,6 +34,12 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/flows/rollback", post(flows_rollback))
         .route("/prompts", get(prompts_list))
         .route("/prompts/{name}", put(prompt_upload))
+        .route("/queues", get(crate::acd_routes::queues))
+        .route("/agents", get(crate::acd_routes::agents))
+        .route(
+            "/agents/{agent}/{action}",
+            post(crate::acd_routes::agent_action),
+        )
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state);

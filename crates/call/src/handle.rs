@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use media::dtmf::DtmfEvent;
-use media::engine::PlayEnd;
+use media::engine::{MediaSessionRef, PlayEnd};
 use media::prompt::Prompt;
 use tokio::sync::mpsc;
 
@@ -27,6 +27,8 @@ pub struct CallInfo {
     /// The caller asked for privacy or sent an anonymous identity.
     pub withheld: bool,
     pub arrived: DateTime<Utc>,
+    /// The caller's RTP session, for bridging.
+    pub media: MediaSessionRef,
 }
 
 /// Script -> call task.
@@ -39,7 +41,13 @@ pub(crate) enum ScriptCmd {
     },
     /// A step the script wants in the call's record.
     Record(cdr::EventKind),
-    Hangup,
+    /// Relay the caller's media with another leg's (an agent).
+    Bridge(MediaSessionRef),
+    Unbridge,
+    Hangup {
+        by: cdr::Party,
+        reason: &'static str,
+    },
 }
 
 /// Call task -> script.
@@ -183,8 +191,37 @@ impl CallHandle {
 
     /// End the call from our side (BYE). The script should return after.
     pub fn hangup(&mut self) {
-        let _ = self.cmd.send(ScriptCmd::Hangup);
+        self.hangup_as(cdr::Party::System, "script_end");
+    }
+
+    /// End the call, saying who ended it and why in its record (the agent
+    /// hung up, so we end the caller's leg too).
+    pub fn hangup_as(&mut self, by: cdr::Party, reason: &'static str) {
+        let _ = self.cmd.send(ScriptCmd::Hangup { by, reason });
         self.gone = true;
+    }
+
+    /// Connect the caller's audio with another leg (opened beside it).
+    pub fn bridge(&self, other: MediaSessionRef) {
+        let _ = self.cmd.send(ScriptCmd::Bridge(other));
+    }
+
+    pub fn unbridge(&self) {
+        let _ = self.cmd.send(ScriptCmd::Unbridge);
+    }
+
+    /// Wait for the next digit or the caller's hang-up, without a limit
+    /// (used while the caller talks to an agent).
+    pub async fn hung_up(&mut self) -> HungUp {
+        loop {
+            match self.events.recv().await {
+                Some(ScriptEvent::HungUp) | None => {
+                    self.gone = true;
+                    return HungUp;
+                }
+                Some(_) => {}
+            }
+        }
     }
 }
 

@@ -3,12 +3,16 @@
 
 pub mod handle;
 pub mod manager;
+pub mod queueing;
+pub mod registrar;
 pub mod registry;
 pub mod trunk;
+pub mod uac;
 pub mod uas;
 
 pub use handle::{CallHandle, CallInfo, CallScript, HungUp, PlayResult, ScriptFuture};
 pub use manager::{CallLimits, CallManager};
+pub use registrar::{Binding, RegEvent, Registrar};
 pub use registry::CallRegistry;
 pub use trunk::{InbandDtmf, TrunkConfig, Trunks};
 pub use uas::CallContext;

@@ -15,6 +15,7 @@ use sip::{Essentials, Peer, ServerTxId, TxEvent};
 use tokio::sync::mpsc;
 
 use crate::handle::CallInfo;
+use crate::registrar::Registrar;
 use crate::registry::{CallEntry, CallInput, CallRegistry};
 use crate::trunk::{Admission, InbandDtmf, Trunks};
 use crate::uas::{self, CallContext, Setup, ALLOW};
@@ -51,6 +52,8 @@ struct Incoming<'a> {
 /// Admits calls and routes SIP events to them.
 pub struct CallManager {
     ctx: CallContext,
+    /// Agent phones' REGISTER goes here (none: REGISTER gets 405).
+    registrar: Option<Arc<Registrar>>,
     media: MediaEngine,
     trunks: Trunks,
     limits: CallLimits,
@@ -64,9 +67,11 @@ impl CallManager {
         media: MediaEngine,
         trunks: Trunks,
         limits: CallLimits,
+        registrar: Option<Arc<Registrar>>,
     ) -> Arc<Self> {
         Arc::new(CallManager {
             ctx,
+            registrar,
             media,
             trunks,
             limits,
@@ -138,6 +143,11 @@ impl CallManager {
                 r.headers.push(Header::Allow(ALLOW.into()));
                 r.headers.push(Header::Accept("application/sdp".into()));
                 self.ctx.endpoint.respond(id, r);
+            }
+            Method::Register if self.registrar.is_some() => {
+                if let Some(reg) = &self.registrar {
+                    reg.register(&self.ctx.endpoint, id, &req, &ess, from);
+                }
             }
             Method::Register => {
                 let mut r = message::response(&req, 405, Some(&message::random_token(8)));
@@ -314,6 +324,7 @@ impl CallManager {
             caller,
             withheld,
             arrived: chrono::Utc::now(),
+            media: media.reference(),
         });
         let setup = Setup {
             info,

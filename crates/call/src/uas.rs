@@ -36,6 +36,28 @@ pub struct CallContext {
     pub codecs: Vec<Codec>,
 }
 
+impl CallContext {
+    /// Our SIP address on a transport (for Via) and our Contact URI.
+    pub(crate) fn local_sip(&self, transport: Transport) -> (std::net::SocketAddr, String) {
+        let local = self
+            .endpoint
+            .local_addr(transport)
+            .map(|a| {
+                if a.ip().is_unspecified() {
+                    std::net::SocketAddr::new(self.media_ip, a.port())
+                } else {
+                    a
+                }
+            })
+            .unwrap_or_else(|| std::net::SocketAddr::new(self.media_ip, 5060));
+        let transport_param = match transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
+        (local, format!("sip:softswitch@{local}{transport_param}"))
+    }
+}
+
 /// Everything a new call starts with.
 pub(crate) struct Setup {
     pub info: Arc<CallInfo>,
@@ -135,22 +157,7 @@ pub(crate) async fn run(ctx: CallContext, s: Setup) {
         symmetric,
         inband_dtmf,
     } = s;
-    let local = ctx
-        .endpoint
-        .local_addr(peer.transport)
-        .map(|a| {
-            if a.ip().is_unspecified() {
-                std::net::SocketAddr::new(ctx.media_ip, a.port())
-            } else {
-                a
-            }
-        })
-        .unwrap_or_else(|| std::net::SocketAddr::new(ctx.media_ip, 5060));
-    let transport_param = match peer.transport {
-        Transport::Udp => "",
-        Transport::Tcp => ";transport=tcp",
-    };
-    let contact = format!("sip:softswitch@{local}{transport_param}");
+    let (local, contact) = ctx.local_sip(peer.transport);
     let local_tag = message::random_token(10);
     let dialog = Dialog::uas(&invite, &ess, &local_tag, &contact);
     let params = session_params(&negotiated, symmetric, inband_dtmf);
@@ -393,7 +400,14 @@ impl Leg {
                         self.media.play(prompt, barge_in, play_id);
                     }
                     Some(ScriptCmd::Record(kind)) => self.emit(kind),
-                    Some(ScriptCmd::Hangup) | None => {
+                    Some(ScriptCmd::Bridge(other)) => self.media.bridge(&other),
+                    Some(ScriptCmd::Unbridge) => self.media.unbridge(),
+                    Some(ScriptCmd::Hangup { by, reason }) => {
+                        self.bye();
+                        self.finish(media_events, by, reason).await;
+                        return;
+                    }
+                    None => {
                         self.bye();
                         self.finish(media_events, Party::System, "script_end").await;
                         return;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum Party {
     Caller,
     System,
+    Agent,
 }
 
 /// How a DTMF digit arrived.
@@ -75,6 +76,39 @@ pub enum EventKind {
         /// `continue` (message then the normal flow) or `hangup`.
         mode: String,
         prompt: String,
+    },
+    /// The call joined an ACD queue (again, after an overflow).
+    Queued {
+        queue: String,
+        priority: i32,
+    },
+    /// Moved to another queue after waiting too long in the first.
+    Overflowed {
+        from: String,
+        to: String,
+    },
+    /// An agent's phone was rung for this call.
+    AgentOffered {
+        agent: String,
+    },
+    /// That agent's phone did not take it (`no_answer`, `declined`,
+    /// `unreachable`, `cancelled`).
+    AgentMissed {
+        agent: String,
+        reason: String,
+    },
+    /// The agent answered; the caller and agent are bridged.
+    AgentAnswered {
+        agent: String,
+    },
+    /// The call left its queue without an agent (`max_wait`,
+    /// `unknown_queue`, `no_agents`).
+    QueueLeft {
+        reason: String,
+    },
+    /// The caller-agent conversation is over.
+    AgentEnded {
+        by: Party,
     },
     /// The call is over.
     Ended {

@@ -64,6 +64,20 @@ pub enum Outcome {
     Failed,
     /// The process stopped while the call was up.
     Interrupted,
+    /// An agent answered the call.
+    Answered,
+    /// The caller hung up while waiting in a queue.
+    AbandonedQueue,
+}
+
+/// An agent's phone rung for the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferRecord {
+    pub agent: String,
+    pub at: DateTime<Utc>,
+    /// `answered`, `no_answer`, `declined`, `unreachable`, `cancelled`;
+    /// `None` while it rings.
+    pub result: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +155,35 @@ pub struct CallRecord {
     /// Flow nodes in the order the call went through them.
     #[serde(default)]
     pub steps: Vec<StepRecord>,
+    /// The last queue the call waited in.
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    /// When the call first joined a queue.
+    #[serde(default)]
+    pub queued_at: Option<DateTime<Utc>>,
+    /// Queues the call overflowed out of, in order.
+    #[serde(default)]
+    pub overflowed_from: Vec<String>,
+    #[serde(default)]
+    pub offers: Vec<OfferRecord>,
+    /// The agent who answered.
+    #[serde(default)]
+    pub agent: Option<String>,
+    #[serde(default)]
+    pub agent_answered_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub agent_ended_at: Option<DateTime<Utc>>,
+    /// First queued to agent answer, or to hang-up / leaving the queue.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+    /// Agent answer to the end of the conversation.
+    #[serde(default)]
+    pub talk_ms: Option<u64>,
+    /// Why the call left its queue without an agent.
+    #[serde(default)]
+    pub queue_left: Option<String>,
 }
 
 impl CallRecord {
@@ -189,6 +232,17 @@ impl CallRecord {
             file0: None,
             flow_version: None,
             steps: Vec::new(),
+            queue: None,
+            priority: None,
+            queued_at: None,
+            overflowed_from: Vec::new(),
+            offers: Vec::new(),
+            agent: None,
+            agent_answered_at: None,
+            agent_ended_at: None,
+            wait_ms: None,
+            talk_ms: None,
+            queue_left: None,
         })
     }
 
@@ -253,20 +307,76 @@ impl CallRecord {
                     prompt: prompt.clone(),
                 })
             }
+            EventKind::Queued { queue, priority } => {
+                self.queue = Some(queue.clone());
+                self.priority = Some(*priority);
+                self.queued_at.get_or_insert(ev.at);
+                self.queue_left = None;
+            }
+            EventKind::Overflowed { from, to } => {
+                self.overflowed_from.push(from.clone());
+                self.queue = Some(to.clone());
+            }
+            EventKind::AgentOffered { agent } => self.offers.push(OfferRecord {
+                agent: agent.clone(),
+                at: ev.at,
+                result: None,
+            }),
+            EventKind::AgentMissed { agent, reason } => self.offer_result(agent, reason),
+            EventKind::AgentAnswered { agent } => {
+                self.offer_result(agent, "answered");
+                self.agent = Some(agent.clone());
+                self.agent_answered_at = Some(ev.at);
+                self.wait_ms = self.since_queued(ev.at);
+            }
+            EventKind::QueueLeft { reason } => {
+                self.queue_left = Some(reason.clone());
+                self.wait_ms = self.since_queued(ev.at);
+            }
+            EventKind::AgentEnded { by } => {
+                self.agent_ended_at = Some(ev.at);
+                self.ended_by = Some(*by);
+                if let Some(a) = self.agent_answered_at {
+                    self.talk_ms = Some((ev.at - a).num_milliseconds().max(0) as u64);
+                }
+            }
             EventKind::Ended { by, reason } => {
+                let agent_hung_up = self.ended_by == Some(Party::Agent);
                 self.ended_at = Some(ev.at);
                 self.ended_by = Some(*by);
                 self.end_reason = Some(reason.clone());
                 if let Some(a) = self.answered_at {
                     self.duration_ms = (ev.at - a).num_milliseconds().max(0) as u64;
                 }
+                if self.agent_answered_at.is_some() && self.agent_ended_at.is_none() {
+                    // Hung up while talking: the conversation ends with the call.
+                    self.apply(&CallEvent {
+                        record_id: ev.record_id.clone(),
+                        at: ev.at,
+                        kind: EventKind::AgentEnded { by: *by },
+                    });
+                }
+                if agent_hung_up {
+                    self.ended_by = Some(Party::Agent);
+                }
+                let waiting = self.queued_at.is_some()
+                    && self.agent_answered_at.is_none()
+                    && self.queue_left.is_none();
+                if waiting && *by == Party::Caller {
+                    self.wait_ms = self.since_queued(ev.at);
+                }
                 self.outcome = match (self.answered_at, *by, reason.as_str()) {
+                    _ if self.agent_answered_at.is_some() && reason != "shutdown" => {
+                        Outcome::Answered
+                    }
+                    (Some(_), Party::Caller, _) if waiting => Outcome::AbandonedQueue,
                     (None, Party::Caller, _) => Outcome::Cancelled,
                     (_, _, "shutdown") if *by == Party::System => Outcome::Interrupted,
                     (_, _, "ack_timeout" | "error" | "rtp_timeout") => Outcome::Failed,
                     (None, Party::System, _) => Outcome::Failed,
                     (Some(_), Party::Caller, _) => Outcome::AbandonedIvr,
-                    (Some(_), Party::System, _) => Outcome::SelfService,
+                    (Some(_), Party::System | Party::Agent, _) => Outcome::SelfService,
+                    (None, Party::Agent, _) => Outcome::Failed,
                 };
                 if self.outcome == Outcome::Cancelled {
                     self.sip_code = Some(487);
@@ -275,6 +385,24 @@ impl CallRecord {
             }
         }
         false
+    }
+}
+
+impl CallRecord {
+    fn since_queued(&self, at: DateTime<Utc>) -> Option<u64> {
+        self.queued_at
+            .map(|q| (at - q).num_milliseconds().max(0) as u64)
+    }
+
+    fn offer_result(&mut self, agent: &str, result: &str) {
+        if let Some(o) = self
+            .offers
+            .iter_mut()
+            .rev()
+            .find(|o| o.agent == agent && o.result.is_none())
+        {
+            o.result = Some(result.to_string());
+        }
     }
 }
 
@@ -343,6 +471,126 @@ mod tests {
         assert_eq!(r.outcome, Outcome::AbandonedIvr);
         assert_eq!(r.digits.len(), 1);
         assert_eq!(r.sip_code, Some(200));
+    }
+
+    #[test]
+    fn fold_queued_answered_and_abandoned() {
+        let t0 = Utc::now();
+        let at = |s: i64, kind| CallEvent {
+            record_id: "r1".into(),
+            at: t0 + chrono::Duration::seconds(s),
+            kind,
+        };
+        let mut r = CallRecord::open(&arrived()).unwrap();
+        r.apply(&at(
+            0,
+            EventKind::Answered {
+                codec: "PCMU".into(),
+            },
+        ));
+        r.apply(&at(
+            10,
+            EventKind::Queued {
+                queue: "general".into(),
+                priority: 0,
+            },
+        ));
+        r.apply(&at(
+            40,
+            EventKind::AgentOffered {
+                agent: "agent1".into(),
+            },
+        ));
+        r.apply(&at(
+            55,
+            EventKind::AgentMissed {
+                agent: "agent1".into(),
+                reason: "no_answer".into(),
+            },
+        ));
+        r.apply(&at(
+            56,
+            EventKind::AgentOffered {
+                agent: "agent2".into(),
+            },
+        ));
+        r.apply(&at(
+            60,
+            EventKind::AgentAnswered {
+                agent: "agent2".into(),
+            },
+        ));
+        r.apply(&at(180, EventKind::AgentEnded { by: Party::Agent }));
+        assert!(r.apply(&at(
+            181,
+            EventKind::Ended {
+                by: Party::System,
+                reason: "script_end".into()
+            }
+        )));
+        assert_eq!(r.outcome, Outcome::Answered);
+        assert_eq!(r.agent.as_deref(), Some("agent2"));
+        assert_eq!((r.wait_ms, r.talk_ms), (Some(50_000), Some(120_000)));
+        assert_eq!(r.ended_by, Some(Party::Agent));
+        assert_eq!(r.offers[0].result.as_deref(), Some("no_answer"));
+        assert_eq!(r.offers[1].result.as_deref(), Some("answered"));
+
+        let mut r = CallRecord::open(&arrived()).unwrap();
+        r.apply(&at(
+            0,
+            EventKind::Answered {
+                codec: "PCMU".into(),
+            },
+        ));
+        r.apply(&at(
+            5,
+            EventKind::Queued {
+                queue: "general".into(),
+                priority: 0,
+            },
+        ));
+        r.apply(&at(
+            35,
+            EventKind::Ended {
+                by: Party::Caller,
+                reason: "bye".into(),
+            },
+        ));
+        assert_eq!(r.outcome, Outcome::AbandonedQueue);
+        assert_eq!(r.wait_ms, Some(30_000));
+
+        let mut r = CallRecord::open(&arrived()).unwrap();
+        r.apply(&at(
+            0,
+            EventKind::Answered {
+                codec: "PCMU".into(),
+            },
+        ));
+        r.apply(&at(
+            5,
+            EventKind::Queued {
+                queue: "general".into(),
+                priority: 0,
+            },
+        ));
+        r.apply(&at(
+            65,
+            EventKind::AgentAnswered {
+                agent: "agent1".into(),
+            },
+        ));
+        r.apply(&at(
+            95,
+            EventKind::Ended {
+                by: Party::Caller,
+                reason: "bye".into(),
+            },
+        ));
+        assert_eq!(
+            (r.outcome, r.ended_by),
+            (Outcome::Answered, Some(Party::Caller))
+        );
+        assert_eq!(r.talk_ms, Some(30_000));
     }
 
     #[test]

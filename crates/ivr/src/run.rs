@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use call::queueing::Acd;
 use call::{CallHandle, HungUp, PlayResult};
 use cdr::{classify_caller, CallerClass};
 use chrono::{DateTime, Utc};
@@ -32,6 +33,8 @@ pub struct Ctx<'a> {
     pub vars: HashMap<String, String>,
     /// What the caller entered in the node running now.
     pub input: Option<String>,
+    /// The ACD `queue` nodes hand calls to, when one runs.
+    pub acd: Option<Acd>,
 }
 
 impl Ctx<'_> {
@@ -101,7 +104,12 @@ impl Ctx<'_> {
 }
 
 /// Run `flow` on a call to its end.
-pub async fn run_flow(flow: Arc<Flow>, prompts: Arc<PromptLibrary>, mut call: CallHandle) {
+pub async fn run_flow(
+    flow: Arc<Flow>,
+    prompts: Arc<PromptLibrary>,
+    acd: Option<Acd>,
+    mut call: CallHandle,
+) {
     let info = call.info().clone();
     let mut vars = HashMap::new();
     vars.insert(
@@ -116,6 +124,7 @@ pub async fn run_flow(flow: Arc<Flow>, prompts: Arc<PromptLibrary>, mut call: Ca
         prompts: &prompts,
         vars,
         input: None,
+        acd,
     };
     let mut current = flow.start.clone();
     for _ in 0..MAX_STEPS {

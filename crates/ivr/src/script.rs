@@ -2,8 +2,9 @@
 //! call's flow in the current flow set (pinned for the life of the call)
 //! and interprets it.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use call::queueing::Acd;
 use call::{CallHandle, CallScript, ScriptFuture};
 use chrono::{DateTime, Utc};
 
@@ -28,6 +29,9 @@ pub struct FlowScript {
     history: Mutex<Vec<FlowVersion>>,
     prompts: Arc<PromptStore>,
     file0: Arc<File0>,
+    /// Set once the ACD runs (it starts after the call layer the script
+    /// belongs to).
+    acd: OnceLock<Acd>,
 }
 
 impl FlowScript {
@@ -42,7 +46,13 @@ impl FlowScript {
             history: Mutex::new(vec![first]),
             prompts,
             file0: Arc::new(File0::default()),
+            acd: OnceLock::new(),
         }
+    }
+
+    /// Hand `queue` nodes to this ACD.
+    pub fn set_acd(&self, acd: Acd) {
+        let _ = self.acd.set(acd);
     }
 
     /// Shipped and uploaded prompts.
@@ -108,6 +118,7 @@ impl CallScript for FlowScript {
         // The call keeps this prompt library even if a prompt is replaced.
         let prompts = self.prompts.current();
         let redirect = self.file0.redirect(&call.info().did, &call.info().flow);
+        let acd = self.acd.get().cloned();
         Box::pin(async move {
             let mut call = call;
             if let Some(a) = redirect {
@@ -134,7 +145,7 @@ impl CallScript for FlowScript {
             match flow {
                 Some(flow) => {
                     call.record(cdr::EventKind::FlowStarted { version });
-                    run_flow(flow, prompts, call).await
+                    run_flow(flow, prompts, acd, call).await
                 }
                 None => {
                     tracing::error!(flow = %call.info().flow, "no such flow; hanging up");

@@ -263,7 +263,7 @@ mod engine_tests {
         }
         let (etx, _erx) = tokio::sync::mpsc::unbounded_channel();
         let a = engine.open(etx.clone()).unwrap();
-        let b = engine.open_beside(&a, etx).unwrap();
+        let b = engine.open_beside(a.reference(), etx).unwrap();
         a.start(params(Codec::Pcmu, caller.local_addr().unwrap()));
         b.start(params(Codec::Pcma, agent.local_addr().unwrap()));
         a.bridge(&b.reference());

@@ -192,7 +192,7 @@ impl MediaEngine {
     /// Open a session on the worker of `other`, so the two can be bridged.
     pub fn open_beside(
         &self,
-        other: &MediaSession,
+        other: MediaSessionRef,
         events: UnboundedSender<MediaEvent>,
     ) -> io::Result<MediaSession> {
         self.open_on(other.worker_index, events)

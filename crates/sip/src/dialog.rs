@@ -71,6 +71,71 @@ impl Dialog {
         }
     }
 
+    /// The dialog a UAC has once `resp` (1xx with a tag, or 2xx) answers
+    /// its `invite`.
+    pub fn uac(invite: &Request, resp: &rsip::Response, local_contact: &str) -> Self {
+        let mut from = "";
+        let mut to = "";
+        let mut call_id = "";
+        let mut cseq = 0;
+        for h in invite.headers.iter() {
+            match h {
+                Header::From(v) => from = v.value(),
+                Header::CallId(v) => call_id = v.value(),
+                Header::CSeq(v) => {
+                    cseq = v
+                        .value()
+                        .split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1)
+                }
+                _ => {}
+            }
+        }
+        let mut contact = None;
+        let mut route_set = Vec::new();
+        for h in resp.headers.iter() {
+            match h {
+                Header::To(v) => to = v.value(),
+                Header::Contact(v) if contact.is_none() => contact = Some(v.value()),
+                Header::RecordRoute(v) => route_set.extend(
+                    crate::parse_list(v.value())
+                        .into_iter()
+                        .map(|r| r.to_string()),
+                ),
+                _ => {}
+            }
+        }
+        // A UAC uses the Record-Route set in reverse (RFC 3261 12.1.2).
+        route_set.reverse();
+        let remote_target = contact
+            .map(|c| name_addr_uri(c).to_string())
+            .unwrap_or_else(|| invite.uri.to_string());
+        Dialog {
+            call_id: call_id.trim().to_string(),
+            local_tag: message::name_addr_param(from, "tag")
+                .unwrap_or_default()
+                .to_string(),
+            remote_tag: message::name_addr_param(to, "tag")
+                .unwrap_or_default()
+                .to_string(),
+            local_uri: strip_tag(from),
+            remote_uri: strip_tag(to),
+            remote_target,
+            route_set,
+            local_cseq: cseq,
+            remote_cseq: 0,
+            local_contact: local_contact.to_string(),
+        }
+    }
+
+    /// The ACK for the 2xx of the INVITE that made this dialog (same CSeq
+    /// number, new branch: RFC 3261 13.2.2.4).
+    pub fn ack(&self, via: &str) -> Request {
+        self.build(Method::Ack, self.local_cseq, via)
+    }
+
     /// Accept a new in-dialog request's CSeq (must increase; ACK/CANCEL reuse).
     pub fn check_remote_cseq(&mut self, method: Method, cseq: u32) -> Result<(), CSeqOrder> {
         if matches!(method, Method::Ack | Method::Cancel) {
@@ -90,6 +155,10 @@ impl Dialog {
     /// branch; `via` is our sent-by with transport, e.g. `SIP/2.0/UDP 1.2.3.4:5060`.
     pub fn request(&mut self, method: Method, via: &str) -> Request {
         self.local_cseq += 1;
+        self.build(method, self.local_cseq, via)
+    }
+
+    fn build(&self, method: Method, cseq: u32, via: &str) -> Request {
         let mut headers = Headers::default();
         headers.push(Header::Via(
             format!("{via};branch={};rport", message::new_branch()).into(),
@@ -105,9 +174,7 @@ impl Dialog {
             format!("{};tag={}", self.remote_uri, self.remote_tag).into(),
         ));
         headers.push(Header::CallId(self.call_id.clone().into()));
-        headers.push(Header::CSeq(
-            format!("{} {}", self.local_cseq, method).into(),
-        ));
+        headers.push(Header::CSeq(format!("{cseq} {method}").into()));
         headers.push(Header::Contact(format!("<{}>", self.local_contact).into()));
         headers.push(Header::UserAgent(message::PRODUCT.into()));
         let uri = rsip::Uri::try_from(self.remote_target.as_str())
@@ -181,6 +248,49 @@ Contact: <sip:alice@10.0.0.1:5062;transport=udp>\r\n\r\n";
         assert!(text.contains("Route: <sip:p1.example;lr>\r\nRoute: <sip:p2.example;lr>\r\n"));
         let e = Essentials::of(&crate::parse::parse(text.as_bytes()).unwrap()).unwrap();
         assert!(e.branch.starts_with("z9hG4bK"));
+    }
+
+    #[test]
+    fn uac_dialog_from_a_2xx() {
+        let raw = "INVITE sip:agent1@10.0.0.9:5070 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx\r\n\
+From: \"0612345678\" <sip:0612345678@127.0.0.1>;tag=ours\r\n\
+To: <sip:agent1@127.0.0.1>\r\nCall-ID: out1\r\nCSeq: 1 INVITE\r\n\r\n";
+        let inv = match crate::parse::parse(raw.as_bytes()).unwrap() {
+            SipMessage::Request(r) => r,
+            _ => unreachable!(),
+        };
+        let raw = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx\r\n\
+Record-Route: <sip:p1;lr>, <sip:p2;lr>\r\n\
+From: \"0612345678\" <sip:0612345678@127.0.0.1>;tag=ours\r\n\
+To: <sip:agent1@127.0.0.1>;tag=theirs\r\nCall-ID: out1\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:agent1@10.0.0.9:5070>\r\n\r\n";
+        let resp = match crate::parse::parse(raw.as_bytes()).unwrap() {
+            SipMessage::Response(r) => r,
+            _ => unreachable!(),
+        };
+        let mut d = Dialog::uac(&inv, &resp, "sip:softswitch@127.0.0.1:5060");
+        let ack = String::from_utf8(message::encode(&SipMessage::Request(
+            d.ack("SIP/2.0/UDP 127.0.0.1:5060"),
+        )))
+        .unwrap();
+        assert!(
+            ack.starts_with("ACK sip:agent1@10.0.0.9:5070 SIP/2.0\r\n"),
+            "{ack}"
+        );
+        assert!(ack.contains("CSeq: 1 ACK\r\n"));
+        assert!(ack.contains("To: <sip:agent1@127.0.0.1>;tag=theirs\r\n"));
+        assert!(
+            ack.contains("Route: <sip:p2;lr>\r\nRoute: <sip:p1;lr>\r\n"),
+            "reversed"
+        );
+        let bye = String::from_utf8(message::encode(&SipMessage::Request(
+            d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060"),
+        )))
+        .unwrap();
+        assert!(bye.contains("CSeq: 2 BYE\r\n"));
+        assert!(bye.contains("From: \"0612345678\" <sip:0612345678@127.0.0.1>;tag=ours\r\n"));
     }
 
     #[test]

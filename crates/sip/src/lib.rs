@@ -14,5 +14,5 @@ pub use message::Essentials;
 pub use parse::{parse, split_list as parse_list, ParseError};
 pub use rsip;
 pub use transaction::{
-    ClientTxId, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
+    cancel_for, ClientTxId, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
 };

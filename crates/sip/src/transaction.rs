@@ -718,6 +718,18 @@ impl Transactions {
 /// transaction from the INVITE (same branch, Request-URI, Call-ID, From, Route)
 /// and the response's To.
 fn ack_for_non_2xx(invite: &Request, resp: &Response) -> Request {
+    let to = resp.headers.iter().find(|h| matches!(h, Header::To(_)));
+    same_branch_request(invite, Method::Ack, to)
+}
+
+/// RFC 3261 9.1: the CANCEL of a pending INVITE we sent (same branch,
+/// Request-URI, Call-ID, From, To, Route and CSeq number).
+pub fn cancel_for(invite: &Request) -> Request {
+    let to = invite.headers.iter().find(|h| matches!(h, Header::To(_)));
+    same_branch_request(invite, Method::Cancel, to)
+}
+
+fn same_branch_request(invite: &Request, method: Method, to: Option<&Header>) -> Request {
     let mut headers = rsip::Headers::default();
     let mut via_done = false;
     for h in invite.headers.iter() {
@@ -735,16 +747,16 @@ fn ack_for_non_2xx(invite: &Request, resp: &Response) -> Request {
                     .next()
                     .unwrap_or("1")
                     .to_string();
-                headers.push(Header::CSeq(format!("{num} ACK").into()));
+                headers.push(Header::CSeq(format!("{num} {method}").into()));
             }
             _ => {}
         }
     }
-    if let Some(to) = resp.headers.iter().find(|h| matches!(h, Header::To(_))) {
+    if let Some(to) = to {
         headers.push(to.clone());
     }
     Request {
-        method: Method::Ack,
+        method,
         uri: invite.uri.clone(),
         version: rsip::Version::V2,
         headers,

@@ -30,6 +30,12 @@ pub struct Config {
     pub admin: AdminSection,
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
+    /// ACD queues (`[[queues]]`).
+    #[serde(default)]
+    pub queues: Vec<acd::QueueConfig>,
+    /// Agents whose phones register (`[[agents]]`).
+    #[serde(default)]
+    pub agents: Vec<AgentEntry>,
     /// Where this configuration came from (for messages).
     #[serde(skip)]
     pub origin: String,
@@ -134,6 +140,21 @@ pub struct AdminSection {
     pub token: String,
 }
 
+/// One agent: SIP digest credentials for the phone, skills for routing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    /// SIP user of the phone and the agent's id in the API.
+    pub id: String,
+    pub password: String,
+    /// Skill name = level 1-10.
+    #[serde(default)]
+    pub skills: std::collections::BTreeMap<String, u8>,
+    /// Logged in at start (offered calls once the phone registers).
+    #[serde(default = "default_true")]
+    pub logged_in: bool,
+}
+
 /// Where the IVR flows are.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +171,9 @@ impl Default for FlowsSection {
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_realm() -> String {
     "softswitch".into()
 }
@@ -203,6 +227,14 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// Line where a quoted value is first written.
+fn line_of_value(text: &str, value: &str) -> Option<usize> {
+    let quoted = format!("\"{value}\"");
+    text.lines()
+        .position(|l| l.contains(&quoted))
+        .map(|i| i + 1)
+}
+
 /// Line where `key = ` is first written (for checks serde cannot do).
 fn line_of_key(text: &str, key: &str) -> usize {
     text.lines()
@@ -248,6 +280,52 @@ impl Config {
             .lines()
             .position(|l| l.contains(&quoted))
             .map_or(1, |i| i + 1)
+    }
+
+    /// Queues and agents as the ACD router takes them.
+    pub fn acd(&self) -> acd::AcdConfig {
+        acd::AcdConfig {
+            queues: self.queues.clone(),
+            agents: self
+                .agents
+                .iter()
+                .map(|a| acd::AgentConfig {
+                    id: a.id.clone(),
+                    skills: a.skills.clone(),
+                    logged_in: a.logged_in,
+                })
+                .collect(),
+        }
+    }
+
+    /// Agent id -> SIP password, for the registrar.
+    pub fn agent_accounts(&self) -> std::collections::HashMap<String, String> {
+        self.agents
+            .iter()
+            .map(|a| (a.id.clone(), a.password.clone()))
+            .collect()
+    }
+
+    /// Check queues and agents with the router's own rules; the error
+    /// points at the line naming what is wrong.
+    fn validate_acd(&self, text: &str) -> Result<()> {
+        let o = &self.origin;
+        for a in &self.agents {
+            if a.password.is_empty() {
+                let line = line_of_value(text, &a.id).unwrap_or(1);
+                bail!("{o}:{line}: agent {:?} needs a non-empty password", a.id);
+            }
+        }
+        if let Err(e) = acd::Router::new(self.acd()) {
+            let msg = e.to_string();
+            let line = msg
+                .split('"')
+                .nth(1)
+                .and_then(|name| line_of_value(text, name))
+                .unwrap_or_else(|| line_of_key(text, "[[queues]]"));
+            bail!("{o}:{line}: {msg}");
+        }
+        Ok(())
     }
 
     fn validate(&self, text: &str) -> Result<()> {
@@ -301,7 +379,7 @@ impl Config {
                 );
             }
         }
-        Ok(())
+        self.validate_acd(text)
     }
 }
 

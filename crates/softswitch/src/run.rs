@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use call::{CallContext, CallLimits, CallManager, CallRegistry, Trunks};
+use call::queueing::Acd;
+use call::registrar::ExpiryLimits;
+use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, Trunks};
 use cdr::Journal;
 use ivr::{FlowScript, FlowSet, PromptStore};
 use media::engine::{MediaConfig, MediaEngine};
@@ -83,16 +85,33 @@ async fn serve(cfg: Config) -> Result<()> {
         media_ip: cfg.media.ip,
         codecs: cfg.media.codecs.clone(),
     };
+    let (reg_tx, reg_rx) = tokio::sync::mpsc::unbounded_channel();
+    let registrar = Registrar::new(
+        &cfg.sip.realm,
+        cfg.agent_accounts(),
+        ExpiryLimits::default(),
+        reg_tx,
+    );
+    tokio::spawn(registrar.clone().run_expiry());
     let manager = CallManager::new(
-        ctx,
+        ctx.clone(),
         media.clone(),
         Trunks::new(cfg.trunks.clone(), &cfg.sip.realm),
         CallLimits {
             max_calls: cfg.calls.max_calls,
             retry_after_secs: cfg.calls.retry_after_s,
         },
+        Some(registrar.clone()),
     );
     tokio::spawn(manager.clone().run(events_rx));
+    let acd = Acd::start(cfg.acd(), ctx, media.clone(), registrar, reg_rx)
+        .map_err(|e| anyhow::anyhow!("{}: ACD: {e}", cfg.origin))?;
+    script.set_acd(acd.clone());
+    tracing::info!(
+        queues = cfg.queues.len(),
+        agents = cfg.agents.len(),
+        "ACD started"
+    );
 
     let join = |v: &[std::net::SocketAddr]| {
         v.iter()
@@ -100,7 +119,7 @@ async fn serve(cfg: Config) -> Result<()> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let admin_addr = start_admin(&cfg, &script, manager.registry().clone()).await?;
+    let admin_addr = start_admin(&cfg, &script, manager.registry().clone(), acd).await?;
     // Machine-readable: tests and scripts wait for this line.
     println!(
         "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={} admin={admin_addr}",
@@ -191,6 +210,7 @@ async fn start_admin(
     cfg: &Arc<Config>,
     script: &Arc<FlowScript>,
     calls: CallRegistry,
+    acd: Acd,
 ) -> Result<std::net::SocketAddr> {
     if cfg.admin.token == crate::config::DEFAULT_ADMIN_TOKEN {
         tracing::warn!("the admin API uses the default token from the shipped config: set [admin] token before production");
@@ -214,6 +234,7 @@ async fn start_admin(
         reload: Box::new(move || reload_flows(&c, &s, "admin API")),
         script: script.clone(),
         prompts: script.prompts().clone(),
+        acd,
         dids: cfg
             .trunks
             .iter()

@@ -108,11 +108,7 @@ impl Node {
                 ("next".into(), n.next.as_str()),
                 ("fallback".into(), n.fallback.as_str()),
             ],
-            Node::Queue(n) => n
-                .fallback
-                .iter()
-                .map(|f| ("fallback".into(), f.as_str()))
-                .collect(),
+            Node::Queue(n) => n.targets(),
         }
     }
 
@@ -123,9 +119,8 @@ impl Node {
             Node::Menu(n) => n.prompts(),
             Node::Collect(n) => n.prompts(),
             Node::Hangup(n) => n.prompt.iter().map(|p| ("prompt", p)).collect(),
-            Node::Branch(_) | Node::Set(_) | Node::Goto(_) | Node::Http(_) | Node::Queue(_) => {
-                vec![]
-            }
+            Node::Queue(n) => n.prompts(),
+            Node::Branch(_) | Node::Set(_) | Node::Goto(_) | Node::Http(_) => vec![],
         }
     }
 
@@ -142,6 +137,7 @@ impl Node {
             Node::Collect(n) => n.check(),
             Node::Branch(n) => n.check(),
             Node::Http(n) => n.check(),
+            Node::Queue(n) => n.check(),
             _ => vec![],
         }
     }

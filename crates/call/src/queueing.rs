@@ -1,0 +1,684 @@
+//! The tokio edge around the ACD router (`acd::Router`): one task owns the
+//! router and feeds it queued calls, agent phone registrations, agent legs'
+//! outcomes and supervisor actions; it carries out the router's decisions
+//! (ring an agent, stop ringing, connect caller and agent) and writes each
+//! step into the caller's record. The router itself never sees I/O.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use acd::{
+    AcdConfig, CallId, Input, LeaveReason, OfferFailure, OfferId, Output, RequeueReason, Router,
+    Snapshot,
+};
+use cdr::{CallEvent, CdrSink, EventKind, Party};
+use media::engine::{MediaEngine, MediaSessionRef};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::handle::CallInfo;
+use crate::registrar::{RegEvent, Registrar};
+use crate::uac::{self, DialRequest, LegControl, LegEvent, LegFailure};
+use crate::uas::CallContext;
+
+/// What a flow asks of the ACD.
+#[derive(Debug, Clone, Default)]
+pub struct QueueRequest {
+    pub queue: String,
+    /// Absolute priority: a higher one always goes first.
+    pub priority: i32,
+    /// Relative priority: counts as this many extra seconds of wait.
+    pub boost_s: u32,
+    /// Skills required on top of the queue's.
+    pub skills: BTreeMap<String, u8>,
+}
+
+/// What the caller's side hears from the ACD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// An agent is being rung.
+    Offered {
+        agent: String,
+    },
+    /// Bridge the caller with this leg: the agent answered.
+    Connected {
+        agent: String,
+        media: MediaSessionRef,
+    },
+    /// The queue's long-wait threshold passed (play the long-wait message).
+    LongWait,
+    Overflowed {
+        to: String,
+    },
+    /// The call left the ACD without an agent; go to `destination` (a flow
+    /// node) when given.
+    Left {
+        reason: String,
+        destination: Option<String>,
+    },
+    /// The agent's side of a connected call is over.
+    AgentEnded {
+        by_agent: bool,
+    },
+}
+
+/// A supervisor's action on an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentAction {
+    Login,
+    Logout,
+    Pause {
+        reason: String,
+    },
+    Unpause,
+    /// End wrap-up now.
+    Ready,
+    /// Qualify the agent's last call.
+    Disposition {
+        code: String,
+    },
+}
+
+enum EdgeIn {
+    Enqueue {
+        call: CallId,
+        info: Arc<CallInfo>,
+        req: QueueRequest,
+        notices: mpsc::UnboundedSender<Notice>,
+    },
+    /// The caller's side is done with the ACD (hung up, or left after the
+    /// agent's end): abandon if waiting, hang the agent leg up if talking.
+    Gone {
+        call: CallId,
+        caller_hung_up: bool,
+    },
+    Leg {
+        offer: OfferId,
+        ev: LegEvent,
+    },
+    Registration(RegEvent),
+    Agent {
+        agent: String,
+        action: AgentAction,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Snapshot(oneshot::Sender<Snapshot>),
+    Reconfigure(AcdConfig, oneshot::Sender<Result<(), String>>),
+}
+
+/// Handle on the ACD; cheap to clone.
+#[derive(Clone)]
+pub struct Acd {
+    tx: mpsc::UnboundedSender<EdgeIn>,
+    next_call: Arc<AtomicU64>,
+}
+
+/// A call in the ACD, from the caller's side. Dropping it tells the ACD
+/// the caller is gone.
+pub struct Waiting {
+    call: CallId,
+    tx: mpsc::UnboundedSender<EdgeIn>,
+    notices: mpsc::UnboundedReceiver<Notice>,
+    caller_hung_up: bool,
+}
+
+impl Waiting {
+    /// The next notice; `None` once the ACD is gone.
+    pub async fn next(&mut self) -> Option<Notice> {
+        self.notices.recv().await
+    }
+
+    /// The caller hung up (an abandon when still waiting).
+    pub fn caller_hung_up(mut self) {
+        self.caller_hung_up = true;
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let _ = self.tx.send(EdgeIn::Gone {
+            call: self.call,
+            caller_hung_up: self.caller_hung_up,
+        });
+    }
+}
+
+impl Acd {
+    /// Start the ACD task. `registrations` carries the registrar's events.
+    pub fn start(
+        cfg: AcdConfig,
+        ctx: CallContext,
+        engine: MediaEngine,
+        registrar: Arc<Registrar>,
+        mut registrations: mpsc::UnboundedReceiver<RegEvent>,
+    ) -> Result<Acd, acd::ConfigError> {
+        let router = Router::new(cfg)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let fwd = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = registrations.recv().await {
+                if fwd.send(EdgeIn::Registration(ev)).is_err() {
+                    break;
+                }
+            }
+        });
+        let edge = Edge {
+            router,
+            cdr: ctx.cdr.clone(),
+            ctx,
+            engine,
+            registrar: registrar.clone(),
+            calls: HashMap::new(),
+            offers: HashMap::new(),
+            last_call: HashMap::new(),
+            tx: tx.clone(),
+        };
+        let acd = Acd {
+            tx,
+            next_call: Arc::new(AtomicU64::new(1)),
+        };
+        // Phones registered before the ACD started.
+        for agent in registrar.registered() {
+            let _ = acd.tx.send(EdgeIn::Registration(RegEvent::Registered {
+                agent,
+                contact: String::new(),
+            }));
+        }
+        tokio::spawn(edge.run(rx));
+        Ok(acd)
+    }
+
+    /// Put a call in a queue.
+    pub fn enqueue(&self, info: Arc<CallInfo>, req: QueueRequest) -> Waiting {
+        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let (ntx, nrx) = mpsc::unbounded_channel();
+        let _ = self.tx.send(EdgeIn::Enqueue {
+            call,
+            info,
+            req,
+            notices: ntx,
+        });
+        Waiting {
+            call,
+            tx: self.tx.clone(),
+            notices: nrx,
+            caller_hung_up: false,
+        }
+    }
+
+    /// A supervisor's action on an agent.
+    pub async fn agent(&self, agent: &str, action: AgentAction) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(EdgeIn::Agent {
+                agent: agent.to_string(),
+                action,
+                reply,
+            })
+            .map_err(|_| "the ACD is stopped".to_string())?;
+        rx.await.map_err(|_| "the ACD is stopped".to_string())?
+    }
+
+    /// Queues and agents now.
+    pub async fn snapshot(&self) -> Option<Snapshot> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(EdgeIn::Snapshot(reply)).ok()?;
+        rx.await.ok()
+    }
+
+    /// New queues and agents (config reload); calls and agent states stay.
+    pub async fn reconfigure(&self, cfg: AcdConfig) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(EdgeIn::Reconfigure(cfg, reply))
+            .map_err(|_| "the ACD is stopped".to_string())?;
+        rx.await.map_err(|_| "the ACD is stopped".to_string())?
+    }
+}
+
+/// A call the edge knows.
+struct CallState {
+    info: Arc<CallInfo>,
+    notices: mpsc::UnboundedSender<Notice>,
+    /// The answered agent leg, once connected.
+    connected: Option<(OfferId, LegControl)>,
+}
+
+/// A ringing (or answered) agent leg.
+struct OfferState {
+    call: CallId,
+    agent: String,
+    leg: Option<LegControl>,
+}
+
+struct Edge {
+    router: Router,
+    ctx: CallContext,
+    cdr: CdrSink,
+    engine: MediaEngine,
+    registrar: Arc<Registrar>,
+    calls: HashMap<CallId, CallState>,
+    offers: HashMap<OfferId, OfferState>,
+    /// Each agent's last connected call (what a disposition qualifies).
+    last_call: HashMap<String, CallId>,
+    tx: mpsc::UnboundedSender<EdgeIn>,
+}
+
+impl Edge {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<EdgeIn>) {
+        loop {
+            let wake = self.router.poll_timeout();
+            let input = match wake {
+                Some(at) => {
+                    let at = tokio::time::Instant::from_std(at);
+                    tokio::select! {
+                        i = rx.recv() => i,
+                        _ = tokio::time::sleep_until(at) => {
+                            self.router.handle(Instant::now(), Input::Timeout);
+                            self.drain();
+                            continue;
+                        }
+                    }
+                }
+                None => rx.recv().await,
+            };
+            let Some(input) = input else {
+                return;
+            };
+            self.input(input);
+            self.drain();
+        }
+    }
+
+    fn emit(&self, call: CallId, kind: EventKind) {
+        if let Some(c) = self.calls.get(&call) {
+            self.cdr.emit(CallEvent::now(&c.info.record_id, kind));
+        }
+    }
+
+    fn notify(&self, call: CallId, n: Notice) {
+        if let Some(c) = self.calls.get(&call) {
+            let _ = c.notices.send(n);
+        }
+    }
+
+    fn input(&mut self, input: EdgeIn) {
+        let now = Instant::now();
+        match input {
+            EdgeIn::Enqueue {
+                call,
+                info,
+                req,
+                notices,
+            } => {
+                tracing::info!(call_id = %info.sip_call_id, record_id = %info.record_id, queue = %req.queue,
+                    priority = req.priority, boost_s = req.boost_s, "call queued");
+                self.cdr.emit(CallEvent::now(
+                    &info.record_id,
+                    EventKind::Queued {
+                        queue: req.queue.clone(),
+                        priority: req.priority,
+                    },
+                ));
+                self.calls.insert(
+                    call,
+                    CallState {
+                        info,
+                        notices,
+                        connected: None,
+                    },
+                );
+                self.router.handle(
+                    now,
+                    Input::Enqueue {
+                        call,
+                        queue: req.queue,
+                        priority: req.priority,
+                        boost_s: req.boost_s,
+                        skills: req.skills,
+                    },
+                );
+            }
+            EdgeIn::Gone {
+                call,
+                caller_hung_up,
+            } => {
+                let Some(state) = self.calls.remove(&call) else {
+                    return;
+                };
+                match state.connected {
+                    Some((offer, leg)) => {
+                        leg.stop();
+                        self.offers.remove(&offer);
+                        if caller_hung_up {
+                            self.cdr.emit(CallEvent::now(
+                                &state.info.record_id,
+                                EventKind::AgentEnded { by: Party::Caller },
+                            ));
+                        }
+                        self.router.handle(now, Input::CallEnded { call });
+                    }
+                    None => {
+                        if caller_hung_up {
+                            tracing::info!(record_id = %state.info.record_id, "caller abandoned in queue");
+                        }
+                        self.router.handle(now, Input::Abandon { call });
+                    }
+                }
+            }
+            EdgeIn::Leg { offer, ev } => self.leg_event(now, offer, ev),
+            EdgeIn::Registration(ev) => match ev {
+                RegEvent::Registered { agent, .. } => {
+                    self.router.handle(now, Input::Registered { agent })
+                }
+                RegEvent::Unregistered { agent, .. } => {
+                    self.router.handle(now, Input::Unregistered { agent })
+                }
+            },
+            EdgeIn::Agent {
+                agent,
+                action,
+                reply,
+            } => {
+                let result = self.agent_action(now, agent, action);
+                let _ = reply.send(result);
+            }
+            EdgeIn::Snapshot(reply) => {
+                let _ = reply.send(self.router.snapshot(now));
+            }
+            EdgeIn::Reconfigure(cfg, reply) => {
+                let r = self.router.reconfigure(now, cfg).map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    fn agent_action(
+        &mut self,
+        now: Instant,
+        agent: String,
+        action: AgentAction,
+    ) -> Result<(), String> {
+        if self.router.agent(&agent).is_none() {
+            return Err(format!("no agent {agent:?}"));
+        }
+        let input = match action {
+            AgentAction::Login => Input::Login { agent },
+            AgentAction::Logout => Input::Logout { agent },
+            AgentAction::Pause { reason } => Input::Pause { agent, reason },
+            AgentAction::Unpause => Input::Unpause { agent },
+            AgentAction::Ready => Input::Ready { agent },
+            AgentAction::Disposition { code } => {
+                let Some(&call) = self.last_call.get(&agent) else {
+                    return Err(format!("agent {agent:?} has no call to qualify"));
+                };
+                Input::Disposition { agent, call, code }
+            }
+        };
+        self.router.handle(now, input);
+        // An invalid action comes back as an error output, first in line.
+        let mut first_error = None;
+        let mut rest = Vec::new();
+        while let Some(o) = self.router.poll() {
+            match o {
+                Output::Error { error } if first_error.is_none() => {
+                    first_error = Some(error.to_string())
+                }
+                other => rest.push(other),
+            }
+        }
+        for o in rest {
+            self.output(o);
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn leg_event(&mut self, now: Instant, offer: OfferId, ev: LegEvent) {
+        let Some(o) = self.offers.get(&offer) else {
+            return; // a leg we already gave up on
+        };
+        let (call, agent) = (o.call, o.agent.clone());
+        match ev {
+            LegEvent::Ringing => {}
+            LegEvent::Answered { media, .. } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    if let Some(leg) = self.offers.get(&offer).and_then(|o| o.leg.clone()) {
+                        c.connected = Some((offer, leg));
+                    }
+                    let _ = c.notices.send(Notice::Connected {
+                        agent: agent.clone(),
+                        media,
+                    });
+                }
+                self.router.handle(now, Input::OfferAnswered { offer });
+            }
+            LegEvent::Failed { why, code } => {
+                self.offers.remove(&offer);
+                let (failure, reason) = match why {
+                    LegFailure::Declined => (OfferFailure::Declined, "declined"),
+                    LegFailure::NoAnswer => (OfferFailure::NoAnswer, "no_answer"),
+                    LegFailure::Unreachable => (OfferFailure::Unreachable, "unreachable"),
+                };
+                tracing::info!(agent = %agent, code, reason, "agent did not take the call");
+                self.emit(
+                    call,
+                    EventKind::AgentMissed {
+                        agent,
+                        reason: reason.into(),
+                    },
+                );
+                self.router.handle(
+                    now,
+                    Input::OfferFailed {
+                        offer,
+                        reason: failure,
+                    },
+                );
+            }
+            LegEvent::Ended { by_agent, .. } => {
+                self.offers.remove(&offer);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.connected = None;
+                }
+                let by = if by_agent {
+                    Party::Agent
+                } else {
+                    Party::System
+                };
+                self.emit(call, EventKind::AgentEnded { by });
+                self.notify(call, Notice::AgentEnded { by_agent });
+                self.router.handle(now, Input::CallEnded { call });
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        let batch: Vec<Output> = std::iter::from_fn(|| self.router.poll()).collect();
+        for (i, o) in batch.iter().enumerate() {
+            // A ring timeout or unregistration shows as CancelOffer then
+            // Requeued for the same call: the CDR takes the reason.
+            if let Output::CancelOffer { call, .. } = o {
+                let why = batch[i + 1..].iter().find_map(|n| match n {
+                    Output::Requeued {
+                        call: c, reason, ..
+                    } if c == call => Some(*reason),
+                    _ => None,
+                });
+                self.cancel_offer(o.clone(), why);
+                continue;
+            }
+            self.output(o.clone());
+        }
+    }
+
+    fn cancel_offer(&mut self, o: Output, why: Option<RequeueReason>) {
+        let Output::CancelOffer { offer, call, agent } = o else {
+            return;
+        };
+        let Some(state) = self.offers.remove(&offer) else {
+            return;
+        };
+        if let Some(leg) = state.leg {
+            leg.stop();
+        }
+        let reason = match why {
+            Some(RequeueReason::NoAnswer) => "no_answer",
+            Some(RequeueReason::Declined) => "declined",
+            Some(RequeueReason::Unreachable | RequeueReason::Unregistered) => "unreachable",
+            None => "cancelled",
+        };
+        if why == Some(RequeueReason::NoAnswer) {
+            tracing::info!(agent = %agent, "agent did not answer in time (RONA): paused, call back at its place");
+        }
+        self.emit(
+            call,
+            EventKind::AgentMissed {
+                agent,
+                reason: reason.into(),
+            },
+        );
+    }
+
+    fn output(&mut self, o: Output) {
+        let now = Instant::now();
+        match o {
+            Output::Offer {
+                offer,
+                call,
+                agent,
+                queue,
+                ..
+            } => self.offer(now, offer, call, agent, queue),
+            o @ Output::CancelOffer { .. } => self.cancel_offer(o, None),
+            Output::Connected { call, agent, .. } => {
+                self.last_call.insert(agent.clone(), call);
+                self.emit(call, EventKind::AgentAnswered { agent });
+            }
+            Output::LongWait { call, .. } => self.notify(call, Notice::LongWait),
+            Output::Overflowed { call, from, to } => {
+                tracing::info!(from = %from, to = %to, "call overflowed");
+                self.emit(
+                    call,
+                    EventKind::Overflowed {
+                        from,
+                        to: to.clone(),
+                    },
+                );
+                self.notify(call, Notice::Overflowed { to });
+            }
+            Output::Left {
+                call,
+                reason,
+                destination,
+                ..
+            } => {
+                let reason = match reason {
+                    LeaveReason::MaxWait => "max_wait",
+                    LeaveReason::UnknownQueue => "unknown_queue",
+                }
+                .to_string();
+                self.emit(
+                    call,
+                    EventKind::QueueLeft {
+                        reason: reason.clone(),
+                    },
+                );
+                self.notify(
+                    call,
+                    Notice::Left {
+                        reason,
+                        destination,
+                    },
+                );
+            }
+            Output::AgentState {
+                agent,
+                state,
+                reason,
+                registered,
+            } => {
+                tracing::info!(agent = %agent, state = ?state, reason = reason.as_deref().unwrap_or(""), registered, "agent state");
+            }
+            Output::Disposition {
+                agent, queue, code, ..
+            } => tracing::info!(agent = %agent, queue = %queue, code = %code, "call qualified"),
+            Output::Error { error } => tracing::warn!(error = %error, "ACD refused an input"),
+            Output::Widened { queue, .. } => {
+                tracing::info!(queue = %queue, "call's skill requirement widened")
+            }
+            Output::Requeued { queue, reason, .. } => {
+                tracing::info!(queue = %queue, ?reason, "call back at its place in the queue")
+            }
+        }
+    }
+
+    /// Ring an agent's phone for a call.
+    fn offer(&mut self, now: Instant, offer: OfferId, call: CallId, agent: String, queue: String) {
+        let Some(c) = self.calls.get(&call) else {
+            self.router.handle(
+                now,
+                Input::OfferFailed {
+                    offer,
+                    reason: OfferFailure::Unreachable,
+                },
+            );
+            return;
+        };
+        let Some(target) = self.registrar.lookup(&agent) else {
+            tracing::warn!(agent = %agent, "offered agent has no registered phone");
+            self.router.handle(now, Input::Unregistered { agent });
+            return;
+        };
+        self.emit(
+            call,
+            EventKind::AgentOffered {
+                agent: agent.clone(),
+            },
+        );
+        tracing::info!(record_id = %c.info.record_id, agent = %agent, queue = %queue, contact = %target.contact, "offering call to agent");
+        let req = DialRequest {
+            agent: agent.clone(),
+            target,
+            caller: c.info.caller.clone().filter(|_| !c.info.withheld),
+            record_id: c.info.record_id.clone(),
+            beside: c.info.media,
+        };
+        let tx = self.tx.clone();
+        let report = Box::new(move |ev: LegEvent| {
+            let _ = tx.send(EdgeIn::Leg { offer, ev });
+        });
+        match uac::dial(&self.ctx, &self.engine, req, report) {
+            Ok(leg) => {
+                self.offers.insert(
+                    offer,
+                    OfferState {
+                        call,
+                        agent,
+                        leg: Some(leg),
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, agent = %agent, "cannot place the agent leg");
+                self.emit(
+                    call,
+                    EventKind::AgentMissed {
+                        agent,
+                        reason: "unreachable".into(),
+                    },
+                );
+                self.router.handle(
+                    now,
+                    Input::OfferFailed {
+                        offer,
+                        reason: OfferFailure::Unreachable,
+                    },
+                );
+            }
+        }
+    }
+}

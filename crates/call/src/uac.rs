@@ -1,0 +1,498 @@
+//! One outbound leg (UAC) to an agent's phone: INVITE with our SDP offer,
+//! ringing, CANCEL when asked, ACK to the 2xx, then BYE, re-INVITE and
+//! OPTIONS inside the dialog. Each step is reported to whoever dialled
+//! (the ACD edge); the leg's RTP session sits on the caller's media worker
+//! so the two can be bridged.
+
+use media::engine::{MediaEngine, MediaEvent, MediaSession, MediaSessionRef, SessionParams};
+use media::sdp::{self, Direction, Negotiated};
+use sip::message;
+use sip::rsip::{Header, Method, Request, SipMessage};
+use sip::{Dialog, Essentials, Peer, ServerTxId, TxEvent};
+use tokio::sync::mpsc;
+
+use crate::registrar::Binding;
+use crate::registry::{CallEntry, CallInput};
+use crate::uas::{CallContext, ALLOW};
+
+/// Payload type we offer telephone-event on.
+const OFFER_DTMF_PT: u8 = 101;
+
+/// Who to call and for whom.
+#[derive(Debug, Clone)]
+pub struct DialRequest {
+    pub agent: String,
+    pub target: Binding,
+    /// The caller's number, shown to the agent.
+    pub caller: Option<String>,
+    /// The caller's record, for logs.
+    pub record_id: String,
+    /// The caller's RTP session: ours goes on the same worker.
+    pub beside: MediaSessionRef,
+}
+
+/// Why a leg was not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegFailure {
+    /// The phone said busy or declined (486, 600, 603).
+    Declined,
+    /// No final answer came (408, 480, 487 without our CANCEL).
+    NoAnswer,
+    /// The phone could not be reached or failed (timeout, 4xx-6xx, bad SDP).
+    Unreachable,
+}
+
+/// What a leg reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegEvent {
+    Ringing,
+    Answered {
+        media: MediaSessionRef,
+        codec: String,
+    },
+    Failed {
+        why: LegFailure,
+        code: Option<u16>,
+    },
+    /// The answered leg is over: `by_agent` when the phone sent BYE.
+    Ended {
+        by_agent: bool,
+        reason: &'static str,
+    },
+}
+
+/// What the dialler tells a leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegCmd {
+    /// Stop ringing (CANCEL), or hang up if already answered.
+    Stop,
+}
+
+/// Handle on a running leg.
+#[derive(Debug, Clone)]
+pub struct LegControl {
+    cmd: mpsc::UnboundedSender<LegCmd>,
+    pub sip_call_id: String,
+}
+
+impl LegControl {
+    pub fn stop(&self) {
+        let _ = self.cmd.send(LegCmd::Stop);
+    }
+}
+
+type Report = Box<dyn Fn(LegEvent) + Send + Sync>;
+
+/// Place the call; `report` hears every step.
+pub fn dial(
+    ctx: &CallContext,
+    engine: &MediaEngine,
+    req: DialRequest,
+    report: Report,
+) -> std::io::Result<LegControl> {
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let media = engine.open_beside(req.beside, media_tx)?;
+    let sip_call_id = format!("{}@softswitch", message::random_token(20));
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    ctx.registry.insert(
+        &sip_call_id,
+        CallEntry {
+            record_id: req.record_id.clone(),
+            trunk: "agents".into(),
+            input: in_tx,
+        },
+    );
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (local, contact) = ctx.local_sip(req.target.peer.transport);
+    let via = format!("SIP/2.0/{} {local}", req.target.peer.transport.as_str());
+    let invite = build_invite(&req, &sip_call_id, &via, &contact, &local, ctx, &media);
+    let leg = Leg {
+        ctx: ctx.clone(),
+        peer: req.target.peer,
+        via,
+        contact,
+        invite,
+        media,
+        dialog: None,
+        report,
+        sdp_session: rand::random::<u32>() as u64,
+        sdp_version: 1,
+        negotiated: None,
+    };
+    let span = tracing::info_span!("agent_leg", call_id = %sip_call_id, record_id = %req.record_id, agent = %req.agent);
+    tokio::spawn(tracing::Instrument::instrument(
+        leg.run(in_rx, cmd_rx, media_rx),
+        span,
+    ));
+    Ok(LegControl {
+        cmd: cmd_tx,
+        sip_call_id,
+    })
+}
+
+fn build_invite(
+    req: &DialRequest,
+    call_id: &str,
+    via: &str,
+    contact: &str,
+    local: &std::net::SocketAddr,
+    ctx: &CallContext,
+    media: &MediaSession,
+) -> Request {
+    let host = local.ip();
+    let caller = req.caller.as_deref().unwrap_or("anonymous");
+    let mut headers = sip::rsip::Headers::default();
+    headers.push(Header::Via(
+        format!("{via};branch={};rport", message::new_branch()).into(),
+    ));
+    headers.push(Header::MaxForwards("70".into()));
+    headers.push(Header::From(
+        format!(
+            "\"{caller}\" <sip:{caller}@{host}>;tag={}",
+            message::random_token(10)
+        )
+        .into(),
+    ));
+    headers.push(Header::To(format!("<sip:{}@{host}>", req.agent).into()));
+    headers.push(Header::CallId(call_id.to_string().into()));
+    headers.push(Header::CSeq("1 INVITE".into()));
+    headers.push(Header::Contact(format!("<{contact}>").into()));
+    headers.push(Header::Allow(ALLOW.into()));
+    headers.push(Header::UserAgent(message::PRODUCT.into()));
+    let offer = sdp::build_offer(
+        ctx.media_ip,
+        media.local_addr().port(),
+        &ctx.codecs,
+        OFFER_DTMF_PT,
+        rand::random::<u32>() as u64,
+        1,
+    );
+    let mut body = Vec::new();
+    message::set_body(
+        &mut headers,
+        &mut body,
+        "application/sdp",
+        offer.into_bytes(),
+    );
+    let uri = sip::rsip::Uri::try_from(req.target.contact.as_str()).unwrap_or_default();
+    Request {
+        method: Method::Invite,
+        uri,
+        version: sip::rsip::Version::V2,
+        headers,
+        body,
+    }
+}
+
+struct Leg {
+    ctx: CallContext,
+    peer: Peer,
+    via: String,
+    contact: String,
+    invite: Request,
+    media: MediaSession,
+    dialog: Option<Dialog>,
+    report: Report,
+    sdp_session: u64,
+    sdp_version: u64,
+    negotiated: Option<Negotiated>,
+}
+
+/// Where the leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Calling,
+    /// We sent CANCEL; a 2xx that crosses it is acknowledged and hung up.
+    Cancelling,
+    Confirmed,
+    Done,
+}
+
+impl Leg {
+    async fn run(
+        mut self,
+        mut inputs: mpsc::UnboundedReceiver<CallInput>,
+        mut cmds: mpsc::UnboundedReceiver<LegCmd>,
+        mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    ) {
+        let (reply_tx, mut replies) = mpsc::unbounded_channel();
+        self.ctx
+            .endpoint
+            .request(self.invite.clone(), self.peer, reply_tx);
+        tracing::info!(contact = %self.invite.uri, "ringing agent");
+        let mut phase = Phase::Calling;
+        let mut rang = false;
+        while phase != Phase::Done {
+            tokio::select! {
+                r = replies.recv() => match r {
+                    Some(TxEvent::Response { response, .. }) => {
+                        phase = self.response(phase, &response, &mut rang);
+                    }
+                    Some(TxEvent::Timeout { .. }) | None => {
+                        if phase == Phase::Calling {
+                            tracing::warn!("agent phone did not answer the INVITE (transaction timeout)");
+                            (self.report)(LegEvent::Failed { why: LegFailure::Unreachable, code: None });
+                        }
+                        if phase != Phase::Confirmed {
+                            phase = Phase::Done;
+                        }
+                    }
+                    Some(_) => {}
+                },
+                c = cmds.recv() => match (c, phase) {
+                    (Some(LegCmd::Stop), Phase::Calling) => {
+                        let (tx, _rx) = mpsc::unbounded_channel();
+                        self.ctx.endpoint.request(sip::cancel_for(&self.invite), self.peer, tx);
+                        phase = Phase::Cancelling;
+                    }
+                    (Some(LegCmd::Stop), Phase::Confirmed) | (None, Phase::Confirmed) => {
+                        self.bye();
+                        (self.report)(LegEvent::Ended { by_agent: false, reason: "caller_side" });
+                        phase = Phase::Done;
+                    }
+                    (None, Phase::Calling) => {
+                        let (tx, _rx) = mpsc::unbounded_channel();
+                        self.ctx.endpoint.request(sip::cancel_for(&self.invite), self.peer, tx);
+                        phase = Phase::Cancelling;
+                    }
+                    _ => {}
+                },
+                i = inputs.recv() => match i {
+                    Some(CallInput::Sip(TxEvent::Request { id, request, ess, .. })) => {
+                        if self.in_dialog(id, &request, &ess) {
+                            (self.report)(LegEvent::Ended { by_agent: true, reason: "bye" });
+                            phase = Phase::Done;
+                        }
+                    }
+                    Some(CallInput::Hangup(reason)) => {
+                        match phase {
+                            Phase::Confirmed => {
+                                self.bye();
+                                (self.report)(LegEvent::Ended { by_agent: false, reason });
+                                phase = Phase::Done;
+                            }
+                            Phase::Calling => {
+                                let (tx, _rx) = mpsc::unbounded_channel();
+                                self.ctx.endpoint.request(sip::cancel_for(&self.invite), self.peer, tx);
+                                (self.report)(LegEvent::Failed { why: LegFailure::Unreachable, code: None });
+                                phase = Phase::Cancelling;
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some(CallInput::Sip(_)) => {}
+                    None => phase = Phase::Done,
+                },
+                m = media_events.recv() => {
+                    if let Some(MediaEvent::RtpTimeout) = m {
+                        if phase == Phase::Confirmed {
+                            tracing::warn!("agent phone's RTP stopped; hanging up its leg");
+                            self.bye();
+                            (self.report)(LegEvent::Ended { by_agent: false, reason: "rtp_timeout" });
+                            phase = Phase::Done;
+                        }
+                    }
+                }
+            }
+        }
+        self.ctx.registry.remove(&self.dialog_call_id());
+    }
+
+    fn dialog_call_id(&self) -> String {
+        self.invite
+            .headers
+            .iter()
+            .find_map(|h| match h {
+                Header::CallId(c) => Some(sip::rsip::prelude::UntypedHeader::value(c).to_string()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// A response to our INVITE; returns the new phase.
+    fn response(&mut self, phase: Phase, resp: &sip::rsip::Response, rang: &mut bool) -> Phase {
+        let code = resp.status_code.code();
+        match code {
+            100..=199 => {
+                if code != 100 && !*rang && phase == Phase::Calling {
+                    *rang = true;
+                    (self.report)(LegEvent::Ringing);
+                }
+                phase
+            }
+            200..=299 => {
+                if self.dialog.is_none() {
+                    self.dialog = Some(Dialog::uac(&self.invite, resp, &self.contact));
+                }
+                self.send_ack();
+                match phase {
+                    Phase::Calling => self.answered(resp),
+                    Phase::Cancelling => {
+                        tracing::info!("agent answered as we cancelled; hanging up its leg");
+                        self.bye();
+                        Phase::Done
+                    }
+                    other => other, // a 2xx retransmission
+                }
+            }
+            _ => {
+                if phase == Phase::Calling {
+                    let why = match code {
+                        486 | 600 | 603 => LegFailure::Declined,
+                        408 | 480 | 487 => LegFailure::NoAnswer,
+                        _ => LegFailure::Unreachable,
+                    };
+                    tracing::info!(code, ?why, "agent phone refused the call");
+                    (self.report)(LegEvent::Failed {
+                        why,
+                        code: Some(code),
+                    });
+                }
+                Phase::Done
+            }
+        }
+    }
+
+    fn answered(&mut self, resp: &sip::rsip::Response) -> Phase {
+        let answer = String::from_utf8_lossy(&resp.body);
+        let negotiated = sdp::parse(&answer)
+            .map_err(|e| e.to_string())
+            .and_then(|a| sdp::negotiate(&a, &self.ctx.codecs).map_err(|e| e.to_string()));
+        match negotiated {
+            Ok(n) => {
+                self.media.start(params(&n));
+                tracing::info!(codec = n.codec.name(), remote_rtp = %n.remote_rtp, "agent answered");
+                (self.report)(LegEvent::Answered {
+                    media: self.media.reference(),
+                    codec: n.codec.name().to_string(),
+                });
+                self.negotiated = Some(n);
+                Phase::Confirmed
+            }
+            Err(why) => {
+                tracing::warn!(error = %why, "agent phone's SDP answer is unusable; hanging up");
+                self.bye();
+                (self.report)(LegEvent::Failed {
+                    why: LegFailure::Unreachable,
+                    code: None,
+                });
+                Phase::Done
+            }
+        }
+    }
+
+    fn send_ack(&self) {
+        if let Some(d) = &self.dialog {
+            let ack = d.ack(&self.via);
+            self.ctx
+                .endpoint
+                .send_stateless(self.peer, &SipMessage::Request(ack));
+        }
+    }
+
+    fn bye(&mut self) {
+        if let Some(d) = self.dialog.as_mut() {
+            let bye = d.request(Method::Bye, &self.via);
+            let (tx, _rx) = mpsc::unbounded_channel();
+            self.ctx.endpoint.request(bye, self.peer, tx);
+        }
+    }
+
+    /// Serve a request from the phone; true when it ends the leg (BYE).
+    fn in_dialog(&mut self, id: ServerTxId, req: &Request, ess: &Essentials) -> bool {
+        let ep = self.ctx.endpoint.clone();
+        let Some(d) = self.dialog.as_mut() else {
+            ep.respond(id, message::response(req, 481, None));
+            return false;
+        };
+        if ess.to_tag.as_deref() != Some(d.local_tag.as_str()) {
+            ep.respond(id, message::response(req, 481, None));
+            return false;
+        }
+        if d.check_remote_cseq(req.method, ess.cseq).is_err() {
+            ep.respond(id, message::response(req, 500, None));
+            return false;
+        }
+        match req.method {
+            Method::Bye => {
+                ep.respond(id, message::response(req, 200, None));
+                tracing::info!("agent hung up");
+                true
+            }
+            Method::Invite | Method::Update => {
+                self.reoffer(id, req);
+                false
+            }
+            Method::Options | Method::Info => {
+                ep.respond(id, message::response(req, 200, None));
+                false
+            }
+            _ => {
+                let mut r = message::response(req, 405, None);
+                r.headers.push(Header::Allow(ALLOW.into()));
+                ep.respond(id, r);
+                false
+            }
+        }
+    }
+
+    /// The phone holds, resumes or moves its media.
+    fn reoffer(&mut self, id: ServerTxId, req: &Request) {
+        let ep = self.ctx.endpoint.clone();
+        let offer = String::from_utf8_lossy(&req.body);
+        let n = if req.body.is_empty() {
+            self.negotiated
+                .clone()
+                .ok_or_else(|| "no session".to_string())
+        } else {
+            sdp::parse(&offer)
+                .map_err(|e| e.to_string())
+                .and_then(|o| sdp::negotiate(&o, &self.ctx.codecs).map_err(|e| e.to_string()))
+        };
+        match n {
+            Ok(n) => {
+                self.sdp_version += 1;
+                let body = sdp::build_answer(
+                    self.ctx.media_ip,
+                    self.media.local_addr().port(),
+                    &n,
+                    self.sdp_session,
+                    self.sdp_version,
+                );
+                let mut r = message::response(req, 200, None);
+                r.headers
+                    .push(Header::Contact(format!("<{}>", self.contact).into()));
+                message::set_body(
+                    &mut r.headers,
+                    &mut r.body,
+                    "application/sdp",
+                    body.into_bytes(),
+                );
+                ep.respond(id, r);
+                self.media.start(params(&n));
+                tracing::info!(direction = ?n.direction, "agent phone modified the session");
+                self.negotiated = Some(n);
+            }
+            Err(why) => {
+                let mut r = message::response(req, 488, None);
+                r.headers.push(Header::Warning(
+                    format!("305 softswitch \"{}\"", why.replace('"', "'")).into(),
+                ));
+                ep.respond(id, r);
+            }
+        }
+    }
+}
+
+fn params(n: &Negotiated) -> SessionParams {
+    SessionParams {
+        codec: n.codec,
+        payload_type: n.payload_type,
+        dtmf_payload_type: n.dtmf_payload_type,
+        remote: n.remote_rtp,
+        symmetric: true,
+        inband_dtmf: false,
+        send: matches!(n.direction, Direction::SendRecv | Direction::SendOnly),
+        send_silence: true,
+    }
+}

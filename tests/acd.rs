@@ -1,0 +1,275 @@
+//! ACD end to end: agent phones register with digest auth, callers queue
+//! through flows, the softswitch rings the right agent, bridges the RTP of
+//! both legs, and records waits, talks, misses and abandons in the CDR.
+
+mod support;
+
+use std::time::Duration;
+
+use support::agent::AgentPhone;
+use support::*;
+
+const T: Duration = Duration::from_secs(5);
+
+/// Queue straight away (no menu): 7100 -> general, 7101 -> expert.
+const QUEUE_FLOWS: [(&str, &str); 2] = [
+    (
+        "test-queue-general.toml",
+        "[flow]\nname = \"test-queue-general\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n",
+    ),
+    (
+        "test-queue-expert.toml",
+        "[flow]\nname = \"test-queue-expert\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"expert\"\n",
+    ),
+];
+
+fn server() -> Server {
+    Server::start_with(Options {
+        flows: QUEUE_FLOWS
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect(),
+        dids: r#", "7100" = "test-queue-general", "7101" = "test-queue-expert""#.into(),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn menu_choice_2_reaches_the_expert_agent_and_audio_flows_both_ways() {
+    let srv = server();
+    let mut general = AgentPhone::new("agent1", "agent1", srv.udp);
+    general.register();
+    let mut expert = AgentPhone::new("agent3", "agent3", srv.udp);
+    expert.register();
+
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3422", &Offer::default());
+    ua.answer(&mut call, T);
+    std::thread::sleep(Duration::from_millis(300));
+    call.send_rfc4733('2');
+
+    let ring = expert
+        .await_invite(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("the expert agent is rung; log:\n{}", srv.log_text()));
+    assert!(
+        ring.from.contains("0612345678"),
+        "the agent sees the caller's number: {}",
+        ring.from
+    );
+    assert!(
+        general.recv(Duration::from_millis(200)).is_none(),
+        "agent1 lacks the expert skill and is not rung"
+    );
+    let mut agent_call = expert.answer(ring, "PCMA");
+
+    // Agent -> caller: PCMA 0x2A frames arrive as PCMU (transcoded).
+    let mut alaw_pcm = Vec::new();
+    media::g711::decode_alaw(&[0x2A], &mut alaw_pcm);
+    let mut expect_ulaw = Vec::new();
+    media::g711::encode_ulaw(&alaw_pcm, &mut expect_ulaw);
+    let caller_rtp = call.rtp.try_clone().unwrap();
+    let listener = std::thread::spawn(move || {
+        support::agent::collect_with_payload(&caller_rtp, Duration::from_millis(1500))
+    });
+    agent_call.send_frames(25, 0x2A, 8);
+    let heard = listener.join().unwrap();
+    let relayed = heard
+        .iter()
+        .filter(|(p, b)| p.pt == 0 && *b == expect_ulaw[0])
+        .count();
+    assert!(
+        relayed >= 20,
+        "caller hears the agent: {relayed} of 25 frames"
+    );
+
+    // Caller -> agent: PCMU frames arrive as PCMA.
+    let agent_rtp = agent_call.rtp.try_clone().unwrap();
+    let listener = std::thread::spawn(move || {
+        support::agent::collect_with_payload(&agent_rtp, Duration::from_millis(1500))
+    });
+    call.send_audio(&[3000i16; 160 * 25]);
+    let heard = listener.join().unwrap();
+    let mut ulaw = Vec::new();
+    media::g711::encode_ulaw(&[3000], &mut ulaw);
+    let mut pcm = Vec::new();
+    media::g711::decode_ulaw(&ulaw, &mut pcm);
+    let mut alaw = Vec::new();
+    media::g711::encode_alaw(&pcm, &mut alaw);
+    let relayed = heard
+        .iter()
+        .filter(|(p, b)| p.pt == 8 && *b == alaw[0])
+        .count();
+    assert!(
+        relayed >= 20,
+        "agent hears the caller: {relayed} of 25 frames"
+    );
+
+    // The agent hangs up: the caller's leg ends too.
+    expert.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+    assert_eq!(rec["queue"], "expert");
+    assert_eq!(rec["agent"], "agent3");
+    assert_eq!(rec["ended_by"], "agent");
+    let wait = rec["wait_ms"].as_u64().unwrap();
+    let talk = rec["talk_ms"].as_u64().unwrap();
+    assert!(wait < 5_000, "wait {wait} ms");
+    assert!(talk >= 2_500, "talk {talk} ms covers the two audio bursts");
+    assert_eq!(rec["offers"][0]["agent"], "agent3");
+    assert_eq!(rec["offers"][0]["result"], "answered");
+}
+
+#[test]
+fn caller_hanging_up_in_queue_is_an_abandon_with_its_wait() {
+    let srv = server();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    // No agent: the caller hears the waiting music.
+    let music = call.collect_rtp(Duration::from_millis(1500));
+    assert!(
+        music.len() > 50,
+        "waiting music plays: {} packets",
+        music.len()
+    );
+    let bye = ua.request(&mut call, "BYE", "", "");
+    assert_eq!(status(&bye), Some(200));
+    let rec = srv.record(&call.call_id);
+    assert_eq!(rec["outcome"], "abandoned_queue", "{rec}");
+    assert_eq!(rec["queue"], "general");
+    let wait = rec["wait_ms"].as_u64().unwrap();
+    assert!((1_200..5_000).contains(&wait), "wait {wait} ms");
+    assert_eq!(rec["agent"], serde_json::Value::Null);
+}
+
+#[test]
+fn ring_no_answer_pauses_the_agent_and_the_next_agent_gets_the_call() {
+    let srv = server();
+    let mut first = AgentPhone::new("agent1", "agent1", srv.udp);
+    first.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = first.await_invite(T).expect("agent1 rung");
+    // agent1 lets it ring: after the 3 s ring timeout the softswitch cancels.
+    let cancel = first
+        .recv_until(Duration::from_secs(6), |m| m.starts_with("CANCEL "))
+        .unwrap_or_else(|| panic!("CANCEL after the ring timeout; log:\n{}", srv.log_text()));
+    assert_eq!(header(&cancel, "Call-ID"), Some(ring.call_id.as_str()));
+
+    let mut second = AgentPhone::new("agent2", "agent2", srv.udp);
+    second.register();
+    let ring2 = second
+        .await_invite(Duration::from_secs(5))
+        .expect("the call goes to agent2, not back to the paused agent1");
+    let mut agent_call = second.answer(ring2, "PCMU");
+    std::thread::sleep(Duration::from_millis(300));
+    second.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+    assert_eq!(rec["agent"], "agent2");
+    assert_eq!(rec["offers"][0]["agent"], "agent1");
+    assert_eq!(rec["offers"][0]["result"], "no_answer");
+    assert_eq!(rec["offers"][1]["result"], "answered");
+
+    // agent1 is paused with the reason "rona" until a supervisor unpauses.
+    let agent = |srv: &Server, id: &str| {
+        let (code, body) = curl(srv, "GET", "/api/v1/agents", Some(ADMIN_TOKEN), None);
+        assert_eq!(code, 200, "{body}");
+        body["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let a1 = agent(&srv, "agent1");
+    assert_eq!(
+        (a1["state"].as_str(), a1["reason"].as_str()),
+        (Some("paused"), Some("rona")),
+        "{a1}"
+    );
+    let (code, body) = curl(
+        &srv,
+        "POST",
+        "/api/v1/agents/agent1/unpause",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["agent"]["state"], "available", "{body}");
+    let (code, body) = curl(
+        &srv,
+        "POST",
+        "/api/v1/agents/agent9/pause",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404, "{body}");
+    let (code, queues) = curl(&srv, "GET", "/api/v1/queues", Some(ADMIN_TOKEN), None);
+    assert_eq!(code, 200);
+    let general = &queues["queues"][0];
+    assert_eq!(general["name"], "general");
+    assert_eq!(general["waiting"], 0, "{queues}");
+}
+
+#[test]
+fn registration_needs_the_right_password() {
+    let srv = server();
+    let mut wrong = AgentPhone::new("agent1", "not-the-password", srv.udp);
+    assert_eq!(wrong.register_for(3600), 403);
+    let mut stranger = AgentPhone::new("nobody", "nobody", srv.udp);
+    assert_eq!(stranger.register_for(3600), 403);
+    let mut ok = AgentPhone::new("agent1", "agent1", srv.udp);
+    assert_eq!(ok.register_for(5), 423, "below the minimum expiry");
+    assert_eq!(ok.register_for(3600), 200);
+    assert_eq!(ok.register_for(0), 200, "unregister");
+}
+
+#[test]
+fn caller_hanging_up_while_talking_releases_the_agent_leg() {
+    let srv = server();
+    let mut phone = AgentPhone::new("agent2", "agent2", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = phone.await_invite(T).expect("agent2 rung");
+    let agent_call = phone.answer(ring, "PCMU");
+    std::thread::sleep(Duration::from_millis(500));
+    let bye = ua.request(&mut call, "BYE", "", "");
+    assert_eq!(status(&bye), Some(200));
+    assert!(
+        phone.await_bye(&agent_call, T),
+        "the agent's leg gets BYE when the caller hangs up"
+    );
+    let rec = srv.record(&call.call_id);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+    assert_eq!(rec["ended_by"], "caller");
+    assert!(rec["talk_ms"].as_u64().unwrap() >= 400, "{rec}");
+}
+
+#[test]
+fn a_declining_agent_passes_the_call_on_instead_of_ending_it() {
+    let srv = server();
+    let mut busy = AgentPhone::new("agent1", "agent1", srv.udp);
+    busy.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = busy.await_invite(T).expect("agent1 rung");
+    busy.decline(&ring, 486);
+    // The caller is still there, waiting; the next agent gets the call.
+    let mut free = AgentPhone::new("agent2", "agent2", srv.udp);
+    free.register();
+    let ring = free
+        .await_invite(T)
+        .expect("agent2 rung after agent1 declined");
+    let mut agent_call = free.answer(ring, "PCMU");
+    free.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+    assert_eq!(rec["offers"][0]["result"], "declined", "{rec}");
+    assert_eq!(rec["agent"], "agent2");
+}

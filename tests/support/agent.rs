@@ -1,0 +1,331 @@
+//! A test agent phone: registers with digest auth (computed here, not with
+//! the code under test), is rung by the softswitch, rings, answers with its
+//! own RTP socket, declines, or hangs up.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+
+use super::{body, header, sdp_media, status, tag, token, Packet};
+
+fn md5_hex(s: &str) -> String {
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `name="value"` out of a Digest challenge.
+fn param(challenge: &str, name: &str) -> Option<String> {
+    let i = challenge.find(&format!("{name}="))?;
+    let rest = &challenge[i + name.len() + 1..];
+    Some(match rest.strip_prefix('"') {
+        Some(q) => q[..q.find('"')?].to_string(),
+        None => rest.split([',', ' ']).next()?.to_string(),
+    })
+}
+
+/// An agent's SIP phone on UDP.
+pub struct AgentPhone {
+    pub id: String,
+    password: String,
+    pub sock: UdpSocket,
+    pub local: SocketAddr,
+    pub server: SocketAddr,
+    call_id: String,
+    cseq: u32,
+}
+
+/// A call the softswitch placed to the phone.
+pub struct Ringing {
+    pub invite: String,
+    pub call_id: String,
+    pub to_tag: String,
+    pub from: String,
+}
+
+/// An answered call on the phone.
+pub struct AgentCall {
+    pub ring: Ringing,
+    pub rtp: UdpSocket,
+    pub remote_rtp: SocketAddr,
+    cseq: u32,
+    seq: u16,
+    ts: u32,
+}
+
+impl AgentPhone {
+    pub fn new(id: &str, password: &str, server: SocketAddr) -> AgentPhone {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let local = sock.local_addr().unwrap();
+        AgentPhone {
+            id: id.into(),
+            password: password.into(),
+            sock,
+            local,
+            server,
+            call_id: format!("reg-{}@test", token()),
+            cseq: 0,
+        }
+    }
+
+    pub fn send(&self, msg: &str) {
+        self.sock.send_to(msg.as_bytes(), self.server).unwrap();
+    }
+
+    pub fn recv(&self, timeout: Duration) -> Option<String> {
+        self.sock.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = [0u8; 65536];
+        let (n, _) = self.sock.recv_from(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).to_string())
+    }
+
+    pub fn recv_until(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let m = self.recv(deadline.checked_duration_since(Instant::now())?)?;
+            if pred(&m) {
+                return Some(m);
+            }
+        }
+    }
+
+    fn register_msg(&mut self, expires: u32, auth: &str) -> String {
+        self.cseq += 1;
+        format!(
+            "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{id}@{srv}>;tag={t}\r\nTo: <sip:{id}@{srv}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{id}@{local}>\r\nExpires: {expires}\r\n{auth}User-Agent: test-agent\r\nContent-Length: 0\r\n\r\n",
+            srv = self.server,
+            local = self.local,
+            b = token(),
+            id = self.id,
+            t = token(),
+            cid = self.call_id,
+            cseq = self.cseq,
+        )
+    }
+
+    /// REGISTER, answer the challenge; the final status.
+    pub fn register_for(&mut self, expires: u32) -> u16 {
+        let first = self.register_msg(expires, "");
+        self.send(&first);
+        let resp = self
+            .recv_until(Duration::from_secs(5), |m| {
+                status(m).is_some_and(|c| c >= 200)
+            })
+            .expect("response to REGISTER");
+        if status(&resp) != Some(401) {
+            return status(&resp).unwrap();
+        }
+        let ch = header(&resp, "WWW-Authenticate").expect("challenge");
+        let (realm, nonce) = (param(ch, "realm").unwrap(), param(ch, "nonce").unwrap());
+        let uri = format!("sip:{}", self.server);
+        let ha1 = md5_hex(&format!("{}:{realm}:{}", self.id, self.password));
+        let ha2 = md5_hex(&format!("REGISTER:{uri}"));
+        let cnonce = token();
+        let response = md5_hex(&format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"));
+        let auth = format!(
+            "Authorization: Digest username=\"{}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"{cnonce}\"\r\n",
+            self.id
+        );
+        let second = self.register_msg(expires, &auth);
+        self.send(&second);
+        let resp = self
+            .recv_until(Duration::from_secs(5), |m| {
+                status(m).is_some_and(|c| c >= 200)
+            })
+            .expect("response to the authenticated REGISTER");
+        status(&resp).unwrap()
+    }
+
+    /// Register for an hour; panics unless 200.
+    pub fn register(&mut self) {
+        assert_eq!(self.register_for(3600), 200, "agent {} registers", self.id);
+    }
+
+    /// Wait for the softswitch to ring this phone.
+    pub fn await_invite(&self, within: Duration) -> Option<Ringing> {
+        let inv = self.recv_until(within, |m| m.starts_with("INVITE "))?;
+        let ring = Ringing {
+            call_id: header(&inv, "Call-ID").unwrap().to_string(),
+            to_tag: token(),
+            from: header(&inv, "From").unwrap().to_string(),
+            invite: inv,
+        };
+        self.reply(&ring, 180, "Ringing", "", "");
+        Some(ring)
+    }
+
+    fn reply(&self, ring: &Ringing, code: u16, reason: &str, extra: &str, body: &str) {
+        let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+        for l in ring
+            .invite
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .lines()
+            .skip(1)
+        {
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            match name.as_str() {
+                "via" | "from" | "call-id" | "cseq" => {
+                    out.push_str(l);
+                    out.push_str("\r\n");
+                }
+                "to" => out.push_str(&format!("{l};tag={}\r\n", ring.to_tag)),
+                _ => {}
+            }
+        }
+        let ctype = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        out.push_str(&format!(
+            "Contact: <sip:{}@{}>\r\n{extra}{ctype}Content-Length: {}\r\n\r\n{body}",
+            self.id,
+            self.local,
+            body.len()
+        ));
+        self.send(&out);
+    }
+
+    /// Refuse with `code` (486 busy, 603 decline); expects the ACK.
+    pub fn decline(&self, ring: &Ringing, code: u16) {
+        self.reply(ring, code, "Busy Here", "", "");
+        self.recv_until(Duration::from_secs(5), |m| m.starts_with("ACK "))
+            .expect("ACK to our refusal");
+    }
+
+    /// Answer with PCMU (or `codec` "PCMA") and wait for the ACK.
+    pub fn answer(&self, ring: Ringing, codec: &str) -> AgentCall {
+        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = rtp.local_addr().unwrap().port();
+        let pt = if codec == "PCMA" { 8 } else { 0 };
+        let sdp = format!(
+            "v=0\r\no=agent 1 1 IN IP4 127.0.0.1\r\ns=agent\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {codec}/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        self.reply(&ring, 200, "OK", "", &sdp);
+        self.recv_until(Duration::from_secs(5), |m| m.starts_with("ACK "))
+            .expect("ACK to the agent's 200");
+        let remote_rtp = sdp_media(body(&ring.invite));
+        AgentCall {
+            ring,
+            rtp,
+            remote_rtp,
+            cseq: 1,
+            seq: 1,
+            ts: 0,
+        }
+    }
+
+    /// Hang up an answered call and wait for the 200.
+    pub fn bye(&self, call: &mut AgentCall) {
+        call.cseq += 1;
+        let to = header(&call.ring.invite, "To").unwrap();
+        let msg = format!(
+            "BYE sip:softswitch@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: {to};tag={tt}\r\nTo: {from}\r\nCall-ID: {cid}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
+            srv = self.server,
+            local = self.local,
+            b = token(),
+            tt = call.ring.to_tag,
+            from = call.ring.from,
+            cid = call.ring.call_id,
+            cseq = call.cseq,
+        );
+        self.send(&msg);
+        let ok = self
+            .recv_until(Duration::from_secs(5), |m| {
+                status(m).is_some() && header(m, "CSeq").is_some_and(|c| c.ends_with("BYE"))
+            })
+            .expect("response to the agent's BYE");
+        assert_eq!(status(&ok), Some(200), "{ok}");
+    }
+
+    /// Answer the softswitch's BYE for this call.
+    pub fn await_bye(&self, call: &AgentCall, within: Duration) -> bool {
+        let Some(bye) = self.recv_until(within, |m| {
+            m.starts_with("BYE ") && header(m, "Call-ID") == Some(call.ring.call_id.as_str())
+        }) else {
+            return false;
+        };
+        let mut out = String::from("SIP/2.0 200 OK\r\n");
+        for l in bye.split("\r\n\r\n").next().unwrap().lines().skip(1) {
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
+                out.push_str(l);
+                out.push_str("\r\n");
+            }
+        }
+        out.push_str("Content-Length: 0\r\n\r\n");
+        self.send(&out);
+        true
+    }
+}
+
+impl AgentCall {
+    /// Send PCMU frames (20 ms apart) carrying `byte` as every sample.
+    pub fn send_frames(&mut self, n: usize, byte: u8, pt: u8) {
+        for _ in 0..n {
+            let mut p = vec![0x80, pt];
+            p.extend_from_slice(&self.seq.to_be_bytes());
+            p.extend_from_slice(&self.ts.to_be_bytes());
+            p.extend_from_slice(&0xA6E7_0001u32.to_be_bytes());
+            p.extend_from_slice(&[byte; 160]);
+            self.rtp.send_to(&p, self.remote_rtp).unwrap();
+            self.seq = self.seq.wrapping_add(1);
+            self.ts = self.ts.wrapping_add(160);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// RTP received within `dur`, with the first payload byte of each.
+    pub fn collect(&self, dur: Duration) -> Vec<(Packet, u8)> {
+        collect_with_payload(&self.rtp, dur)
+    }
+}
+
+/// Packets on `sock` within `dur` and the first payload byte of each.
+pub fn collect_with_payload(sock: &UdpSocket, dur: Duration) -> Vec<(Packet, u8)> {
+    let mut out = Vec::new();
+    let deadline = Instant::now() + dur;
+    let mut buf = [0u8; 2048];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let Ok((n, _)) = sock.recv_from(&mut buf) else {
+            break;
+        };
+        if n < 13 {
+            continue;
+        }
+        out.push((
+            Packet {
+                at: Instant::now(),
+                pt: buf[1] & 0x7f,
+                marker: buf[1] & 0x80 != 0,
+                seq: u16::from_be_bytes([buf[2], buf[3]]),
+                ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+                ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
+                len: n,
+            },
+            buf[12],
+        ));
+    }
+    out
+}
+
+/// The To tag a response carries (re-exported for agent tests).
+pub fn to_tag(msg: &str) -> Option<String> {
+    header(msg, "To").and_then(tag)
+}
