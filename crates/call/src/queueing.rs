@@ -250,6 +250,8 @@ struct OfferState {
     call: CallId,
     agent: String,
     leg: Option<LegControl>,
+    /// The agent's RTP session once the phone answered.
+    media: Option<MediaSessionRef>,
 }
 
 struct Edge {
@@ -445,14 +447,10 @@ impl Edge {
         match ev {
             LegEvent::Ringing => {}
             LegEvent::Answered { media, .. } => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    if let Some(leg) = self.offers.get(&offer).and_then(|o| o.leg.clone()) {
-                        c.connected = Some((offer, leg));
-                    }
-                    let _ = c.notices.send(Notice::Connected {
-                        agent: agent.clone(),
-                        media,
-                    });
+                // The caller is connected only once the router agrees (the
+                // offer may have timed out at this very instant).
+                if let Some(o) = self.offers.get_mut(&offer) {
+                    o.media = Some(media);
                 }
                 self.router.handle(now, Input::OfferAnswered { offer });
             }
@@ -554,8 +552,25 @@ impl Edge {
                 ..
             } => self.offer(now, offer, call, agent, queue),
             o @ Output::CancelOffer { .. } => self.cancel_offer(o, None),
-            Output::Connected { call, agent, .. } => {
+            Output::Connected {
+                call, agent, offer, ..
+            } => {
+                let answered = self
+                    .offers
+                    .get(&offer)
+                    .and_then(|o| Some((o.leg.clone()?, o.media?)));
+                let Some((leg, media)) = answered else {
+                    tracing::error!(agent = %agent, "router connected an offer the edge does not hold");
+                    return;
+                };
                 self.last_call.insert(agent.clone(), call);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.connected = Some((offer, leg));
+                    let _ = c.notices.send(Notice::Connected {
+                        agent: agent.clone(),
+                        media,
+                    });
+                }
                 self.emit(call, EventKind::AgentAnswered { agent });
             }
             Output::LongWait { call, .. } => self.notify(call, Notice::LongWait),
@@ -659,6 +674,7 @@ impl Edge {
                         call,
                         agent,
                         leg: Some(leg),
+                        media: None,
                     },
                 );
             }
