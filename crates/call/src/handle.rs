@@ -106,6 +106,11 @@ impl CallHandle {
         &self.info
     }
 
+    /// The call's info, shared (for the ACD, which outlives the node).
+    pub fn shared_info(&self) -> Arc<CallInfo> {
+        self.info.clone()
+    }
+
     /// Play a prompt to its end, or until a digit when `barge_in`. A digit
     /// already typed ahead skips a barge-in prompt at once.
     pub async fn play(

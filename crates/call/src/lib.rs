@@ -3,6 +3,7 @@
 
 pub mod handle;
 pub mod manager;
+mod offer;
 pub mod queueing;
 pub mod registrar;
 pub mod registry;

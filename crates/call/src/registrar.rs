@@ -246,10 +246,9 @@ impl Registrar {
         let fresh = previous
             .as_ref()
             .is_none_or(|p| p.contact != binding.contact || p.peer != binding.peer);
+        // A refresh of the same binding is not news.
         if fresh {
             tracing::info!(agent = %user, contact = %binding.contact, source = %from.addr, expires, "agent phone registered");
-        }
-        if previous.is_none() || fresh {
             let _ = self.events.send(RegEvent::Registered {
                 agent: user,
                 contact: binding.contact,

@@ -5,12 +5,13 @@
 //! so the two can be bridged.
 
 use media::engine::{MediaEngine, MediaEvent, MediaSession, MediaSessionRef, SessionParams};
-use media::sdp::{self, Direction, Negotiated};
+use media::sdp::{self, Negotiated};
 use sip::message;
 use sip::rsip::{Header, Method, Request, SipMessage};
 use sip::{Dialog, Essentials, Peer, ServerTxId, TxEvent};
 use tokio::sync::mpsc;
 
+use crate::offer::{self, session_params};
 use crate::registrar::Binding;
 use crate::registry::{CallEntry, CallInput};
 use crate::uas::{CallContext, ALLOW};
@@ -108,6 +109,7 @@ pub fn dial(
     let invite = build_invite(&req, &sip_call_id, &via, &contact, &local, ctx, &media);
     let leg = Leg {
         ctx: ctx.clone(),
+        sip_call_id: sip_call_id.clone(),
         peer: req.target.peer,
         via,
         contact,
@@ -186,6 +188,7 @@ fn build_invite(
 
 struct Leg {
     ctx: CallContext,
+    sip_call_id: String,
     peer: Peer,
     via: String,
     contact: String,
@@ -239,21 +242,13 @@ impl Leg {
                     }
                     Some(_) => {}
                 },
-                c = cmds.recv() => match (c, phase) {
-                    (Some(LegCmd::Stop), Phase::Calling) => {
-                        let (tx, _rx) = mpsc::unbounded_channel();
-                        self.ctx.endpoint.request(sip::cancel_for(&self.invite), self.peer, tx);
-                        phase = Phase::Cancelling;
-                    }
-                    (Some(LegCmd::Stop), Phase::Confirmed) | (None, Phase::Confirmed) => {
+                // A stop, or the dialler gone: cancel or hang up.
+                _ = cmds.recv() => match phase {
+                    Phase::Calling => phase = self.cancel(),
+                    Phase::Confirmed => {
                         self.bye();
                         (self.report)(LegEvent::Ended { by_agent: false, reason: "caller_side" });
                         phase = Phase::Done;
-                    }
-                    (None, Phase::Calling) => {
-                        let (tx, _rx) = mpsc::unbounded_channel();
-                        self.ctx.endpoint.request(sip::cancel_for(&self.invite), self.peer, tx);
-                        phase = Phase::Cancelling;
                     }
                     _ => {}
                 },
@@ -272,10 +267,8 @@ impl Leg {
                                 phase = Phase::Done;
                             }
                             Phase::Calling => {
-                                let (tx, _rx) = mpsc::unbounded_channel();
-                                self.ctx.endpoint.request(sip::cancel_for(&self.invite), self.peer, tx);
                                 (self.report)(LegEvent::Failed { why: LegFailure::Unreachable, code: None });
-                                phase = Phase::Cancelling;
+                                phase = self.cancel();
                             }
                             _ => {}
                         }
@@ -295,18 +288,16 @@ impl Leg {
                 }
             }
         }
-        self.ctx.registry.remove(&self.dialog_call_id());
+        self.ctx.registry.remove(&self.sip_call_id);
     }
 
-    fn dialog_call_id(&self) -> String {
-        self.invite
-            .headers
-            .iter()
-            .find_map(|h| match h {
-                Header::CallId(c) => Some(sip::rsip::prelude::UntypedHeader::value(c).to_string()),
-                _ => None,
-            })
-            .unwrap_or_default()
+    /// Stop ringing: CANCEL our INVITE.
+    fn cancel(&self) -> Phase {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        self.ctx
+            .endpoint
+            .request(sip::cancel_for(&self.invite), self.peer, tx);
+        Phase::Cancelling
     }
 
     /// A response to our INVITE; returns the new phase.
@@ -354,11 +345,7 @@ impl Leg {
     }
 
     fn answered(&mut self, resp: &sip::rsip::Response) -> Phase {
-        let answer = String::from_utf8_lossy(&resp.body);
-        let negotiated = sdp::parse(&answer)
-            .map_err(|e| e.to_string())
-            .and_then(|a| sdp::negotiate(&a, &self.ctx.codecs).map_err(|e| e.to_string()));
-        match negotiated {
+        match offer::negotiate_body(&resp.body, &self.ctx.codecs) {
             Ok(n) => {
                 self.media.start(params(&n));
                 tracing::info!(codec = n.codec.name(), remote_rtp = %n.remote_rtp, "agent answered");
@@ -439,15 +426,12 @@ impl Leg {
     /// The phone holds, resumes or moves its media.
     fn reoffer(&mut self, id: ServerTxId, req: &Request) {
         let ep = self.ctx.endpoint.clone();
-        let offer = String::from_utf8_lossy(&req.body);
         let n = if req.body.is_empty() {
             self.negotiated
                 .clone()
                 .ok_or_else(|| "no session".to_string())
         } else {
-            sdp::parse(&offer)
-                .map_err(|e| e.to_string())
-                .and_then(|o| sdp::negotiate(&o, &self.ctx.codecs).map_err(|e| e.to_string()))
+            offer::negotiate_body(&req.body, &self.ctx.codecs)
         };
         match n {
             Ok(n) => {
@@ -473,26 +457,12 @@ impl Leg {
                 tracing::info!(direction = ?n.direction, "agent phone modified the session");
                 self.negotiated = Some(n);
             }
-            Err(why) => {
-                let mut r = message::response(req, 488, None);
-                r.headers.push(Header::Warning(
-                    format!("305 softswitch \"{}\"", why.replace('"', "'")).into(),
-                ));
-                ep.respond(id, r);
-            }
+            Err(why) => ep.respond(id, offer::refuse(req, &why)),
         }
     }
 }
 
+/// The agent's phone may sit behind NAT: latch on its source.
 fn params(n: &Negotiated) -> SessionParams {
-    SessionParams {
-        codec: n.codec,
-        payload_type: n.payload_type,
-        dtmf_payload_type: n.dtmf_payload_type,
-        remote: n.remote_rtp,
-        symmetric: true,
-        inband_dtmf: false,
-        send: matches!(n.direction, Direction::SendRecv | Direction::SendOnly),
-        send_silence: true,
-    }
+    session_params(n, true, false)
 }

@@ -10,13 +10,14 @@ use cdr::{CallEvent, CdrSink, DigitSource, EventKind, Party};
 use media::codec::Codec;
 use media::dtmf::{DtmfEvent, DtmfSource};
 use media::engine::{MediaEvent, MediaSession, PlayEnd, SessionParams};
-use media::sdp::{self, Direction, Negotiated};
+use media::sdp::{self, Negotiated};
 use sip::message::{self, content_type};
 use sip::rsip::{Header, Method, Request, Response};
 use sip::{Dialog, Endpoint, Essentials, Peer, ServerTxId, Transport, TxEvent};
 use tokio::sync::mpsc;
 
 use crate::handle::{CallHandle, CallInfo, CallScript, ScriptCmd, ScriptEvent};
+use crate::offer::{self, session_params};
 use crate::registry::{CallInput, CallRegistry};
 use crate::trunk::TrunkSlot;
 
@@ -199,19 +200,6 @@ pub(crate) async fn run(ctx: CallContext, s: Setup) {
         leg.converse(&mut inputs, &mut media_events).await;
     };
     tracing::Instrument::instrument(fut, span).await;
-}
-
-fn session_params(n: &Negotiated, symmetric: bool, inband: bool) -> SessionParams {
-    SessionParams {
-        codec: n.codec,
-        payload_type: n.payload_type,
-        dtmf_payload_type: n.dtmf_payload_type,
-        remote: n.remote_rtp,
-        symmetric,
-        inband_dtmf: inband,
-        send: matches!(n.direction, Direction::SendRecv | Direction::SendOnly),
-        send_silence: true,
-    }
 }
 
 impl Leg {
@@ -538,11 +526,7 @@ impl Leg {
             ep.respond(id, r);
             return;
         }
-        let offer = String::from_utf8_lossy(&req.body);
-        let negotiated = sdp::parse(&offer)
-            .map_err(|e| e.to_string())
-            .and_then(|o| sdp::negotiate(&o, &self.ctx.codecs).map_err(|e| e.to_string()));
-        match negotiated {
+        match offer::negotiate_body(&req.body, &self.ctx.codecs) {
             Ok(n) => {
                 self.sdp_version += 1;
                 let body = self.local_sdp(&n);
@@ -555,11 +539,7 @@ impl Leg {
             }
             Err(why) => {
                 tracing::info!(error = %why, "re-offer refused");
-                let mut r = message::response(req, 488, None);
-                r.headers.push(Header::Warning(
-                    format!("305 softswitch \"{}\"", why.replace('"', "'")).into(),
-                ));
-                ep.respond(id, r);
+                ep.respond(id, offer::refuse(req, &why));
             }
         }
     }

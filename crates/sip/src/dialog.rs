@@ -39,21 +39,14 @@ impl Dialog {
     pub fn uas(invite: &Request, ess: &Essentials, local_tag: &str, local_contact: &str) -> Self {
         let mut from = "";
         let mut to = "";
-        let mut contact = None;
-        let mut route_set = Vec::new();
         for h in invite.headers.iter() {
             match h {
                 Header::From(v) => from = v.value(),
                 Header::To(v) => to = v.value(),
-                Header::Contact(v) if contact.is_none() => contact = Some(v.value()),
-                Header::RecordRoute(v) => route_set.extend(
-                    crate::parse_list(v.value())
-                        .into_iter()
-                        .map(|r| r.to_string()),
-                ),
                 _ => {}
             }
         }
+        let (contact, route_set) = contact_and_routes(&invite.headers);
         let remote_target = contact
             .map(|c| name_addr_uri(c).to_string())
             .unwrap_or_else(|| name_addr_uri(from).to_string());
@@ -93,20 +86,12 @@ impl Dialog {
                 _ => {}
             }
         }
-        let mut contact = None;
-        let mut route_set = Vec::new();
         for h in resp.headers.iter() {
-            match h {
-                Header::To(v) => to = v.value(),
-                Header::Contact(v) if contact.is_none() => contact = Some(v.value()),
-                Header::RecordRoute(v) => route_set.extend(
-                    crate::parse_list(v.value())
-                        .into_iter()
-                        .map(|r| r.to_string()),
-                ),
-                _ => {}
+            if let Header::To(v) = h {
+                to = v.value();
             }
         }
+        let (contact, mut route_set) = contact_and_routes(&resp.headers);
         // A UAC uses the Record-Route set in reverse (RFC 3261 12.1.2).
         route_set.reverse();
         let remote_target = contact
@@ -188,6 +173,24 @@ impl Dialog {
             body: Vec::new(),
         }
     }
+}
+
+/// The first Contact and every Record-Route entry, in message order.
+fn contact_and_routes(headers: &Headers) -> (Option<&str>, Vec<String>) {
+    let mut contact = None;
+    let mut routes = Vec::new();
+    for h in headers.iter() {
+        match h {
+            Header::Contact(v) if contact.is_none() => contact = Some(v.value()),
+            Header::RecordRoute(v) => routes.extend(
+                crate::parse_list(v.value())
+                    .into_iter()
+                    .map(|r| r.to_string()),
+            ),
+            _ => {}
+        }
+    }
+    (contact, routes)
 }
 
 /// `<sip:a@b>;tag=x;y=1` -> `<sip:a@b>;y=1` (tags are added back explicitly).

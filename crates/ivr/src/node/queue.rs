@@ -7,7 +7,6 @@
 //! the call goes to `fallback`, else it ends.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -113,7 +112,7 @@ impl Queue {
             return Ok(self.left("unavailable"));
         };
         let mut waiting = acd.enqueue(
-            Arc::new(cx.call.info().clone()),
+            cx.call.shared_info(),
             QueueRequest {
                 queue: self.queue.clone(),
                 priority: self.priority,
