@@ -105,61 +105,66 @@ mod tests {
             .unwrap()
     }
 
+    /// One direction of a bridge from a leg negotiated as `from` to one
+    /// negotiated as `to`, with its reused buffers.
+    struct Rig {
+        relay: Relay,
+        from: SessionParams,
+        to: SessionParams,
+        tx: RtpSender,
+        scratch: Scratch,
+        out: [u8; MAX_RELAY],
+    }
+
+    impl Rig {
+        fn new(from: SessionParams, to: SessionParams) -> Rig {
+            Rig {
+                relay: Relay::new(2),
+                from,
+                to,
+                tx: RtpSender::new(),
+                scratch: Scratch::default(),
+                out: [0u8; MAX_RELAY],
+            }
+        }
+
+        /// The packet the peer leg sends for `pkt`, if any.
+        fn forward(&mut self, pkt: &[u8]) -> Option<Vec<u8>> {
+            let n = self.relay.forward(
+                &rtp::read(pkt).unwrap(),
+                &self.from,
+                &self.to,
+                &mut self.tx,
+                &mut self.scratch,
+                &mut self.out,
+            )?;
+            Some(self.out[..n].to_vec())
+        }
+    }
+
     #[test]
     fn same_codec_is_copied_with_our_stream_identity() {
-        let (a, b) = (
+        let mut rig = Rig::new(
             params(Codec::Pcmu, 0, Some(101)),
             params(Codec::Pcmu, 0, Some(96)),
         );
-        let mut relay = Relay::new(2);
-        let mut tx = RtpSender::new();
-        let mut scratch = Scratch::default();
-        let mut out = [0u8; MAX_RELAY];
         let payload = [0x55u8; 160];
-        let first = packet(0, 1000, 7, &payload);
-        let n = relay
-            .forward(
-                &rtp::read(&first).unwrap(),
-                &a,
-                &b,
-                &mut tx,
-                &mut scratch,
-                &mut out,
-            )
-            .unwrap();
-        let p1 = rtp::read(&out[..n]).unwrap();
-        assert_eq!(p1.ssrc, tx.ssrc);
+        let out = rig.forward(&packet(0, 1000, 7, &payload)).unwrap();
+        let p1 = rtp::read(&out).unwrap();
+        assert_eq!(p1.ssrc, rig.tx.ssrc);
         assert!(p1.marker, "a new stream starts a talk spurt");
         assert_eq!(p1.payload, &payload[..]);
         let (s1, t1) = (p1.sequence, p1.timestamp);
-        let second = packet(0, 1160, 7, &payload);
-        let n = relay
-            .forward(
-                &rtp::read(&second).unwrap(),
-                &a,
-                &b,
-                &mut tx,
-                &mut scratch,
-                &mut out,
-            )
-            .unwrap();
-        let p2 = rtp::read(&out[..n]).unwrap();
+        let out = rig.forward(&packet(0, 1160, 7, &payload)).unwrap();
+        let p2 = rtp::read(&out).unwrap();
         assert_eq!(p2.sequence, s1.wrapping_add(1));
         assert_eq!(p2.timestamp, t1.wrapping_add(160), "timing kept");
         assert!(!p2.marker);
-        let event = packet(101, 1320, 7, &[1, 0x80, 0, 160]);
-        let n = relay
-            .forward(
-                &rtp::read(&event).unwrap(),
-                &a,
-                &b,
-                &mut tx,
-                &mut scratch,
-                &mut out,
-            )
+        let out = rig
+            .forward(&packet(101, 1320, 7, &[1, 0x80, 0, 160]))
             .unwrap();
         assert_eq!(
-            rtp::read(&out[..n]).unwrap().payload_type,
+            rtp::read(&out).unwrap().payload_type,
             96,
             "peer's event type"
         );
@@ -167,25 +172,11 @@ mod tests {
 
     #[test]
     fn different_codecs_are_transcoded() {
-        let (a, b) = (params(Codec::Pcmu, 0, None), params(Codec::Pcma, 8, None));
-        let mut relay = Relay::new(2);
-        let mut tx = RtpSender::new();
-        let mut scratch = Scratch::default();
-        let mut out = [0u8; MAX_RELAY];
+        let mut rig = Rig::new(params(Codec::Pcmu, 0, None), params(Codec::Pcma, 8, None));
         let mut ulaw = Vec::new();
         Codec::Pcmu.encode(&[1000i16; 160], &mut ulaw);
-        let pkt = packet(0, 0, 1, &ulaw);
-        let n = relay
-            .forward(
-                &rtp::read(&pkt).unwrap(),
-                &a,
-                &b,
-                &mut tx,
-                &mut scratch,
-                &mut out,
-            )
-            .unwrap();
-        let p = rtp::read(&out[..n]).unwrap();
+        let out = rig.forward(&packet(0, 0, 1, &ulaw)).unwrap();
+        let p = rtp::read(&out).unwrap();
         assert_eq!(p.payload_type, 8);
         let mut back = Vec::new();
         Codec::Pcma.decode(p.payload, &mut back);
@@ -196,16 +187,7 @@ mod tests {
         );
         let event = packet(101, 0, 1, &[1, 0x80, 0, 160]);
         assert!(
-            relay
-                .forward(
-                    &rtp::read(&event).unwrap(),
-                    &a,
-                    &b,
-                    &mut tx,
-                    &mut scratch,
-                    &mut out
-                )
-                .is_none(),
+            rig.forward(&event).is_none(),
             "no telephone-event negotiated on either leg"
         );
     }

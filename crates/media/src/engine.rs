@@ -341,7 +341,64 @@ struct Session {
     relay: Option<Relay>,
 }
 
+/// What reading one datagram of a session gave.
+enum Read {
+    /// Nothing left to read.
+    Drained,
+    /// Read (and maybe dropped, or turned into a digit).
+    Kept,
+    /// A packet of `n` bytes to send out of the bridged peer.
+    Relay(usize, SessionParams, Relay),
+}
+
 impl Session {
+    /// Read one datagram: check its source, detect DTMF; a bridged session
+    /// hands the packet (and its relay state) back to be sent on.
+    fn read_one(&mut self, buf: &mut [u8], pcm: &mut Vec<i16>, stats: &MediaStats) -> Read {
+        let (n, src) = match self.socket.recv_from(buf) {
+            Ok(x) => x,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Read::Drained,
+            Err(_) => return Read::Kept, // ICMP errors from our own sends
+        };
+        stats.packets_received.fetch_add(1, Ordering::Relaxed);
+        let Some(params) = self.params else {
+            return Read::Kept; // not negotiated yet
+        };
+        if params.symmetric && !self.latched {
+            self.remote = Some(src);
+            self.latched = true;
+        } else if self.remote != Some(src) {
+            stats.dropped_source.fetch_add(1, Ordering::Relaxed);
+            return Read::Kept;
+        }
+        let Some(pkt) = rtp::read(&buf[..n]) else {
+            stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
+            return Read::Kept;
+        };
+        self.last_rx = Some(Instant::now());
+        self.timed_out = false;
+        if Some(pkt.payload_type) == params.dtmf_payload_type {
+            if let Some(ev) = self
+                .rfc4733
+                .on_packet(pkt.timestamp, pkt.marker, pkt.payload)
+            {
+                self.on_digit(ev);
+            }
+        } else if pkt.payload_type == params.payload_type {
+            if let Some(det) = self.inband.as_mut() {
+                pcm.clear();
+                params.codec.decode(pkt.payload, pcm);
+                for ev in det.feed(pcm) {
+                    self.on_digit(ev);
+                }
+            }
+        }
+        match self.relay.take() {
+            Some(relay) => Read::Relay(n, params, relay),
+            None => Read::Kept,
+        }
+    }
+
     fn finish_play(&mut self, end: PlayEnd) {
         if let Some(p) = self.playing.take() {
             let _ = self.events.send(MediaEvent::PlayFinished {
@@ -580,55 +637,25 @@ impl Worker {
         }
     }
 
-    /// Drain one socket.
+    /// Drain one socket. The session is looked up once per readiness,
+    /// and again only after relaying a packet of a bridge.
     fn receive(&mut self, id: u64, buf: &mut [u8]) {
         let mut pcm = Vec::new();
         loop {
             let Some(s) = self.sessions.get_mut(&id) else {
                 return;
             };
-            let (n, src) = match s.socket.recv_from(buf) {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => continue, // ICMP errors from our own sends
-            };
-            self.stats.packets_received.fetch_add(1, Ordering::Relaxed);
-            let Some(params) = s.params else {
-                continue; // not negotiated yet
-            };
-            if params.symmetric && !s.latched {
-                s.remote = Some(src);
-                s.latched = true;
-            } else if s.remote != Some(src) {
-                self.stats.dropped_source.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let Some(pkt) = rtp::read(&buf[..n]) else {
-                self.stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            s.last_rx = Some(Instant::now());
-            s.timed_out = false;
-            if Some(pkt.payload_type) == params.dtmf_payload_type {
-                if let Some(ev) = s.rfc4733.on_packet(pkt.timestamp, pkt.marker, pkt.payload) {
-                    s.on_digit(ev);
+            let (n, params, mut relay) = loop {
+                match s.read_one(buf, &mut pcm, &self.stats) {
+                    Read::Drained => return,
+                    Read::Kept => {}
+                    Read::Relay(n, params, relay) => break (n, params, relay),
                 }
-            } else if pkt.payload_type == params.payload_type {
-                if let Some(det) = s.inband.as_mut() {
-                    pcm.clear();
-                    params.codec.decode(pkt.payload, &mut pcm);
-                    let found = det.feed(&pcm);
-                    for ev in found {
-                        s.on_digit(ev);
-                    }
-                }
-            }
-            if let Some(mut relay) = s.relay.take() {
-                self.relay(&mut relay, &params, &buf[..n]);
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    if s.relay.is_none() {
-                        s.relay = Some(relay);
-                    }
+            };
+            self.relay(&mut relay, &params, &buf[..n]);
+            if let Some(s) = self.sessions.get_mut(&id) {
+                if s.relay.is_none() {
+                    s.relay = Some(relay);
                 }
             }
         }
