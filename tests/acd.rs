@@ -68,14 +68,12 @@ fn menu_choice_2_reaches_the_expert_agent_and_audio_flows_both_ways() {
     let mut expect_ulaw = Vec::new();
     media::g711::encode_ulaw(&alaw_pcm, &mut expect_ulaw);
     let caller_rtp = call.rtp.try_clone().unwrap();
-    let listener = std::thread::spawn(move || {
-        support::agent::collect_with_payload(&caller_rtp, Duration::from_millis(1500))
-    });
+    let listener = std::thread::spawn(move || read_rtp(&caller_rtp, Duration::from_millis(1500)));
     agent_call.send_frames(25, 0x2A, 8);
     let heard = listener.join().unwrap();
     let relayed = heard
         .iter()
-        .filter(|(p, b)| p.pt == 0 && *b == expect_ulaw[0])
+        .filter(|p| p.pt == 0 && p.first_byte == Some(expect_ulaw[0]))
         .count();
     assert!(
         relayed >= 20,
@@ -84,9 +82,7 @@ fn menu_choice_2_reaches_the_expert_agent_and_audio_flows_both_ways() {
 
     // Caller -> agent: PCMU frames arrive as PCMA.
     let agent_rtp = agent_call.rtp.try_clone().unwrap();
-    let listener = std::thread::spawn(move || {
-        support::agent::collect_with_payload(&agent_rtp, Duration::from_millis(1500))
-    });
+    let listener = std::thread::spawn(move || read_rtp(&agent_rtp, Duration::from_millis(1500)));
     call.send_audio(&[3000i16; 160 * 25]);
     let heard = listener.join().unwrap();
     let mut ulaw = Vec::new();
@@ -97,7 +93,7 @@ fn menu_choice_2_reaches_the_expert_agent_and_audio_flows_both_ways() {
     media::g711::encode_alaw(&pcm, &mut alaw);
     let relayed = heard
         .iter()
-        .filter(|(p, b)| p.pt == 8 && *b == alaw[0])
+        .filter(|p| p.pt == 8 && p.first_byte == Some(alaw[0]))
         .count();
     assert!(
         relayed >= 20,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
 
-use super::{body, header, sdp_media, status, tag, token, Packet};
+use super::{body, header, ok_to, sdp_media, status, token};
 
 fn md5_hex(s: &str) -> String {
     Md5::digest(s.as_bytes())
@@ -254,27 +254,13 @@ impl AgentPhone {
         }) else {
             return false;
         };
-        let mut out = String::from("SIP/2.0 200 OK\r\n");
-        for l in bye.split("\r\n\r\n").next().unwrap().lines().skip(1) {
-            let name = l
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
-                out.push_str(l);
-                out.push_str("\r\n");
-            }
-        }
-        out.push_str("Content-Length: 0\r\n\r\n");
-        self.send(&out);
+        self.send(&ok_to(&bye));
         true
     }
 }
 
 impl AgentCall {
-    /// Send PCMU frames (20 ms apart) carrying `byte` as every sample.
+    /// Send `n` frames of payload type `pt`, 20 ms apart, every byte `byte`.
     pub fn send_frames(&mut self, n: usize, byte: u8, pt: u8) {
         for _ in 0..n {
             let mut p = vec![0x80, pt];
@@ -288,44 +274,4 @@ impl AgentCall {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    /// RTP received within `dur`, with the first payload byte of each.
-    pub fn collect(&self, dur: Duration) -> Vec<(Packet, u8)> {
-        collect_with_payload(&self.rtp, dur)
-    }
-}
-
-/// Packets on `sock` within `dur` and the first payload byte of each.
-pub fn collect_with_payload(sock: &UdpSocket, dur: Duration) -> Vec<(Packet, u8)> {
-    let mut out = Vec::new();
-    let deadline = Instant::now() + dur;
-    let mut buf = [0u8; 2048];
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .unwrap();
-        let Ok((n, _)) = sock.recv_from(&mut buf) else {
-            break;
-        };
-        if n < 13 {
-            continue;
-        }
-        out.push((
-            Packet {
-                at: Instant::now(),
-                pt: buf[1] & 0x7f,
-                marker: buf[1] & 0x80 != 0,
-                seq: u16::from_be_bytes([buf[2], buf[3]]),
-                ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
-                ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
-                len: n,
-            },
-            buf[12],
-        ));
-    }
-    out
-}
-
-/// The To tag a response carries (re-exported for agent tests).
-pub fn to_tag(msg: &str) -> Option<String> {
-    header(msg, "To").and_then(tag)
 }

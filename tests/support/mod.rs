@@ -649,20 +649,25 @@ impl Ua {
 
     /// Answer a request the server sent us (its BYE): 200 OK.
     pub fn reply_ok(&mut self, req: &str) {
-        let mut out = String::from("SIP/2.0 200 OK\r\n");
-        for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
-            for l in req.split("\r\n\r\n").next().unwrap().lines().skip(1) {
-                if let Some((k, _)) = l.split_once(':') {
-                    if k.trim().eq_ignore_ascii_case(name) {
-                        out.push_str(l);
-                        out.push_str("\r\n");
-                    }
+        self.send(&ok_to(req));
+    }
+}
+
+/// A 200 OK to a request: its Via, From, To, Call-ID and CSeq, no body.
+pub fn ok_to(req: &str) -> String {
+    let mut out = String::from("SIP/2.0 200 OK\r\n");
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        for l in req.split("\r\n\r\n").next().unwrap().lines().skip(1) {
+            if let Some((k, _)) = l.split_once(':') {
+                if k.trim().eq_ignore_ascii_case(name) {
+                    out.push_str(l);
+                    out.push_str("\r\n");
                 }
             }
         }
-        out.push_str("Content-Length: 0\r\n\r\n");
-        self.send(&out);
     }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
 }
 
 /// What the caller offers.
@@ -723,6 +728,37 @@ pub struct Packet {
     pub ts: u32,
     pub ssrc: u32,
     pub len: usize,
+    /// The first payload byte (none in an empty packet).
+    pub first_byte: Option<u8>,
+}
+
+/// RTP packets arriving on `sock` within `dur`.
+pub fn read_rtp(sock: &UdpSocket, dur: Duration) -> Vec<Packet> {
+    let mut out = Vec::new();
+    let deadline = Instant::now() + dur;
+    let mut buf = [0u8; 2048];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let Ok((n, _)) = sock.recv_from(&mut buf) else {
+            break;
+        };
+        let at = Instant::now();
+        if n < 12 {
+            continue;
+        }
+        out.push(Packet {
+            at,
+            pt: buf[1] & 0x7f,
+            marker: buf[1] & 0x80 != 0,
+            seq: u16::from_be_bytes([buf[2], buf[3]]),
+            ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+            ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
+            len: n,
+            first_byte: (n > 12).then(|| buf[12]),
+        });
+    }
+    out
 }
 
 impl Call {
@@ -758,31 +794,7 @@ impl Call {
 
     /// Collect RTP for `dur`.
     pub fn collect_rtp(&self, dur: Duration) -> Vec<Packet> {
-        let mut out = Vec::new();
-        let deadline = Instant::now() + dur;
-        let mut buf = [0u8; 2048];
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            self.rtp
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .unwrap();
-            let Ok((n, _)) = self.rtp.recv_from(&mut buf) else {
-                break;
-            };
-            let at = Instant::now();
-            if n < 12 {
-                continue;
-            }
-            out.push(Packet {
-                at,
-                pt: buf[1] & 0x7f,
-                marker: buf[1] & 0x80 != 0,
-                seq: u16::from_be_bytes([buf[2], buf[3]]),
-                ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
-                ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
-                len: n,
-            });
-        }
-        out
+        read_rtp(&self.rtp, dur)
     }
 
     fn send_rtp(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
