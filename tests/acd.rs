@@ -100,8 +100,17 @@ fn menu_choice_2_reaches_the_expert_agent_and_audio_flows_both_ways() {
         "agent hears the caller: {relayed} of 25 frames"
     );
 
-    // The agent hangs up: the caller's leg ends too.
+    // The agent hangs up: the caller's leg ends too. The agent qualifies
+    // the call during its wrap-up (1 s here).
     expert.bye(&mut agent_call);
+    let (code, body) = curl(
+        &srv,
+        "POST",
+        "/api/v1/agents/agent3/disposition",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"code":"17"}"#),
+    );
+    assert_eq!(code, 200, "{body}");
     let rec = await_bye(&mut ua, &srv, &call, T);
     assert_eq!(rec["outcome"], "answered", "{rec}");
     assert_eq!(rec["queue"], "expert");
@@ -113,6 +122,10 @@ fn menu_choice_2_reaches_the_expert_agent_and_audio_flows_both_ways() {
     assert!(talk >= 2_500, "talk {talk} ms covers the two audio bursts");
     assert_eq!(rec["offers"][0]["agent"], "agent3");
     assert_eq!(rec["offers"][0]["result"], "answered");
+    // Written once the wrap-up is over, with the qualification in it.
+    assert_eq!(rec["disposition"], "17", "{rec}");
+    let wrap = rec["wrapup_ms"].as_u64().unwrap();
+    assert!((900..3_000).contains(&wrap), "wrap-up {wrap} ms");
 }
 
 #[test]

@@ -21,7 +21,10 @@ fn demo_menu_invalid_key_then_3_plays_information_and_hangs_up() {
     std::thread::sleep(Duration::from_millis(700));
     call.send_rfc4733('3'); // cuts the menu's second greeting: information
     let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(20));
-    assert_eq!(rec["outcome"], "self_service", "{rec}");
+    // The information message then hang-up: the caller was "informed".
+    assert_eq!(rec["outcome"], "dissuaded", "{rec}");
+    assert_eq!(rec["dissuasion"], "informed", "{rec}");
+    assert_eq!(rec["flow_disposition"], "informed", "{rec}");
     assert_eq!(rec["flow"], "demo");
     assert_eq!(
         prompts_played(&rec),
@@ -284,6 +287,7 @@ fn callbot_example_reads_a_postcode_and_an_evaluation() {
         "{played:?}"
     );
     assert_eq!(rec["outcome"], "self_service");
+    assert_eq!(rec["flow_disposition"], "evaluated_yes", "{rec}");
 }
 
 /// A one-route HTTP back end: answers every request with `body`, and

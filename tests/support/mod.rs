@@ -312,6 +312,9 @@ answer_after_ms = {answer}
         let mut out = Vec::new();
         if let Ok(rd) = std::fs::read_dir(self.cdr_dir()) {
             for e in rd.flatten() {
+                if e.path().extension().is_none_or(|x| x != "jsonl") {
+                    continue;
+                }
                 let text = std::fs::read_to_string(e.path()).unwrap_or_default();
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
                     out.push(serde_json::from_str(line).expect("CDR line is JSON"));

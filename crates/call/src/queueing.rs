@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use acd::{
-    AcdConfig, CallId, Input, LeaveReason, OfferFailure, OfferId, Output, RequeueReason, Router,
-    Snapshot,
+    AcdConfig, AgentStateKind, CallId, Input, LeaveReason, OfferFailure, OfferId, Output,
+    RequeueReason, Router, Snapshot,
 };
 use cdr::{CallEvent, CdrSink, EventKind, Party};
 use media::engine::{MediaEngine, MediaSessionRef};
@@ -254,6 +254,13 @@ struct OfferState {
     media: Option<MediaSessionRef>,
 }
 
+struct LastCall {
+    call: CallId,
+    record_id: String,
+    /// The conversation is over and the agent's wrap-up has not ended.
+    wrapping: bool,
+}
+
 struct Edge {
     router: Router,
     ctx: CallContext,
@@ -262,8 +269,9 @@ struct Edge {
     registrar: Arc<Registrar>,
     calls: HashMap<CallId, CallState>,
     offers: HashMap<OfferId, OfferState>,
-    /// Each agent's last connected call (what a disposition qualifies).
-    last_call: HashMap<String, CallId>,
+    /// Each agent's last connected call (what a disposition qualifies, and
+    /// whose record waits for the end of the agent's wrap-up).
+    last_call: HashMap<String, LastCall>,
     tx: mpsc::UnboundedSender<EdgeIn>,
 }
 
@@ -352,7 +360,9 @@ impl Edge {
                 match state.connected {
                     Some((offer, leg)) => {
                         leg.stop();
-                        self.offers.remove(&offer);
+                        if let Some(o) = self.offers.remove(&offer) {
+                            self.conversation_over(&o.agent);
+                        }
                         if caller_hung_up {
                             self.cdr.emit(CallEvent::now(
                                 &state.info.record_id,
@@ -412,7 +422,7 @@ impl Edge {
             AgentAction::Unpause => Input::Unpause { agent },
             AgentAction::Ready => Input::Ready { agent },
             AgentAction::Disposition { code } => {
-                let Some(&call) = self.last_call.get(&agent) else {
+                let Some(call) = self.last_call.get(&agent).map(|l| l.call) else {
                     return Err(format!("agent {agent:?} has no call to qualify"));
                 };
                 Input::Disposition { agent, call, code }
@@ -479,6 +489,7 @@ impl Edge {
             }
             LegEvent::Ended { by_agent, .. } => {
                 self.offers.remove(&offer);
+                self.conversation_over(&agent);
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.connected = None;
                 }
@@ -563,7 +574,15 @@ impl Edge {
                     tracing::error!(agent = %agent, "router connected an offer the edge does not hold");
                     return;
                 };
-                self.last_call.insert(agent.clone(), call);
+                if let Some(c) = self.calls.get(&call) {
+                    let record_id = c.info.record_id.clone();
+                    let last = LastCall {
+                        call,
+                        record_id,
+                        wrapping: false,
+                    };
+                    self.last_call.insert(agent.clone(), last);
+                }
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.connected = Some((offer, leg));
                     let _ = c.notices.send(Notice::Connected {
@@ -617,10 +636,24 @@ impl Edge {
                 registered,
             } => {
                 tracing::info!(agent = %agent, state = ?state, reason = reason.as_deref().unwrap_or(""), registered, "agent state");
+                if state != AgentStateKind::WrapUp {
+                    self.wrap_up_over(&agent);
+                }
             }
             Output::Disposition {
-                agent, queue, code, ..
-            } => tracing::info!(agent = %agent, queue = %queue, code = %code, "call qualified"),
+                agent,
+                queue,
+                code,
+                call,
+            } => {
+                tracing::info!(agent = %agent, queue = %queue, code = %code, "call qualified");
+                if let Some(l) = self.last_call.get(&agent).filter(|l| l.call == call) {
+                    self.cdr.emit(CallEvent::now(
+                        &l.record_id,
+                        EventKind::Disposition { agent, code },
+                    ));
+                }
+            }
             Output::Error { error } => tracing::warn!(error = %error, "ACD refused an input"),
             Output::Widened { queue, .. } => {
                 tracing::info!(queue = %queue, "call's skill requirement widened")
@@ -628,6 +661,23 @@ impl Edge {
             Output::Requeued { queue, reason, .. } => {
                 tracing::info!(queue = %queue, ?reason, "call back at its place in the queue")
             }
+        }
+    }
+
+    /// The agent's conversation ended: its wrap-up starts now.
+    fn conversation_over(&mut self, agent: &str) {
+        if let Some(l) = self.last_call.get_mut(agent) {
+            l.wrapping = true;
+        }
+    }
+
+    /// The agent left wrap-up (or never entered it): the call's record can
+    /// be completed.
+    fn wrap_up_over(&mut self, agent: &str) {
+        if let Some(l) = self.last_call.get_mut(agent).filter(|l| l.wrapping) {
+            l.wrapping = false;
+            self.cdr
+                .emit(CallEvent::now(&l.record_id, EventKind::WrapUpEnded));
         }
     }
 

@@ -110,11 +110,24 @@ pub enum EventKind {
     AgentEnded {
         by: Party,
     },
+    /// The flow ended the call through a `hangup` node with this
+    /// disposition (`closed`, `saturation`, `informed` mark a dissuasion).
+    FlowEnded {
+        disposition: String,
+    },
+    /// The agent qualified the call with a code from the queue's list.
+    Disposition {
+        agent: String,
+        code: String,
+    },
+    /// The agent's wrap-up after this call is over (timer, `ready`, pause
+    /// or logout).
+    WrapUpEnded,
     /// The call is over.
     Ended {
         by: Party,
         /// `bye`, `cancel`, `script_end`, `ack_timeout`, `rtp_timeout`,
-        /// `shutdown`, `error`.
+        /// `shutdown`, `crash` (closed at the next start), `error`.
         reason: String,
     },
 }

@@ -14,7 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::event::{CallEvent, EventKind, Party};
-use crate::record::CallRecord;
+use crate::eventlog::EventLog;
+use crate::record::{CallRecord, FoldOptions};
 
 /// When finished records are forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -47,36 +48,92 @@ impl CdrSink {
     }
 }
 
+/// Called with each record once it is in the journal (live statistics,
+/// the HTTP pusher's wake-up). Runs on the writer thread: keep it short.
+pub type RecordHook = Box<dyn Fn(&CallRecord) + Send>;
+
+/// How the journal runs.
+pub struct JournalConfig {
+    /// `var/cdr`: daily `cdr-*.jsonl` files and the `events/` log.
+    pub dir: PathBuf,
+    pub fsync: FsyncPolicy,
+    pub fold: FoldOptions,
+    pub hooks: Vec<RecordHook>,
+}
+
+impl JournalConfig {
+    pub fn new(dir: &Path, fsync: FsyncPolicy) -> JournalConfig {
+        JournalConfig {
+            dir: dir.to_path_buf(),
+            fsync,
+            fold: FoldOptions::default(),
+            hooks: Vec::new(),
+        }
+    }
+}
+
+/// A record waiting for the agent's wrap-up is written anyway after this.
+const WRAP_UP_WAIT: Duration = Duration::from_secs(2 * 3600);
+
 /// The running journal.
 pub struct Journal {
     sink: CdrSink,
     thread: Option<JoinHandle<()>>,
+    recovered: usize,
 }
 
 impl Journal {
-    /// Open (create) the directory and start the writer.
-    pub fn start(dir: &Path, policy: FsyncPolicy) -> io::Result<Journal> {
-        std::fs::create_dir_all(dir)?;
+    /// Open (create) the directory, close the calls a crash left open (from
+    /// the events log) and start the writer.
+    pub fn start(cfg: JournalConfig) -> io::Result<Journal> {
+        std::fs::create_dir_all(&cfg.dir)?;
+        let (log, recovered) = EventLog::open(&cfg.dir)?;
         let (tx, rx) = mpsc::channel();
         let mut writer = Writer {
-            dir: dir.to_path_buf(),
-            policy,
+            dir: cfg.dir,
+            policy: cfg.fsync,
+            fold: cfg.fold,
+            hooks: cfg.hooks,
             open: HashMap::new(),
             file: None,
+            log: Some(log),
+            pending_closed: Vec::new(),
             last_sync: Instant::now(),
+            last_sweep: Instant::now(),
             dirty: false,
         };
+        let count = recovered.records.len();
+        if count > 0 || recovered.unreadable > 0 {
+            tracing::warn!(
+                records = count,
+                unreadable_lines = recovered.unreadable,
+                "closing calls left open by the previous run (outcome interrupted, end_reason crash)"
+            );
+        }
+        for mut r in recovered.records {
+            writer.complete(&mut r);
+        }
+        writer.sync(true);
+        if let Some(log) = &writer.log {
+            log.clear_old()?;
+        }
         let thread = std::thread::Builder::new()
             .name("cdr-writer".into())
             .spawn(move || writer.run(rx))?;
         Ok(Journal {
             sink: CdrSink { tx },
             thread: Some(thread),
+            recovered: count,
         })
     }
 
     pub fn sink(&self) -> CdrSink {
         self.sink.clone()
+    }
+
+    /// How many records the start wrote for calls a crash had left open.
+    pub fn recovered(&self) -> usize {
+        self.recovered
     }
 
     /// Close records still open as `interrupted`, sync, stop.
@@ -99,9 +156,16 @@ pub fn file_for(dir: &Path, day: NaiveDate) -> PathBuf {
 struct Writer {
     dir: PathBuf,
     policy: FsyncPolicy,
+    fold: FoldOptions,
+    hooks: Vec<RecordHook>,
     open: HashMap<String, CallRecord>,
     file: Option<(NaiveDate, BufWriter<File>)>,
+    /// None once the writer stopped cleanly or the log failed.
+    log: Option<EventLog>,
+    /// `closed` marks, appended once the CDR lines are flushed.
+    pending_closed: Vec<String>,
     last_sync: Instant,
+    last_sweep: Instant,
     dirty: bool,
 }
 
@@ -111,11 +175,7 @@ impl Writer {
             let msg = match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(m) => Some(m),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.close_all("shutdown");
-                    self.sync(true);
-                    return;
-                }
+                Err(RecvTimeoutError::Disconnected) => return self.stop(),
             };
             let mut next = msg;
             // Take everything queued, then write once.
@@ -123,8 +183,7 @@ impl Writer {
                 match m {
                     Msg::Event(ev) => self.apply(*ev),
                     Msg::Shutdown(ack) => {
-                        self.close_all("shutdown");
-                        self.sync(true);
+                        self.stop();
                         let _ = ack.send(());
                         return;
                     }
@@ -132,10 +191,17 @@ impl Writer {
                 next = rx.try_recv().ok();
             }
             self.sync(false);
+            self.sweep();
         }
     }
 
     fn apply(&mut self, ev: CallEvent) {
+        if let Some(log) = &mut self.log {
+            if let Err(e) = log.event(&ev) {
+                tracing::error!(error = %e, "cannot append to the CDR events log: calls open at a crash would have no record");
+                self.log = None;
+            }
+        }
         if matches!(ev.kind, EventKind::Arrived { .. }) {
             if let Some(r) = CallRecord::open(&ev) {
                 self.open.insert(ev.record_id.clone(), r);
@@ -145,27 +211,84 @@ impl Writer {
         let done = match self.open.get_mut(&ev.record_id) {
             Some(r) => r.apply(&ev),
             None => {
-                tracing::warn!(record_id = %ev.record_id, "event for an unknown call record");
+                if let EventKind::Disposition { agent, code } = &ev.kind {
+                    tracing::warn!(record_id = %ev.record_id, agent = %agent, code = %code,
+                        "disposition after the call's record was written (wrap-up over): not in the CDR");
+                } else {
+                    tracing::warn!(record_id = %ev.record_id, "event for an unknown call record");
+                }
                 false
             }
         };
         if done {
-            if let Some(r) = self.open.remove(&ev.record_id) {
-                self.write(&r);
+            if let Some(mut r) = self.open.remove(&ev.record_id) {
+                self.complete(&mut r);
             }
         }
     }
 
-    fn close_all(&mut self, reason: &str) {
+    /// Write a finished record and tell the hooks.
+    fn complete(&mut self, r: &mut CallRecord) {
+        r.finish(&self.fold);
+        self.write(r);
+        self.pending_closed.push(r.record_id.clone());
+        for hook in &self.hooks {
+            hook(r);
+        }
+    }
+
+    /// Records whose agent never ended the wrap-up are written anyway.
+    fn sweep(&mut self) {
+        if self.last_sweep.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_sweep = Instant::now();
+        let cutoff = Utc::now() - chrono::Duration::from_std(WRAP_UP_WAIT).unwrap_or_default();
+        let stale: Vec<String> = self
+            .open
+            .values()
+            .filter(|r| r.ended_at.is_some_and(|t| t < cutoff))
+            .map(|r| r.record_id.clone())
+            .collect();
+        for id in stale {
+            if let Some(mut r) = self.open.remove(&id) {
+                tracing::warn!(record_id = %id, agent = r.agent.as_deref().unwrap_or(""),
+                    "no end of wrap-up after two hours: record written without it");
+                self.complete(&mut r);
+            }
+        }
+        if self.log.as_ref().is_some_and(|l| l.wants_rollover()) {
+            self.sync(true);
+            let open = self.open.values();
+            if let Some(Err(e)) = self.log.as_mut().map(|l| l.roll_over(open)) {
+                tracing::error!(error = %e, "cannot roll the CDR events log over");
+            }
+        }
+    }
+
+    /// Clean stop: open calls are closed `interrupted`, the events log goes.
+    fn stop(&mut self) {
         let ids: Vec<String> = self.open.keys().cloned().collect();
         for id in ids {
+            let ended = self.open.get(&id).is_some_and(|r| r.ended_at.is_some());
+            if ended {
+                // Waiting for the agent's wrap-up: the call itself is over.
+                if let Some(mut r) = self.open.remove(&id) {
+                    self.complete(&mut r);
+                }
+                continue;
+            }
             self.apply(CallEvent::now(
                 &id,
                 EventKind::Ended {
                     by: Party::System,
-                    reason: reason.into(),
+                    reason: "shutdown".into(),
                 },
             ));
+        }
+        self.sync(true);
+        if let Some(Err(e)) = self.log.take().map(EventLog::remove_all) {
+            tracing::error!(error = %e, "cannot remove the CDR events log");
         }
     }
 
@@ -197,29 +320,43 @@ impl Writer {
         Ok(())
     }
 
+    /// Flush records (to the kernel: a `kill -9` loses nothing flushed),
+    /// fsync by policy, then mark their calls closed in the events log.
     fn sync(&mut self, force: bool) {
-        if !self.dirty {
-            return;
-        }
-        let Some((_, f)) = self.file.as_mut() else {
-            return;
-        };
-        if let Err(e) = f.flush() {
-            tracing::error!(error = %e, "CDR flush failed");
-            return;
-        }
-        let due = match self.policy {
-            FsyncPolicy::Always => true,
-            FsyncPolicy::Interval(ms) => self.last_sync.elapsed() >= Duration::from_millis(ms),
-            FsyncPolicy::Never => false,
-        };
-        if force || due {
-            if let Err(e) = f.get_ref().sync_data() {
-                tracing::error!(error = %e, "CDR fsync failed");
+        let due = force
+            || match self.policy {
+                FsyncPolicy::Always => true,
+                FsyncPolicy::Interval(ms) => self.last_sync.elapsed() >= Duration::from_millis(ms),
+                FsyncPolicy::Never => false,
+            };
+        if self.dirty {
+            if let Some((_, f)) = self.file.as_mut() {
+                if let Err(e) = f.flush() {
+                    tracing::error!(error = %e, "CDR flush failed");
+                    return;
+                }
+                if due {
+                    if let Err(e) = f.get_ref().sync_data() {
+                        tracing::error!(error = %e, "CDR fsync failed");
+                    }
+                }
             }
+            self.dirty = false;
+        }
+        if let Some(log) = &mut self.log {
+            let mut r = Ok(());
+            for id in self.pending_closed.drain(..) {
+                r = r.and_then(|_| log.closed(&id));
+            }
+            if let Err(e) = r.and_then(|_| log.flush(due)) {
+                tracing::error!(error = %e, "CDR events log write failed");
+            }
+        } else {
+            self.pending_closed.clear();
+        }
+        if due {
             self.last_sync = Instant::now();
         }
-        self.dirty = false;
     }
 }
 
@@ -266,7 +403,7 @@ mod tests {
     #[test]
     fn records_are_written_and_read_back() {
         let dir = std::env::temp_dir().join(format!("cdr-test-{}", new_record_id()));
-        let j = Journal::start(&dir, FsyncPolicy::Always).unwrap();
+        let j = Journal::start(JournalConfig::new(&dir, FsyncPolicy::Always)).unwrap();
         let sink = j.sink();
         for i in 0..3 {
             let id = format!("r{i}");
@@ -300,5 +437,98 @@ mod tests {
         assert_eq!(open.outcome, crate::record::Outcome::Interrupted);
         assert_eq!(open.end_reason.as_deref(), Some("shutdown"));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_crash_loses_no_call() {
+        let base = std::env::temp_dir().join(format!("cdr-crash-{}", new_record_id()));
+        let live = base.join("live");
+        let j = Journal::start(JournalConfig::new(&live, FsyncPolicy::Never)).unwrap();
+        let sink = j.sink();
+        let arrived = |id: &str| {
+            CallEvent::now(
+                id,
+                EventKind::Arrived {
+                    sip_call_id: id.into(),
+                    trunk: Some("local".into()),
+                    did: Some("3422".into()),
+                    flow: Some("demo".into()),
+                    caller: None,
+                    caller_withheld: true,
+                    source: "127.0.0.1:1".into(),
+                    transport: "UDP".into(),
+                },
+            )
+        };
+        let ev = |id: &str, kind| CallEvent::now(id, kind);
+        let answered = || EventKind::Answered {
+            codec: "PCMU".into(),
+        };
+        // done: finished; open: in the IVR; wrap: the agent is in wrap-up.
+        for id in ["done", "open", "wrap"] {
+            sink.emit(arrived(id));
+            sink.emit(ev(id, answered()));
+        }
+        sink.emit(ev(
+            "done",
+            EventKind::Ended {
+                by: Party::Caller,
+                reason: "bye".into(),
+            },
+        ));
+        for kind in [
+            EventKind::Queued {
+                queue: "general".into(),
+                priority: 0,
+            },
+            EventKind::AgentAnswered {
+                agent: "agent1".into(),
+            },
+            EventKind::AgentEnded { by: Party::Agent },
+            EventKind::Ended {
+                by: Party::System,
+                reason: "script_end".into(),
+            },
+        ] {
+            sink.emit(ev("wrap", kind));
+        }
+        std::thread::sleep(Duration::from_millis(600));
+        // What a `kill -9` now would leave on disk.
+        let crashed = base.join("crashed");
+        copy_dir(&live, &crashed);
+        j.shutdown();
+
+        let first = read_records(&crashed, None, None).unwrap();
+        assert_eq!(first.len(), 1, "only the finished call was written");
+        let j = Journal::start(JournalConfig::new(&crashed, FsyncPolicy::Always)).unwrap();
+        assert_eq!(j.recovered(), 2);
+        j.shutdown();
+        let recs = read_records(&crashed, None, None).unwrap();
+        assert_eq!(recs.len(), 3, "each call exactly once");
+        let get = |id: &str| recs.iter().find(|r| r.record_id == id).unwrap();
+        assert_eq!(get("done").outcome, crate::record::Outcome::AbandonedIvr);
+        let open = get("open");
+        assert_eq!(open.outcome, crate::record::Outcome::Interrupted);
+        assert_eq!(open.end_reason.as_deref(), Some("crash"));
+        assert_eq!(get("wrap").outcome, crate::record::Outcome::Answered);
+
+        // A third start finds nothing more to close.
+        let j = Journal::start(JournalConfig::new(&crashed, FsyncPolicy::Always)).unwrap();
+        assert_eq!(j.recovered(), 0);
+        j.shutdown();
+        assert_eq!(read_records(&crashed, None, None).unwrap().len(), 3);
+        std::fs::remove_dir_all(&base).ok();
     }
 }

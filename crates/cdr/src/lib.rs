@@ -2,9 +2,10 @@
 //! per call and appended to a durable JSONL journal.
 
 pub mod event;
+mod eventlog;
 pub mod journal;
 pub mod record;
 
 pub use event::{new_record_id, CallEvent, DigitSource, EventKind, Party};
-pub use journal::{read_records, CdrSink, FsyncPolicy, Journal};
-pub use record::{classify_caller, CallRecord, CallerClass, Outcome};
+pub use journal::{read_records, CdrSink, FsyncPolicy, Journal, JournalConfig, RecordHook};
+pub use record::{classify_caller, dissuasion_of, CallRecord, CallerClass, FoldOptions, Outcome};

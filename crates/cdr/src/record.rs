@@ -68,6 +68,28 @@ pub enum Outcome {
     Answered,
     /// The caller hung up while waiting in a queue.
     AbandonedQueue,
+    /// The flow sent the caller away with a message (`dissuasion` says
+    /// why: `closure`, `saturation`, `informed` or `file0`).
+    Dissuaded,
+}
+
+/// Settings that complete a record before it is written (`[cdr]`).
+#[derive(Debug, Clone, Default)]
+pub struct FoldOptions {
+    /// Caller numbers flagged `test_number` (left out of statistics).
+    pub test_numbers: std::collections::HashSet<String>,
+    /// A queue abandon shorter than this is flagged `short_abandon`.
+    pub short_abandon_ms: u64,
+}
+
+/// The dissuasion a flow's hangup disposition stands for, if any.
+pub fn dissuasion_of(disposition: &str) -> Option<&'static str> {
+    match disposition {
+        "closed" | "closure" => Some("closure"),
+        "saturation" | "saturated" => Some("saturation"),
+        "informed" => Some("informed"),
+        _ => None,
+    }
 }
 
 /// An agent's phone rung for the call.
@@ -184,6 +206,27 @@ pub struct CallRecord {
     /// Why the call left its queue without an agent.
     #[serde(default)]
     pub queue_left: Option<String>,
+    /// A queue abandon shorter than `[cdr] short_abandon_s`.
+    #[serde(default)]
+    pub short_abandon: bool,
+    /// The caller is one of `[cdr] test_numbers`.
+    #[serde(default)]
+    pub test_number: bool,
+    /// The disposition of the flow's `hangup` node that ended the call.
+    #[serde(default)]
+    pub flow_disposition: Option<String>,
+    /// For `dissuaded` calls: `closure`, `saturation`, `informed`, `file0`.
+    #[serde(default)]
+    pub dissuasion: Option<String>,
+    /// The agent's qualification code for the call.
+    #[serde(default)]
+    pub disposition: Option<String>,
+    /// When the agent's wrap-up after this call ended.
+    #[serde(default)]
+    pub wrapup_ended_at: Option<DateTime<Utc>>,
+    /// From the end of the conversation to the end of wrap-up.
+    #[serde(default)]
+    pub wrapup_ms: Option<u64>,
 }
 
 impl CallRecord {
@@ -243,6 +286,13 @@ impl CallRecord {
             wait_ms: None,
             talk_ms: None,
             queue_left: None,
+            short_abandon: false,
+            test_number: false,
+            flow_disposition: None,
+            dissuasion: None,
+            disposition: None,
+            wrapup_ended_at: None,
+            wrapup_ms: None,
         })
     }
 
@@ -340,6 +390,17 @@ impl CallRecord {
                     self.talk_ms = Some((ev.at - a).num_milliseconds().max(0) as u64);
                 }
             }
+            EventKind::FlowEnded { disposition } => {
+                self.flow_disposition = Some(disposition.clone())
+            }
+            EventKind::Disposition { code, .. } => self.disposition = Some(code.clone()),
+            EventKind::WrapUpEnded => {
+                self.wrapup_ended_at = Some(ev.at);
+                self.wrapup_ms = self
+                    .agent_ended_at
+                    .map(|e| (ev.at - e).num_milliseconds().max(0) as u64);
+                return self.ended_at.is_some();
+            }
             EventKind::Ended { by, reason } => {
                 let agent_hung_up = self.ended_by == Some(Party::Agent);
                 self.ended_at = Some(ev.at);
@@ -366,12 +427,14 @@ impl CallRecord {
                     self.wait_ms = self.since_queued(ev.at);
                 }
                 self.outcome = match (self.answered_at, *by, reason.as_str()) {
-                    _ if self.agent_answered_at.is_some() && reason != "shutdown" => {
+                    _ if self.agent_answered_at.is_some()
+                        && !matches!(reason.as_str(), "shutdown" | "crash") =>
+                    {
                         Outcome::Answered
                     }
                     (Some(_), Party::Caller, _) if waiting => Outcome::AbandonedQueue,
                     (None, Party::Caller, _) => Outcome::Cancelled,
-                    (_, _, "shutdown") if *by == Party::System => Outcome::Interrupted,
+                    (_, _, "shutdown" | "crash") if *by == Party::System => Outcome::Interrupted,
                     (_, _, "ack_timeout" | "error" | "rtp_timeout") => Outcome::Failed,
                     (None, Party::System, _) => Outcome::Failed,
                     (Some(_), Party::Caller, _) => Outcome::AbandonedIvr,
@@ -381,7 +444,15 @@ impl CallRecord {
                 if self.outcome == Outcome::Cancelled {
                     self.sip_code = Some(487);
                 }
-                return true;
+                if self.outcome == Outcome::SelfService {
+                    self.dissuasion = self.dissuasion_reason();
+                    if self.dissuasion.is_some() {
+                        self.outcome = Outcome::Dissuaded;
+                    }
+                }
+                // An answered call is complete once the agent's wrap-up is
+                // over too (the journal writes it anyway after a while).
+                return !self.awaits_wrap_up();
             }
         }
         false
@@ -389,6 +460,32 @@ impl CallRecord {
 }
 
 impl CallRecord {
+    /// The conversation is over but the agent's wrap-up is not (and the
+    /// process is not stopping).
+    pub fn awaits_wrap_up(&self) -> bool {
+        self.agent_answered_at.is_some()
+            && self.wrapup_ended_at.is_none()
+            && !matches!(self.outcome, Outcome::Interrupted)
+    }
+
+    /// Last touches from the settings, just before the record is written.
+    pub fn finish(&mut self, opts: &FoldOptions) {
+        self.test_number = self
+            .caller
+            .as_ref()
+            .is_some_and(|c| opts.test_numbers.contains(c));
+        self.short_abandon = self.outcome == Outcome::AbandonedQueue
+            && self.wait_ms.is_some_and(|w| w < opts.short_abandon_ms);
+    }
+
+    fn dissuasion_reason(&self) -> Option<String> {
+        if let Some(d) = self.flow_disposition.as_deref().and_then(dissuasion_of) {
+            return Some(d.to_string());
+        }
+        let file0_hangup = self.file0.as_ref().is_some_and(|f| f.mode == "hangup");
+        file0_hangup.then(|| "file0".to_string())
+    }
+
     fn since_queued(&self, at: DateTime<Utc>) -> Option<u64> {
         self.queued_at
             .map(|q| (at - q).num_milliseconds().max(0) as u64)
@@ -521,14 +618,27 @@ mod tests {
             },
         ));
         r.apply(&at(180, EventKind::AgentEnded { by: Party::Agent }));
-        assert!(r.apply(&at(
-            181,
-            EventKind::Ended {
-                by: Party::System,
-                reason: "script_end".into()
-            }
-        )));
+        assert!(
+            !r.apply(&at(
+                181,
+                EventKind::Ended {
+                    by: Party::System,
+                    reason: "script_end".into()
+                }
+            )),
+            "complete only once the agent's wrap-up is over"
+        );
+        r.apply(&at(
+            185,
+            EventKind::Disposition {
+                agent: "agent2".into(),
+                code: "17".into(),
+            },
+        ));
+        assert!(r.apply(&at(190, EventKind::WrapUpEnded)));
         assert_eq!(r.outcome, Outcome::Answered);
+        assert_eq!(r.wrapup_ms, Some(10_000));
+        assert_eq!(r.disposition.as_deref(), Some("17"));
         assert_eq!(r.agent.as_deref(), Some("agent2"));
         assert_eq!((r.wait_ms, r.talk_ms), (Some(50_000), Some(120_000)));
         assert_eq!(r.ended_by, Some(Party::Agent));
@@ -591,6 +701,94 @@ mod tests {
             (Outcome::Answered, Some(Party::Caller))
         );
         assert_eq!(r.talk_ms, Some(30_000));
+    }
+
+    #[test]
+    fn wrap_up_may_end_before_the_caller_leaves() {
+        // The agent hangs up, the caller goes on to a survey; the agent's
+        // wrap-up ends first.
+        let mut r = CallRecord::open(&arrived()).unwrap();
+        for kind in [
+            EventKind::Answered {
+                codec: "PCMA".into(),
+            },
+            EventKind::Queued {
+                queue: "general".into(),
+                priority: 0,
+            },
+            EventKind::AgentAnswered {
+                agent: "agent1".into(),
+            },
+            EventKind::AgentEnded { by: Party::Agent },
+        ] {
+            assert!(!r.apply(&ev(kind)));
+        }
+        assert!(!r.apply(&ev(EventKind::WrapUpEnded)));
+        assert!(r.apply(&ev(EventKind::Ended {
+            by: Party::Caller,
+            reason: "bye".into()
+        })));
+        assert_eq!(r.outcome, Outcome::Answered);
+        assert!(r.wrapup_ms.is_some());
+    }
+
+    #[test]
+    fn dissuasions_and_flags() {
+        let end = |disposition: Option<&str>| {
+            let mut r = CallRecord::open(&arrived()).unwrap();
+            r.apply(&ev(EventKind::Answered {
+                codec: "PCMU".into(),
+            }));
+            if let Some(d) = disposition {
+                r.apply(&ev(EventKind::FlowEnded {
+                    disposition: d.into(),
+                }));
+            }
+            r.apply(&ev(EventKind::Ended {
+                by: Party::System,
+                reason: "script_end".into(),
+            }));
+            (r.outcome, r.dissuasion)
+        };
+        assert_eq!(
+            end(Some("closed")),
+            (Outcome::Dissuaded, Some("closure".into()))
+        );
+        assert_eq!(
+            end(Some("saturation")),
+            (Outcome::Dissuaded, Some("saturation".into()))
+        );
+        assert_eq!(end(Some("evaluated_yes")), (Outcome::SelfService, None));
+        assert_eq!(end(None), (Outcome::SelfService, None));
+
+        let t0 = Utc::now();
+        let mut r = CallRecord::open(&arrived()).unwrap();
+        r.apply(&ev(EventKind::Answered {
+            codec: "PCMU".into(),
+        }));
+        r.apply(&CallEvent {
+            record_id: "r1".into(),
+            at: t0,
+            kind: EventKind::Queued {
+                queue: "general".into(),
+                priority: 0,
+            },
+        });
+        r.apply(&CallEvent {
+            record_id: "r1".into(),
+            at: t0 + chrono::Duration::seconds(3),
+            kind: EventKind::Ended {
+                by: Party::Caller,
+                reason: "bye".into(),
+            },
+        });
+        let opts = FoldOptions {
+            test_numbers: ["+33612345678".to_string()].into(),
+            short_abandon_ms: 5_000,
+        };
+        r.finish(&opts);
+        assert_eq!(r.outcome, Outcome::AbandonedQueue);
+        assert!(r.short_abandon && r.test_number);
     }
 
     #[test]

@@ -143,6 +143,7 @@ pub async fn run_flow(
             Ok(Step::Next(n)) => current = n,
             Ok(Step::Hangup(disposition)) => {
                 tracing::info!(node = %current, disposition = %disposition, "flow ended the call");
+                cx.call.record(cdr::EventKind::FlowEnded { disposition });
                 break;
             }
             Err(HungUp) => {

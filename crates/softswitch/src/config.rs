@@ -24,6 +24,8 @@ pub struct Config {
     #[serde(default)]
     pub data: DataSection,
     #[serde(default)]
+    pub cdr: CdrSection,
+    #[serde(default)]
     pub prompts: PromptsSection,
     #[serde(default)]
     pub flows: FlowsSection,
@@ -111,6 +113,41 @@ impl Default for DataSection {
             cdr_fsync: default_fsync(),
         }
     }
+}
+
+/// How call records are completed and exported.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdrSection {
+    /// A caller who leaves a queue sooner than this is a short abandon.
+    #[serde(default = "default_short_abandon_s")]
+    pub short_abandon_s: u64,
+    /// Caller numbers used for tests: flagged `test_number`, left out of
+    /// statistics. Written as they arrive (e.g. `+33612345678`).
+    #[serde(default)]
+    pub test_numbers: Vec<String>,
+}
+
+impl Default for CdrSection {
+    fn default() -> Self {
+        CdrSection {
+            short_abandon_s: default_short_abandon_s(),
+            test_numbers: Vec::new(),
+        }
+    }
+}
+
+impl CdrSection {
+    pub fn fold_options(&self) -> cdr::FoldOptions {
+        cdr::FoldOptions {
+            test_numbers: self.test_numbers.iter().cloned().collect(),
+            short_abandon_ms: self.short_abandon_s * 1000,
+        }
+    }
+}
+
+fn default_short_abandon_s() -> u64 {
+    5
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use call::queueing::Acd;
 use call::registrar::ExpiryLimits;
 use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, Trunks};
-use cdr::Journal;
+use cdr::{Journal, JournalConfig};
 use ivr::{FlowScript, FlowSet, PromptStore};
 use media::engine::{MediaConfig, MediaEngine};
 use media::prompt::PromptLibrary;
@@ -46,7 +46,9 @@ async fn serve(cfg: Config) -> Result<()> {
     let store = Arc::new(store);
 
     let cdr_dir = cfg.data.dir.join("cdr");
-    let journal = Journal::start(&cdr_dir, cfg.data.cdr_fsync)
+    let mut journal_cfg = JournalConfig::new(&cdr_dir, cfg.data.cdr_fsync);
+    journal_cfg.fold = cfg.cdr.fold_options();
+    let journal = Journal::start(journal_cfg)
         .with_context(|| format!("opening the CDR journal in {}", cdr_dir.display()))?;
 
     let media = MediaEngine::start(MediaConfig {
