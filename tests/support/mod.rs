@@ -49,6 +49,8 @@ pub struct Options {
     pub dids: String,
     /// `[[queues]]` and `[[agents]]` (default: [`TEST_ACD`]).
     pub acd: String,
+    /// More sections at the end of the configuration (`[cdr]`...).
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             flows: Vec::new(),
             dids: String::new(),
             acd: TEST_ACD.into(),
+            extra_config: String::new(),
         }
     }
 }
@@ -237,6 +240,7 @@ answer_after_ms = {answer}
 {trunk_max}dids = {{ "3422" = "demo", "3900" = "office-hours", "7000" = "test-listen", "7001" = "test-short"{dids} }}
 {extra}
 {acd}
+{extra_config}
 "#,
             max_calls = o.max_calls,
             drain = o.drain_timeout_s,
@@ -249,16 +253,27 @@ answer_after_ms = {answer}
             answer = o.answer_after_ms,
             extra = o.extra_trunks,
             acd = o.acd,
+            extra_config = o.extra_config,
         );
+        std::fs::write(dir.join("softswitch.toml"), config).unwrap();
+        Server::spawn(dir)
+    }
+
+    /// Start the binary on the configuration and data in `dir`.
+    fn spawn(dir: PathBuf) -> Result<Server, String> {
         let cfg_path = dir.join("softswitch.toml");
-        std::fs::write(&cfg_path, config).unwrap();
         let log = dir.join("softswitch.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
         let mut child = Command::new(BIN)
             .args(["run", "--config"])
             .arg(&cfg_path)
             .env("SOFTSWITCH_LOG", "info,sip=debug")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(log_file)
             .spawn()
             .expect("start softswitch");
         let stdout = child.stdout.take().unwrap();
@@ -344,6 +359,31 @@ answer_after_ms = {answer}
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
+    }
+
+    /// `kill -9`: the process dies at once, as in a crash.
+    pub fn kill9(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start the binary again on the same configuration and data (after
+    /// [`Server::kill9`] or a stop); the addresses are new.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let dir = self.dir.clone();
+        let mut new = match Server::spawn(dir) {
+            Ok(s) => s,
+            Err(log) => panic!("softswitch did not restart:\n{log}"),
+        };
+        self.child = new.child.take();
+        self.admin = new.admin;
+        self.udp = new.udp;
+        self.tcp = new.tcp;
+        // `new` holds no child any more; its drop must not delete the data.
+        std::mem::forget(new);
     }
 
     /// Send SIGTERM.

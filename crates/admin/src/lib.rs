@@ -1,9 +1,11 @@
 //! The admin HTTP API (`/api/v1`, bearer token): health, file 0, flows,
-//! prompts, queues and agents.
+//! prompts, queues and agents, call records; and `/metrics`.
 //! Every change is written to the audit log.
 
 mod acd_routes;
 pub mod audit;
+mod cdr_routes;
+mod metrics;
 mod routes;
 
 use std::sync::Arc;
@@ -32,6 +34,13 @@ pub struct AdminState {
     pub acd: call::queueing::Acd,
     /// Every DID of every trunk (file 0 targets are DIDs or flow names).
     pub dids: Vec<String>,
+    /// The CDR journal (`var/cdr`).
+    pub cdr_dir: std::path::PathBuf,
+    /// Counters and the rolling window from finished records.
+    pub live: Arc<cdr::live::LiveStats>,
+    pub media: Arc<media::stats::MediaStats>,
+    /// The HTTP push to the SLA engine, when configured.
+    pub push: Option<cdr::push::PushHandle>,
 }
 
 /// Serve the API on `listener` until the process ends.

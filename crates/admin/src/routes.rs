@@ -40,15 +40,20 @@ pub fn router(state: Arc<AdminState>) -> Router {
             "/agents/{agent}/{action}",
             post(crate::acd_routes::agent_action),
         )
+        .route("/cdr", get(crate::cdr_routes::list))
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
-        .with_state(state);
-    Router::new().nest("/api/v1", api).fallback(|| async {
-        error(
-            StatusCode::NOT_FOUND,
-            "no such endpoint; the API is under /api/v1",
-        )
-    })
+        .with_state(state.clone());
+    Router::new()
+        .route("/metrics", get(crate::metrics::metrics))
+        .with_state(state)
+        .nest("/api/v1", api)
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; the API is under /api/v1, metrics at /metrics",
+            )
+        })
 }
 
 async fn auth(State(st): St, req: Request, next: Next) -> Response {

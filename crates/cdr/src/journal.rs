@@ -367,9 +367,24 @@ pub fn read_records(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> io::Result<Vec<CallRecord>> {
+    // A file holds the calls that ended on its (UTC) day: skip the days
+    // outside the range without reading them.
+    let outside = |p: &Path| {
+        let day = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("cdr-"))
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+        let Some(day) = day else {
+            return false;
+        };
+        let start = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let end = start + chrono::Duration::days(1);
+        from.is_some_and(|f| end <= f) || to.is_some_and(|t| start >= t)
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl") && !outside(p))
         .collect();
     files.sort();
     let mut out = Vec::new();

@@ -3,7 +3,10 @@
 
 pub mod event;
 mod eventlog;
+pub mod export;
 pub mod journal;
+pub mod live;
+pub mod push;
 pub mod record;
 
 pub use event::{new_record_id, CallEvent, DigitSource, EventKind, Party};

@@ -126,6 +126,15 @@ pub struct CdrSection {
     /// statistics. Written as they arrive (e.g. `+33612345678`).
     #[serde(default)]
     pub test_numbers: Vec<String>,
+    /// The rolling window of `/metrics` (service level, abandon rate).
+    #[serde(default = "default_live_window_s")]
+    pub live_window_s: u64,
+    /// "Answered within" threshold of the rolling service level.
+    #[serde(default = "default_live_service_level_s")]
+    pub live_service_level_s: u64,
+    /// `[cdr.push]`: batches of records POSTed to an SLA engine.
+    #[serde(default)]
+    pub push: Option<cdr::push::PushConfig>,
 }
 
 impl Default for CdrSection {
@@ -133,8 +142,19 @@ impl Default for CdrSection {
         CdrSection {
             short_abandon_s: default_short_abandon_s(),
             test_numbers: Vec::new(),
+            live_window_s: default_live_window_s(),
+            live_service_level_s: default_live_service_level_s(),
+            push: None,
         }
     }
+}
+
+fn default_live_window_s() -> u64 {
+    1800
+}
+
+fn default_live_service_level_s() -> u64 {
+    60
 }
 
 impl CdrSection {

@@ -9,6 +9,8 @@ use anyhow::{Context, Result};
 use call::queueing::Acd;
 use call::registrar::ExpiryLimits;
 use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, Trunks};
+use cdr::live::LiveStats;
+use cdr::push::PushHandle;
 use cdr::{Journal, JournalConfig};
 use ivr::{FlowScript, FlowSet, PromptStore};
 use media::engine::{MediaConfig, MediaEngine};
@@ -46,10 +48,7 @@ async fn serve(cfg: Config) -> Result<()> {
     let store = Arc::new(store);
 
     let cdr_dir = cfg.data.dir.join("cdr");
-    let mut journal_cfg = JournalConfig::new(&cdr_dir, cfg.data.cdr_fsync);
-    journal_cfg.fold = cfg.cdr.fold_options();
-    let journal = Journal::start(journal_cfg)
-        .with_context(|| format!("opening the CDR journal in {}", cdr_dir.display()))?;
+    let (journal, live, push) = start_journal(&cfg, &cdr_dir).await?;
 
     let media = MediaEngine::start(MediaConfig {
         ip: cfg.media.ip,
@@ -121,7 +120,20 @@ async fn serve(cfg: Config) -> Result<()> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let admin_addr = start_admin(&cfg, &script, manager.registry().clone(), acd).await?;
+    let records = Records {
+        cdr_dir: cdr_dir.clone(),
+        live,
+        push,
+    };
+    let admin_addr = start_admin(
+        &cfg,
+        &script,
+        manager.registry().clone(),
+        acd,
+        media.stats.clone(),
+        records,
+    )
+    .await?;
     // Machine-readable: tests and scripts wait for this line.
     println!(
         "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={} admin={admin_addr}",
@@ -207,12 +219,61 @@ fn reload_flows(cfg: &Config, script: &FlowScript, why: &str) -> Result<Vec<Stri
     }
 }
 
+/// The CDR journal with what feeds on its records: the live figures
+/// (refilled from the journal first, so a restart keeps them) and the HTTP
+/// push.
+async fn start_journal(
+    cfg: &Config,
+    cdr_dir: &std::path::Path,
+) -> Result<(Journal, Arc<LiveStats>, Option<PushHandle>)> {
+    std::fs::create_dir_all(cdr_dir)
+        .with_context(|| format!("creating the CDR directory {}", cdr_dir.display()))?;
+    let live = Arc::new(LiveStats::new(
+        Duration::from_secs(cfg.cdr.live_window_s),
+        Duration::from_secs(cfg.cdr.live_service_level_s),
+    ));
+    let (l, dir) = (live.clone(), cdr_dir.to_path_buf());
+    match tokio::task::spawn_blocking(move || l.seed(&dir)).await? {
+        Ok(n) => tracing::info!(records = n, "live figures refilled from the CDR journal"),
+        Err(e) => tracing::error!(error = %e, "cannot read the CDR journal for the live figures"),
+    }
+    let push = match &cfg.cdr.push {
+        Some(p) => {
+            let h = cdr::push::start(p.clone(), cdr_dir.to_path_buf())
+                .map_err(|e| anyhow::anyhow!("{}: [cdr.push]: {e}", cfg.origin))?;
+            tracing::info!(url = %p.url, batch = p.batch, "CDR push to the SLA engine started");
+            Some(h)
+        }
+        None => None,
+    };
+    let mut journal_cfg = JournalConfig::new(cdr_dir, cfg.data.cdr_fsync);
+    journal_cfg.fold = cfg.cdr.fold_options();
+    let l = live.clone();
+    journal_cfg.hooks.push(Box::new(move |r| l.observe(r)));
+    if let Some(h) = push.clone() {
+        journal_cfg.hooks.push(Box::new(move |_| h.wake()));
+    }
+    let journal = tokio::task::spawn_blocking(move || Journal::start(journal_cfg))
+        .await?
+        .with_context(|| format!("opening the CDR journal in {}", cdr_dir.display()))?;
+    Ok((journal, live, push))
+}
+
+/// What the admin API serves from the call records.
+struct Records {
+    cdr_dir: std::path::PathBuf,
+    live: Arc<LiveStats>,
+    push: Option<PushHandle>,
+}
+
 /// Bind and serve the admin API; its address.
 async fn start_admin(
     cfg: &Arc<Config>,
     script: &Arc<FlowScript>,
     calls: CallRegistry,
     acd: Acd,
+    media: Arc<media::stats::MediaStats>,
+    records: Records,
 ) -> Result<std::net::SocketAddr> {
     if cfg.admin.token == crate::config::DEFAULT_ADMIN_TOKEN {
         tracing::warn!("the admin API uses the default token from the shipped config: set [admin] token before production");
@@ -242,6 +303,10 @@ async fn start_admin(
             .iter()
             .flat_map(|t| t.dids.keys().cloned())
             .collect(),
+        cdr_dir: records.cdr_dir,
+        live: records.live,
+        media,
+        push: records.push,
     };
     tokio::spawn(admin::serve(listener, Arc::new(state)));
     tracing::info!(listen = %addr, "admin API listening");
