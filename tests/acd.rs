@@ -282,3 +282,135 @@ fn a_declining_agent_passes_the_call_on_instead_of_ending_it() {
     assert_eq!(rec["offers"][0]["result"], "declined", "{rec}");
     assert_eq!(rec["agent"], "agent2");
 }
+
+#[test]
+fn a_recorded_queue_keeps_both_sides_in_a_stereo_wav_served_by_the_api() {
+    let srv = Server::start_with(Options {
+        flows: QUEUE_FLOWS
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect(),
+        dids: r#", "7100" = "test-queue-general""#.into(),
+        // The first queue of the test set is `general`.
+        acd: TEST_ACD.replacen("wrap_up_s = 1\n", "wrap_up_s = 1\nrecord = true\n", 1),
+        ..Options::default()
+    });
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = phone.await_invite(T).expect("agent1 rung");
+    let mut agent_call = phone.answer(ring, "PCMA");
+    // The caller speaks for 1 s (a loud PCMU tone), then the agent for 1 s
+    // (PCMA frames of a loud value), then 0.5 s of nothing.
+    let tone: Vec<i16> = (0..8000)
+        .map(|i| ((i as f64 * 0.3).sin() * 12000.0) as i16)
+        .collect();
+    call.send_audio(&tone);
+    let mut loud_alaw = Vec::new();
+    media::g711::encode_alaw(&[12000], &mut loud_alaw);
+    agent_call.send_frames(50, loud_alaw[0], 8);
+    std::thread::sleep(Duration::from_millis(500));
+    phone.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+    let file = rec["recording"].as_str().expect("recording in the CDR");
+    let record_id = rec["record_id"].as_str().unwrap();
+    assert!(
+        file.ends_with(&format!("general/{record_id}.wav")),
+        "{file}"
+    );
+
+    // Listed (once finished) and served by the API.
+    let deadline = std::time::Instant::now() + T;
+    let listed = loop {
+        let (code, body) = curl(
+            &srv,
+            "GET",
+            "/api/v1/recordings?queue=general",
+            Some(ADMIN_TOKEN),
+            None,
+        );
+        assert_eq!(code, 200, "{body}");
+        if let Some(r) = body["recordings"]
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+        {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "not listed: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(listed["record_id"], record_id);
+    assert_eq!(listed["path"], file);
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-f",
+            "-H",
+            &format!("Authorization: Bearer {ADMIN_TOKEN}"),
+        ])
+        .arg(format!(
+            "http://{}/api/v1/recordings/{record_id}",
+            srv.admin
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "download failed");
+    let mut wav = hound::WavReader::new(std::io::Cursor::new(out.stdout)).unwrap();
+    assert_eq!((wav.spec().channels, wav.spec().sample_rate), (2, 8000));
+    // As long as the conversation (within a few frames).
+    let talk_ms = rec["talk_ms"].as_u64().unwrap() as i64;
+    let wav_ms = wav.duration() as i64 / 8;
+    assert!(
+        (wav_ms - talk_ms).abs() < 200,
+        "wav {wav_ms} ms vs talk {talk_ms} ms"
+    );
+    // Each side on its own channel: energy per 100 ms block.
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let energy = |ch: usize, from_ms: usize, to_ms: usize| -> f64 {
+        let (a, b) = (from_ms * 8, (to_ms * 8).min(samples.len() / 2));
+        let sum: f64 = (a..b).map(|i| (samples[i * 2 + ch] as f64).abs()).sum();
+        sum / (b - a).max(1) as f64
+    };
+    let left_loud = (0..wav_ms as usize / 100)
+        .filter(|b| energy(0, b * 100, b * 100 + 100) > 3000.0)
+        .count();
+    let right_loud = (0..wav_ms as usize / 100)
+        .filter(|b| energy(1, b * 100, b * 100 + 100) > 3000.0)
+        .count();
+    assert!(
+        (7..=12).contains(&left_loud),
+        "caller ~1 s on the left: {left_loud} blocks"
+    );
+    assert!(
+        (7..=12).contains(&right_loud),
+        "agent ~1 s on the right: {right_loud} blocks"
+    );
+    let both = (0..wav_ms as usize / 100)
+        .filter(|b| {
+            energy(0, b * 100, b * 100 + 100) > 3000.0 && energy(1, b * 100, b * 100 + 100) > 3000.0
+        })
+        .count();
+    assert!(
+        both <= 2,
+        "the two sides spoke one after the other: {both} blocks overlap"
+    );
+
+    let (code, _) = curl(
+        &srv,
+        "GET",
+        "/api/v1/recordings/20261123T000000Z-000000000000",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404);
+    let audit = std::fs::read_dir(srv.dir.join("var/audit"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect::<String>();
+    assert!(audit.contains("recordings.play"), "playback is audited");
+}

@@ -79,6 +79,17 @@ pub struct QueueConfig {
     /// After declining, an agent is not offered any call for this long.
     #[serde(default = "default_reject_delay")]
     pub reject_delay_s: u64,
+    /// Record the conversations of this queue (stereo WAV under
+    /// `var/recordings/`). The router ignores it; the call layer records.
+    #[serde(default)]
+    pub record: bool,
+    /// Days a recording of this queue is kept before it is purged.
+    #[serde(default = "default_retention_days")]
+    pub recording_retention_days: u32,
+}
+
+fn default_retention_days() -> u32 {
+    60
 }
 
 /// One required skill.
@@ -169,6 +180,8 @@ impl QueueConfig {
             max_wait: None,
             dispositions: Vec::new(),
             reject_delay_s: default_reject_delay(),
+            record: false,
+            recording_retention_days: default_retention_days(),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The admin HTTP API (`/api/v1`, bearer token): health, file 0, flows,
-//! prompts, queues and agents, call records; and `/metrics`.
+//! prompts, queues and agents, call records and recordings; and `/metrics`.
 //! Every change is written to the audit log.
 
 mod acd_routes;
 pub mod audit;
 mod cdr_routes;
 mod metrics;
+mod recording_routes;
 mod routes;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AdminState {
     pub dids: Vec<String>,
     /// The CDR journal (`var/cdr`).
     pub cdr_dir: std::path::PathBuf,
+    /// Call recordings (`var/recordings`).
+    pub recordings: std::path::PathBuf,
     /// Counters and the rolling window from finished records.
     pub live: Arc<cdr::live::LiveStats>,
     pub media: Arc<media::stats::MediaStats>,

@@ -41,6 +41,11 @@ pub fn router(state: Arc<AdminState>) -> Router {
             post(crate::acd_routes::agent_action),
         )
         .route("/cdr", get(crate::cdr_routes::list))
+        .route("/recordings", get(crate::recording_routes::list))
+        .route(
+            "/recordings/{record_id}",
+            get(crate::recording_routes::fetch),
+        )
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state.clone());

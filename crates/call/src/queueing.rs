@@ -4,7 +4,8 @@
 //! (ring an agent, stop ringing, connect caller and agent) and writes each
 //! step into the caller's record. The router itself never sees I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -152,7 +153,9 @@ impl Acd {
         engine: MediaEngine,
         registrar: Arc<Registrar>,
         mut registrations: mpsc::UnboundedReceiver<RegEvent>,
+        recordings: PathBuf,
     ) -> Result<Acd, acd::ConfigError> {
+        let recorded = recorded_queues(&cfg);
         let router = Router::new(cfg)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let fwd = tx.clone();
@@ -172,6 +175,8 @@ impl Acd {
             calls: HashMap::new(),
             offers: HashMap::new(),
             last_call: HashMap::new(),
+            recordings,
+            recorded,
             tx: tx.clone(),
         };
         let acd = Acd {
@@ -272,7 +277,19 @@ struct Edge {
     /// Each agent's last connected call (what a disposition qualifies, and
     /// whose record waits for the end of the agent's wrap-up).
     last_call: HashMap<String, LastCall>,
+    /// `var/recordings`.
+    recordings: PathBuf,
+    /// Queues whose conversations are recorded.
+    recorded: HashSet<String>,
     tx: mpsc::UnboundedSender<EdgeIn>,
+}
+
+fn recorded_queues(cfg: &AcdConfig) -> HashSet<String> {
+    cfg.queues
+        .iter()
+        .filter(|q| q.record)
+        .map(|q| q.name.clone())
+        .collect()
 }
 
 impl Edge {
@@ -400,7 +417,11 @@ impl Edge {
                 let _ = reply.send(self.router.snapshot(now));
             }
             EdgeIn::Reconfigure(cfg, reply) => {
+                let recorded = recorded_queues(&cfg);
                 let r = self.router.reconfigure(now, cfg).map_err(|e| e.to_string());
+                if r.is_ok() {
+                    self.recorded = recorded;
+                }
                 let _ = reply.send(r);
             }
         }
@@ -564,7 +585,11 @@ impl Edge {
             } => self.offer(now, offer, call, agent, queue),
             o @ Output::CancelOffer { .. } => self.cancel_offer(o, None),
             Output::Connected {
-                call, agent, offer, ..
+                call,
+                agent,
+                offer,
+                queue,
+                ..
             } => {
                 let answered = self
                     .offers
@@ -589,6 +614,9 @@ impl Edge {
                         agent: agent.clone(),
                         media,
                     });
+                }
+                if self.recorded.contains(&queue) {
+                    self.record(call, &queue, media);
                 }
                 self.emit(call, EventKind::AgentAnswered { agent });
             }
@@ -662,6 +690,22 @@ impl Edge {
                 tracing::info!(queue = %queue, ?reason, "call back at its place in the queue")
             }
         }
+    }
+
+    /// Record the conversation (caller left, agent right) until either leg
+    /// closes.
+    fn record(&mut self, call: CallId, queue: &str, agent_media: MediaSessionRef) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let path = media::record::recording_path(&self.recordings, queue, &c.info.record_id);
+        let relative = path
+            .strip_prefix(&self.recordings)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .to_string();
+        self.engine.record(&c.info.media, &agent_media, path);
+        self.emit(call, EventKind::Recorded { file: relative });
     }
 
     /// The agent's conversation ended: its wrap-up starts now.

@@ -120,6 +120,11 @@ pub enum EventKind {
         agent: String,
         code: String,
     },
+    /// The conversation is being recorded into this file (relative to
+    /// `var/recordings/`).
+    Recorded {
+        file: String,
+    },
     /// The agent's wrap-up after this call is over (timer, `ready`, pause
     /// or logout).
     WrapUpEnded,

@@ -227,6 +227,9 @@ pub struct CallRecord {
     /// From the end of the conversation to the end of wrap-up.
     #[serde(default)]
     pub wrapup_ms: Option<u64>,
+    /// The conversation's recording, relative to `var/recordings/`.
+    #[serde(default)]
+    pub recording: Option<String>,
 }
 
 impl CallRecord {
@@ -293,6 +296,7 @@ impl CallRecord {
             disposition: None,
             wrapup_ended_at: None,
             wrapup_ms: None,
+            recording: None,
         })
     }
 
@@ -394,6 +398,7 @@ impl CallRecord {
                 self.flow_disposition = Some(disposition.clone())
             }
             EventKind::Disposition { code, .. } => self.disposition = Some(code.clone()),
+            EventKind::Recorded { file } => self.recording = Some(file.clone()),
             EventKind::WrapUpEnded => {
                 self.wrapup_ended_at = Some(ev.at);
                 self.wrapup_ms = self

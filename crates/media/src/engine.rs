@@ -22,6 +22,7 @@ use crate::dtmf::rfc4733::Rfc4733Detector;
 use crate::dtmf::DtmfEvent;
 use crate::ports::PortPool;
 use crate::prompt::Prompt;
+use crate::record::{ChannelBuffer, RecMsg, RecordSink};
 use crate::rtp::{self, RtpSender, MAX_PACKET};
 use crate::stats::{JitterHistogram, MediaStats};
 
@@ -101,6 +102,14 @@ enum Cmd {
     /// Relay each session's received packets out of the other (same worker).
     Bridge(u64, u64),
     Unbridge(u64),
+    /// Record what `caller` and `agent` receive into a stereo WAV.
+    Record {
+        caller: u64,
+        agent: u64,
+        path: std::path::PathBuf,
+    },
+    /// Stop the recording `caller` is part of.
+    StopRecord(u64),
     Close(u64),
 }
 
@@ -129,6 +138,12 @@ pub struct MediaEngine {
     pub stats: Arc<MediaStats>,
 }
 
+/// A recording in progress on a worker.
+struct ActiveRecording {
+    caller: u64,
+    agent: u64,
+}
+
 impl MediaEngine {
     pub fn start(cfg: MediaConfig) -> io::Result<MediaEngine> {
         if cfg.port_max <= cfg.port_min {
@@ -144,6 +159,7 @@ impl MediaEngine {
         };
         let ports = Arc::new(PortPool::new(cfg.port_min, cfg.port_max));
         let stats = Arc::new(MediaStats::default());
+        let recorder = RecordSink::start()?;
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let poll = Poll::new()?;
@@ -161,6 +177,8 @@ impl MediaEngine {
                 offset: JitterHistogram::default(),
                 scratch: Scratch::default(),
                 relay_buf: Box::new([0u8; MAX_RELAY]),
+                recorder: recorder.clone(),
+                recordings: Vec::new(),
             };
             std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -196,6 +214,32 @@ impl MediaEngine {
         events: UnboundedSender<MediaEvent>,
     ) -> io::Result<MediaSession> {
         self.open_on(other.worker_index, events)
+    }
+
+    /// Record a bridged call: what `caller` receives on the left channel,
+    /// what `agent` receives on the right, into `path` (a stereo WAV,
+    /// `path.part` until the recording ends). Both sessions must be on one
+    /// worker (see [`MediaEngine::open_beside`]). The recording ends with
+    /// [`MediaEngine::stop_recording`] or when either session closes.
+    pub fn record(
+        &self,
+        caller: &MediaSessionRef,
+        agent: &MediaSessionRef,
+        path: std::path::PathBuf,
+    ) {
+        if caller.worker_index != agent.worker_index {
+            tracing::error!(file = %path.display(), "recording refused: sessions on different workers");
+            return;
+        }
+        self.workers[caller.worker_index].send(Cmd::Record {
+            caller: caller.id,
+            agent: agent.id,
+            path,
+        });
+    }
+
+    pub fn stop_recording(&self, caller: &MediaSessionRef) {
+        self.workers[caller.worker_index].send(Cmd::StopRecord(caller.id));
     }
 
     fn open_on(&self, w: usize, events: UnboundedSender<MediaEvent>) -> io::Result<MediaSession> {
@@ -339,6 +383,8 @@ struct Session {
     timed_out: bool,
     /// Bridged: what we receive goes out of the peer session.
     relay: Option<Relay>,
+    /// Recorded: what we receive, decoded, waiting for the next tick.
+    tap: Option<ChannelBuffer>,
 }
 
 /// What reading one datagram of a session gave.
@@ -384,10 +430,15 @@ impl Session {
             {
                 self.on_digit(ev);
             }
-        } else if pkt.payload_type == params.payload_type {
+        } else if pkt.payload_type == params.payload_type
+            && (self.inband.is_some() || self.tap.is_some())
+        {
+            pcm.clear();
+            params.codec.decode(pkt.payload, pcm);
+            if let Some(tap) = self.tap.as_mut() {
+                tap.push(pcm);
+            }
             if let Some(det) = self.inband.as_mut() {
-                pcm.clear();
-                params.codec.decode(pkt.payload, pcm);
                 for ev in det.feed(pcm) {
                     self.on_digit(ev);
                 }
@@ -435,6 +486,8 @@ struct Worker {
     offset: JitterHistogram,
     scratch: Scratch,
     relay_buf: Box<[u8; MAX_RELAY]>,
+    recorder: RecordSink,
+    recordings: Vec<ActiveRecording>,
 }
 
 impl Worker {
@@ -559,6 +612,7 @@ impl Worker {
                         last_rx: None,
                         timed_out: false,
                         relay: None,
+                        tap: None,
                     },
                 );
             }
@@ -598,7 +652,14 @@ impl Worker {
             }
             Cmd::Bridge(a, b) => self.bridge(a, b),
             Cmd::Unbridge(id) => self.unbridge(id),
+            Cmd::Record {
+                caller,
+                agent,
+                path,
+            } => self.start_recording(caller, agent, path),
+            Cmd::StopRecord(id) => self.stop_recording(id),
             Cmd::Close(id) => {
+                self.stop_recording(id);
                 self.unbridge(id);
                 if let Some(mut s) = self.sessions.remove(&id) {
                     let _ = self.poll.registry().deregister(&mut s.socket);
@@ -623,6 +684,63 @@ impl Worker {
                 s.relay = Some(Relay::new(peer));
             }
         }
+    }
+
+    fn start_recording(&mut self, caller: u64, agent: u64, path: std::path::PathBuf) {
+        if caller == agent
+            || !self.sessions.contains_key(&caller)
+            || !self.sessions.contains_key(&agent)
+        {
+            tracing::warn!(caller, agent, file = %path.display(), "recording of a closed session ignored");
+            return;
+        }
+        self.stop_recording(caller);
+        self.stop_recording(agent);
+        for id in [caller, agent] {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.tap = Some(ChannelBuffer::default());
+            }
+        }
+        self.recorder.send(RecMsg::Start { key: caller, path });
+        self.recordings.push(ActiveRecording { caller, agent });
+    }
+
+    /// End the recording session `id` is part of (either side).
+    fn stop_recording(&mut self, id: u64) {
+        let Some(i) = self
+            .recordings
+            .iter()
+            .position(|r| r.caller == id || r.agent == id)
+        else {
+            return;
+        };
+        let r = self.recordings.swap_remove(i);
+        for id in [r.caller, r.agent] {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.tap = None;
+            }
+        }
+        self.recorder.send(RecMsg::Stop { key: r.caller });
+    }
+
+    /// One 20 ms stereo frame of every recording, to the recorder thread.
+    fn record_tick(&mut self) {
+        if self.recordings.is_empty() {
+            return;
+        }
+        let per = FRAME_SAMPLES * 2;
+        let mut keys = Vec::with_capacity(self.recordings.len());
+        let mut samples = vec![0i16; per * self.recordings.len()];
+        for (i, r) in self.recordings.iter().enumerate() {
+            let frame = &mut samples[i * per..(i + 1) * per];
+            for (channel, id) in [(0, r.caller), (1, r.agent)] {
+                if let Some(tap) = self.sessions.get_mut(&id).and_then(|s| s.tap.as_mut()) {
+                    tap.pop_into(frame, channel);
+                }
+            }
+            keys.push(r.caller);
+        }
+        self.recorder.send(RecMsg::Frames { keys, samples });
     }
 
     fn unbridge(&mut self, id: u64) {
@@ -756,6 +874,7 @@ impl Worker {
             }
         }
         self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
+        self.record_tick();
     }
 
     fn check_timeouts(&mut self, now: Instant) {

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod g711;
 pub mod ports;
 pub mod prompt;
+pub mod record;
 pub mod rtp;
 pub mod sdp;
 pub mod stats;

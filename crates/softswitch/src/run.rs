@@ -105,8 +105,17 @@ async fn serve(cfg: Config) -> Result<()> {
         Some(registrar.clone()),
     );
     tokio::spawn(manager.clone().run(events_rx));
-    let acd = Acd::start(cfg.acd(), ctx, media.clone(), registrar, reg_rx)
-        .map_err(|e| anyhow::anyhow!("{}: ACD: {e}", cfg.origin))?;
+    let recordings = cfg.data.dir.join("recordings");
+    tokio::spawn(purge_recordings(cfg.clone(), recordings.clone()));
+    let acd = Acd::start(
+        cfg.acd(),
+        ctx,
+        media.clone(),
+        registrar,
+        reg_rx,
+        recordings.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: ACD: {e}", cfg.origin))?;
     script.set_acd(acd.clone());
     tracing::info!(
         queues = cfg.queues.len(),
@@ -121,6 +130,7 @@ async fn serve(cfg: Config) -> Result<()> {
             .join(",")
     };
     let records = Records {
+        recordings,
         cdr_dir: cdr_dir.clone(),
         live,
         push,
@@ -259,8 +269,39 @@ async fn start_journal(
     Ok((journal, live, push))
 }
 
+/// Delete recordings past their queue's retention, at start and hourly.
+async fn purge_recordings(cfg: Arc<Config>, dir: std::path::PathBuf) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let (c, d) = (cfg.clone(), dir.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            let retention = |queue: &str| {
+                c.queues
+                    .iter()
+                    .find(|q| q.name == queue)
+                    .map_or(60, |q| q.recording_retention_days)
+            };
+            media::record::purge(&d, media::record::today(), &retention)
+        })
+        .await;
+        match done {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(files = n, dir = %dir.display(), "recordings past retention deleted")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, dir = %dir.display(), "recording purge failed")
+            }
+            Err(e) => tracing::error!(error = %e, "recording purge task failed"),
+        }
+    }
+}
+
 /// What the admin API serves from the call records.
 struct Records {
+    /// `var/recordings`.
+    recordings: std::path::PathBuf,
     cdr_dir: std::path::PathBuf,
     live: Arc<LiveStats>,
     push: Option<PushHandle>,
@@ -304,6 +345,7 @@ async fn start_admin(
             .flat_map(|t| t.dids.keys().cloned())
             .collect(),
         cdr_dir: records.cdr_dir,
+        recordings: records.recordings,
         live: records.live,
         media,
         push: records.push,
