@@ -3,7 +3,7 @@
 # running it again costs nothing. `apt-get update` runs once, only when
 # something must be installed.
 #   scripts/deps.sh run    packages to build and run softswitch
-#   scripts/deps.sh test   the above plus the test tools (SIPp)
+#   scripts/deps.sh test   the above plus the test tools (SIPp, curl, baresip)
 set -euo pipefail
 
 what="${1:-run}"
@@ -12,7 +12,7 @@ what="${1:-run}"
 pkgs=(build-essential pkg-config autoconf automake libtool libclang-dev clang)
 case "$what" in
   run) ;;
-  test) pkgs+=(sip-tester curl) ;;
+  test) pkgs+=(sip-tester curl baresip-core) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
