@@ -224,12 +224,12 @@ impl AgentPhone {
         }
     }
 
-    /// Hang up an answered call and wait for the 200.
-    pub fn bye(&self, call: &mut AgentCall) {
+    /// Send a request inside an answered call; its final response.
+    pub fn request(&self, call: &mut AgentCall, method: &str, extra: &str) -> String {
         call.cseq += 1;
         let to = header(&call.ring.invite, "To").unwrap();
         let msg = format!(
-            "BYE sip:softswitch@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: {to};tag={tt}\r\nTo: {from}\r\nCall-ID: {cid}\r\nCSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
+            "{method} sip:softswitch@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: {to};tag={tt}\r\nTo: {from}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{id}@{local}>\r\n{extra}Content-Length: 0\r\n\r\n",
             srv = self.server,
             local = self.local,
             b = token(),
@@ -237,14 +237,41 @@ impl AgentPhone {
             from = call.ring.from,
             cid = call.ring.call_id,
             cseq = call.cseq,
+            id = self.id,
         );
         self.send(&msg);
-        let ok = self
-            .recv_until(Duration::from_secs(5), |m| {
-                status(m).is_some() && header(m, "CSeq").is_some_and(|c| c.ends_with("BYE"))
-            })
-            .expect("response to the agent's BYE");
+        self.recv_until(Duration::from_secs(5), |m| {
+            status(m).is_some_and(|c| c >= 200)
+                && header(m, "CSeq").is_some_and(|c| c.ends_with(method))
+        })
+        .unwrap_or_else(|| panic!("no final response to the agent's {method}"))
+    }
+
+    /// Hang up an answered call and wait for the 200.
+    pub fn bye(&self, call: &mut AgentCall) {
+        let ok = self.request(call, "BYE", "");
         assert_eq!(status(&ok), Some(200), "{ok}");
+    }
+
+    /// Blind transfer (REFER) to `target`; the status of the REFER, and
+    /// the sipfrag of the NOTIFY that reports the outcome (answered 200).
+    pub fn refer(&self, call: &mut AgentCall, target: &str) -> (u16, String) {
+        let resp = self.request(
+            call,
+            "REFER",
+            &format!("Refer-To: <sip:{target}@{}>\r\n", self.server),
+        );
+        let code = status(&resp).unwrap();
+        if code != 202 {
+            return (code, String::new());
+        }
+        let notify = self
+            .recv_until(Duration::from_secs(5), |m| {
+                m.starts_with("NOTIFY ") && header(m, "Call-ID") == Some(call.ring.call_id.as_str())
+            })
+            .expect("NOTIFY with the transfer's outcome");
+        self.send(&ok_to(&notify));
+        (code, body(&notify).to_string())
     }
 
     /// Answer the softswitch's BYE for this call.

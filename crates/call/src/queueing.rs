@@ -62,6 +62,11 @@ pub enum Notice {
     AgentEnded {
         by_agent: bool,
     },
+    /// The agent transferred the call to this queue: unbridge and wait
+    /// again (the caller stays in the ACD).
+    Transferred {
+        queue: String,
+    },
 }
 
 /// A supervisor's action on an agent.
@@ -130,8 +135,9 @@ impl Waiting {
         self.notices.recv().await
     }
 
-    /// The caller hung up (an abandon when still waiting).
-    pub fn caller_hung_up(mut self) {
+    /// The caller hung up (an abandon when still waiting); the ACD hears
+    /// it when this handle is dropped.
+    pub fn caller_hung_up(&mut self) {
         self.caller_hung_up = true;
     }
 }
@@ -156,6 +162,7 @@ impl Acd {
         recordings: PathBuf,
     ) -> Result<Acd, acd::ConfigError> {
         let recorded = recorded_queues(&cfg);
+        let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
         let router = Router::new(cfg)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let fwd = tx.clone();
@@ -177,6 +184,7 @@ impl Acd {
             last_call: HashMap::new(),
             recordings,
             recorded,
+            queues,
             tx: tx.clone(),
         };
         let acd = Acd {
@@ -248,6 +256,8 @@ struct CallState {
     notices: mpsc::UnboundedSender<Notice>,
     /// The answered agent leg, once connected.
     connected: Option<(OfferId, LegControl)>,
+    /// How it was queued (a transfer queues it again alike).
+    req: QueueRequest,
 }
 
 /// A ringing (or answered) agent leg.
@@ -281,6 +291,8 @@ struct Edge {
     recordings: PathBuf,
     /// Queues whose conversations are recorded.
     recorded: HashSet<String>,
+    /// Every configured queue (transfer targets).
+    queues: HashSet<String>,
     tx: mpsc::UnboundedSender<EdgeIn>,
 }
 
@@ -341,31 +353,16 @@ impl Edge {
             } => {
                 tracing::info!(call_id = %info.sip_call_id, record_id = %info.record_id, queue = %req.queue,
                     priority = req.priority, boost_s = req.boost_s, "call queued");
-                self.cdr.emit(CallEvent::now(
-                    &info.record_id,
-                    EventKind::Queued {
-                        queue: req.queue.clone(),
-                        priority: req.priority,
-                    },
-                ));
                 self.calls.insert(
                     call,
                     CallState {
                         info,
                         notices,
                         connected: None,
+                        req: req.clone(),
                     },
                 );
-                self.router.handle(
-                    now,
-                    Input::Enqueue {
-                        call,
-                        queue: req.queue,
-                        priority: req.priority,
-                        boost_s: req.boost_s,
-                        skills: req.skills,
-                    },
-                );
+                self.enqueue(now, call, req);
             }
             EdgeIn::Gone {
                 call,
@@ -418,13 +415,83 @@ impl Edge {
             }
             EdgeIn::Reconfigure(cfg, reply) => {
                 let recorded = recorded_queues(&cfg);
+                let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
                 let r = self.router.reconfigure(now, cfg).map_err(|e| e.to_string());
                 if r.is_ok() {
                     self.recorded = recorded;
+                    self.queues = queues;
                 }
                 let _ = reply.send(r);
             }
         }
+    }
+
+    /// Put a call (known to the edge) in a queue, and say so in its CDR.
+    fn enqueue(&mut self, now: Instant, call: CallId, req: QueueRequest) {
+        self.emit(
+            call,
+            EventKind::Queued {
+                queue: req.queue.clone(),
+                priority: req.priority,
+            },
+        );
+        self.router.handle(
+            now,
+            Input::Enqueue {
+                call,
+                queue: req.queue,
+                priority: req.priority,
+                boost_s: req.boost_s,
+                skills: req.skills,
+            },
+        );
+    }
+
+    /// The agent's phone asked for a blind transfer. Controlled: only to a
+    /// queue of the configuration; the caller stays with us, queued there
+    /// with its original priority and skills, and the agent goes to wrap-up.
+    fn transfer(&mut self, now: Instant, offer: OfferId, target: String) {
+        let Some(o) = self.offers.get(&offer) else {
+            return;
+        };
+        let (call, agent) = (o.call, o.agent.clone());
+        let leg = self
+            .calls
+            .get(&call)
+            .and_then(|c| c.connected.as_ref())
+            .filter(|(connected, _)| *connected == offer)
+            .map(|(_, leg)| leg.clone());
+        let Some(leg) = leg else {
+            return;
+        };
+        if !self.queues.contains(&target) {
+            tracing::warn!(agent = %agent, target = %target, "transfer refused: not a queue (only transfers to queues are allowed)");
+            leg.transfer_done(404);
+            return;
+        }
+        tracing::info!(agent = %agent, queue = %target, "agent transferred the call to a queue");
+        leg.transfer_done(200);
+        self.offers.remove(&offer);
+        self.conversation_over(&agent);
+        self.emit(call, EventKind::AgentEnded { by: Party::Agent });
+        self.emit(
+            call,
+            EventKind::Transferred {
+                agent,
+                to: target.clone(),
+            },
+        );
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.connected = None;
+        let req = QueueRequest {
+            queue: target.clone(),
+            ..c.req.clone()
+        };
+        let _ = c.notices.send(Notice::Transferred { queue: target });
+        self.router.handle(now, Input::CallEnded { call });
+        self.enqueue(now, call, req);
     }
 
     fn agent_action(
@@ -508,6 +575,7 @@ impl Edge {
                     },
                 );
             }
+            LegEvent::TransferAsked { target } => self.transfer(now, offer, target),
             LegEvent::Ended { by_agent, .. } => {
                 self.offers.remove(&offer);
                 self.conversation_over(&agent);
@@ -720,8 +788,11 @@ impl Edge {
     fn wrap_up_over(&mut self, agent: &str) {
         if let Some(l) = self.last_call.get_mut(agent).filter(|l| l.wrapping) {
             l.wrapping = false;
-            self.cdr
-                .emit(CallEvent::now(&l.record_id, EventKind::WrapUpEnded));
+            let agent = agent.to_string();
+            self.cdr.emit(CallEvent::now(
+                &l.record_id,
+                EventKind::WrapUpEnded { agent },
+            ));
         }
     }
 

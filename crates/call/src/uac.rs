@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::offer::{self, session_params};
 use crate::registrar::Binding;
 use crate::registry::{CallEntry, CallInput};
-use crate::uas::{CallContext, ALLOW};
+use crate::uas::CallContext;
 
 /// Payload type we offer telephone-event on.
 const OFFER_DTMF_PT: u8 = 101;
@@ -60,6 +60,12 @@ pub enum LegEvent {
         by_agent: bool,
         reason: &'static str,
     },
+    /// The phone asked for a blind transfer (REFER, answered 202): the
+    /// user part of its Refer-To (a queue name or a number). The dialler
+    /// answers with [`LegControl::transfer_done`].
+    TransferAsked {
+        target: String,
+    },
 }
 
 /// What the dialler tells a leg.
@@ -67,6 +73,9 @@ pub enum LegEvent {
 pub enum LegCmd {
     /// Stop ringing (CANCEL), or hang up if already answered.
     Stop,
+    /// The outcome of the phone's REFER: NOTIFY it with this status; on
+    /// 200 the phone's leg is hung up (the caller went on elsewhere).
+    TransferDone(u16),
 }
 
 /// Handle on a running leg.
@@ -80,9 +89,18 @@ impl LegControl {
     pub fn stop(&self) {
         let _ = self.cmd.send(LegCmd::Stop);
     }
+
+    /// Answer the phone's transfer request (see [`LegEvent::TransferAsked`]).
+    pub fn transfer_done(&self, status: u16) {
+        let _ = self.cmd.send(LegCmd::TransferDone(status));
+    }
 }
 
 type Report = Box<dyn Fn(LegEvent) + Send + Sync>;
+
+/// What an agent's phone may send us inside the call (REFER: blind
+/// transfer to a queue).
+const AGENT_ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER";
 
 /// Place the call; `report` hears every step.
 pub fn dial(
@@ -120,6 +138,7 @@ pub fn dial(
         sdp_session: rand::random::<u32>() as u64,
         sdp_version: 1,
         negotiated: None,
+        refer_pending: false,
     };
     let span = tracing::info_span!("agent_leg", call_id = %sip_call_id, record_id = %req.record_id, agent = %req.agent);
     tokio::spawn(tracing::Instrument::instrument(
@@ -159,7 +178,7 @@ fn build_invite(
     headers.push(Header::CallId(call_id.to_string().into()));
     headers.push(Header::CSeq("1 INVITE".into()));
     headers.push(Header::Contact(format!("<{contact}>").into()));
-    headers.push(Header::Allow(ALLOW.into()));
+    headers.push(Header::Allow(AGENT_ALLOW.into()));
     headers.push(Header::UserAgent(message::PRODUCT.into()));
     let offer = sdp::build_offer(
         ctx.media_ip,
@@ -199,6 +218,16 @@ struct Leg {
     sdp_session: u64,
     sdp_version: u64,
     negotiated: Option<Negotiated>,
+    /// A REFER was accepted (202) and its NOTIFY is not sent yet.
+    refer_pending: bool,
+}
+
+/// What a request inside the dialog meant.
+enum InDialog {
+    Served,
+    Bye,
+    /// A REFER to this target (202 sent).
+    Refer(String),
 }
 
 /// Where the leg is.
@@ -242,8 +271,19 @@ impl Leg {
                     }
                     Some(_) => {}
                 },
-                // A stop, or the dialler gone: cancel or hang up.
-                _ = cmds.recv() => match phase {
+                c = cmds.recv() => match (c, phase) {
+                    (Some(LegCmd::TransferDone(status)), Phase::Confirmed) => {
+                        self.notify_refer(status);
+                        if status == 200 {
+                            tracing::info!("transfer done; hanging up the agent's leg");
+                            self.bye();
+                            (self.report)(LegEvent::Ended { by_agent: true, reason: "transfer" });
+                            phase = Phase::Done;
+                        }
+                    }
+                    (Some(LegCmd::TransferDone(_)), _) => {}
+                    // A stop, or the dialler gone: cancel or hang up.
+                    (_, phase_now) => match phase_now {
                     Phase::Calling => phase = self.cancel(),
                     Phase::Confirmed => {
                         self.bye();
@@ -251,12 +291,19 @@ impl Leg {
                         phase = Phase::Done;
                     }
                     _ => {}
+                    },
                 },
                 i = inputs.recv() => match i {
                     Some(CallInput::Sip(TxEvent::Request { id, request, ess, .. })) => {
-                        if self.in_dialog(id, &request, &ess) {
-                            (self.report)(LegEvent::Ended { by_agent: true, reason: "bye" });
-                            phase = Phase::Done;
+                        match self.in_dialog(id, &request, &ess) {
+                            InDialog::Bye => {
+                                (self.report)(LegEvent::Ended { by_agent: true, reason: "bye" });
+                                phase = Phase::Done;
+                            }
+                            InDialog::Refer(target) => {
+                                (self.report)(LegEvent::TransferAsked { target });
+                            }
+                            InDialog::Served => {}
                         }
                     }
                     Some(CallInput::Hangup(reason)) => {
@@ -385,42 +432,97 @@ impl Leg {
         }
     }
 
-    /// Serve a request from the phone; true when it ends the leg (BYE).
-    fn in_dialog(&mut self, id: ServerTxId, req: &Request, ess: &Essentials) -> bool {
+    /// Serve a request from the phone.
+    fn in_dialog(&mut self, id: ServerTxId, req: &Request, ess: &Essentials) -> InDialog {
         let ep = self.ctx.endpoint.clone();
         let Some(d) = self.dialog.as_mut() else {
             ep.respond(id, message::response(req, 481, None));
-            return false;
+            return InDialog::Served;
         };
         if ess.to_tag.as_deref() != Some(d.local_tag.as_str()) {
             ep.respond(id, message::response(req, 481, None));
-            return false;
+            return InDialog::Served;
         }
         if d.check_remote_cseq(req.method, ess.cseq).is_err() {
             ep.respond(id, message::response(req, 500, None));
-            return false;
+            return InDialog::Served;
         }
         match req.method {
             Method::Bye => {
                 ep.respond(id, message::response(req, 200, None));
                 tracing::info!("agent hung up");
-                true
+                InDialog::Bye
             }
             Method::Invite | Method::Update => {
                 self.reoffer(id, req);
-                false
+                InDialog::Served
             }
             Method::Options | Method::Info => {
                 ep.respond(id, message::response(req, 200, None));
-                false
+                InDialog::Served
             }
+            Method::Refer => self.refer(id, req),
             _ => {
                 let mut r = message::response(req, 405, None);
-                r.headers.push(Header::Allow(ALLOW.into()));
+                r.headers.push(Header::Allow(AGENT_ALLOW.into()));
                 ep.respond(id, r);
-                false
+                InDialog::Served
             }
         }
+    }
+
+    /// A blind transfer asked by the phone (RFC 3515): 202, then the
+    /// dialler decides; the outcome goes back in a NOTIFY.
+    fn refer(&mut self, id: ServerTxId, req: &Request) -> InDialog {
+        let ep = self.ctx.endpoint.clone();
+        let target = message::other_header(&req.headers, "Refer-To")
+            .map(message::name_addr_uri)
+            .and_then(|uri| message::uri_user(uri).map(str::to_string));
+        let Some(target) = target else {
+            let mut r = message::response(req, 400, None);
+            r.headers.push(Header::Warning(
+                "399 softswitch \"Refer-To with a user part (queue or number) expected\"".into(),
+            ));
+            ep.respond(id, r);
+            return InDialog::Served;
+        };
+        if self.refer_pending {
+            // One transfer at a time (RFC 3515 section 2.4.7 allows 491).
+            ep.respond(id, message::response(req, 491, None));
+            return InDialog::Served;
+        }
+        self.refer_pending = true;
+        let mut r = message::response(req, 202, None);
+        r.headers
+            .push(Header::Contact(format!("<{}>", self.contact).into()));
+        ep.respond(id, r);
+        tracing::info!(target = %target, "agent asked for a blind transfer");
+        InDialog::Refer(target)
+    }
+
+    /// Tell the phone how its REFER ended (the implicit subscription ends
+    /// with it).
+    fn notify_refer(&mut self, status: u16) {
+        if !std::mem::take(&mut self.refer_pending) {
+            return;
+        }
+        let Some(d) = self.dialog.as_mut() else {
+            return;
+        };
+        let mut notify = d.request(Method::Notify, &self.via);
+        notify.headers.push(Header::Event("refer".into()));
+        notify.headers.push(Header::SubscriptionState(
+            "terminated;reason=noresource".into(),
+        ));
+        let frag = format!("SIP/2.0 {status} {}\r\n", message::reason_phrase(status));
+        message::set_body(
+            &mut notify.headers,
+            &mut notify.body,
+            "message/sipfrag;version=2.0",
+            frag.into_bytes(),
+        );
+        let (tx, _rx) = mpsc::unbounded_channel();
+        self.ctx.endpoint.request(notify, self.peer, tx);
     }
 
     /// The phone holds, resumes or moves its media.

@@ -120,6 +120,11 @@ pub enum EventKind {
         agent: String,
         code: String,
     },
+    /// The agent transferred the call (blind, REFER) to this queue.
+    Transferred {
+        agent: String,
+        to: String,
+    },
     /// The conversation is being recorded into this file (relative to
     /// `var/recordings/`).
     Recorded {
@@ -127,7 +132,9 @@ pub enum EventKind {
     },
     /// The agent's wrap-up after this call is over (timer, `ready`, pause
     /// or logout).
-    WrapUpEnded,
+    WrapUpEnded {
+        agent: String,
+    },
     /// The call is over.
     Ended {
         by: Party,

@@ -102,6 +102,42 @@ pub struct OfferRecord {
     pub result: Option<String>,
 }
 
+/// One caller-agent conversation (a transferred call has several).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRecord {
+    pub agent: String,
+    /// The queue the call was answered from.
+    pub queue: Option<String>,
+    pub answered_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// End of this agent's wrap-up after it.
+    pub wrapup_ended_at: Option<DateTime<Utc>>,
+}
+
+impl ConversationRecord {
+    fn talk_ms(&self) -> u64 {
+        self.ended_at.map_or(0, |e| {
+            (e - self.answered_at).num_milliseconds().max(0) as u64
+        })
+    }
+
+    fn wrapup_ms(&self) -> u64 {
+        match (self.ended_at, self.wrapup_ended_at) {
+            (Some(e), Some(w)) => (w - e).num_milliseconds().max(0) as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// A blind transfer by an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub agent: String,
+    /// The queue the call went to.
+    pub to: String,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigitRecord {
     pub digit: char,
@@ -230,6 +266,12 @@ pub struct CallRecord {
     /// The conversation's recording, relative to `var/recordings/`.
     #[serde(default)]
     pub recording: Option<String>,
+    /// Every caller-agent conversation, in order.
+    #[serde(default)]
+    pub conversations: Vec<ConversationRecord>,
+    /// Blind transfers by agents, in order.
+    #[serde(default)]
+    pub transfers: Vec<TransferRecord>,
 }
 
 impl CallRecord {
@@ -297,6 +339,8 @@ impl CallRecord {
             wrapup_ended_at: None,
             wrapup_ms: None,
             recording: None,
+            conversations: Vec::new(),
+            transfers: Vec::new(),
         })
     }
 
@@ -380,8 +424,20 @@ impl CallRecord {
             EventKind::AgentAnswered { agent } => {
                 self.offer_result(agent, "answered");
                 self.agent = Some(agent.clone());
-                self.agent_answered_at = Some(ev.at);
-                self.wait_ms = self.since_queued(ev.at);
+                // Wait and pickup count from the first answer; a transferred
+                // call's later conversations are in `conversations`.
+                if self.agent_answered_at.is_none() {
+                    self.agent_answered_at = Some(ev.at);
+                    self.wait_ms = self.since_queued(ev.at);
+                }
+                self.agent_ended_at = None;
+                self.conversations.push(ConversationRecord {
+                    agent: agent.clone(),
+                    queue: self.queue.clone(),
+                    answered_at: ev.at,
+                    ended_at: None,
+                    wrapup_ended_at: None,
+                });
             }
             EventKind::QueueLeft { reason } => {
                 self.queue_left = Some(reason.clone());
@@ -390,8 +446,11 @@ impl CallRecord {
             EventKind::AgentEnded { by } => {
                 self.agent_ended_at = Some(ev.at);
                 self.ended_by = Some(*by);
-                if let Some(a) = self.agent_answered_at {
-                    self.talk_ms = Some((ev.at - a).num_milliseconds().max(0) as u64);
+                if let Some(c) = self.conversations.last_mut() {
+                    c.ended_at.get_or_insert(ev.at);
+                }
+                if self.agent_answered_at.is_some() {
+                    self.talk_ms = Some(self.conversations.iter().map(|c| c.talk_ms()).sum());
                 }
             }
             EventKind::FlowEnded { disposition } => {
@@ -399,13 +458,24 @@ impl CallRecord {
             }
             EventKind::Disposition { code, .. } => self.disposition = Some(code.clone()),
             EventKind::Recorded { file } => self.recording = Some(file.clone()),
-            EventKind::WrapUpEnded => {
+            EventKind::WrapUpEnded { agent } => {
+                if let Some(c) = self
+                    .conversations
+                    .iter_mut()
+                    .rev()
+                    .find(|c| &c.agent == agent && c.wrapup_ended_at.is_none())
+                {
+                    c.wrapup_ended_at = Some(ev.at);
+                }
                 self.wrapup_ended_at = Some(ev.at);
-                self.wrapup_ms = self
-                    .agent_ended_at
-                    .map(|e| (ev.at - e).num_milliseconds().max(0) as u64);
-                return self.ended_at.is_some();
+                self.wrapup_ms = Some(self.conversations.iter().map(|c| c.wrapup_ms()).sum());
+                return self.ended_at.is_some() && !self.awaits_wrap_up();
             }
+            EventKind::Transferred { agent, to } => self.transfers.push(TransferRecord {
+                agent: agent.clone(),
+                to: to.clone(),
+                at: ev.at,
+            }),
             EventKind::Ended { by, reason } => {
                 let agent_hung_up = self.ended_by == Some(Party::Agent);
                 self.ended_at = Some(ev.at);
@@ -468,8 +538,9 @@ impl CallRecord {
     /// The conversation is over but the agent's wrap-up is not (and the
     /// process is not stopping).
     pub fn awaits_wrap_up(&self) -> bool {
-        self.agent_answered_at.is_some()
-            && self.wrapup_ended_at.is_none()
+        self.conversations
+            .iter()
+            .any(|c| c.wrapup_ended_at.is_none())
             && !matches!(self.outcome, Outcome::Interrupted)
     }
 
@@ -640,7 +711,12 @@ mod tests {
                 code: "17".into(),
             },
         ));
-        assert!(r.apply(&at(190, EventKind::WrapUpEnded)));
+        assert!(r.apply(&at(
+            190,
+            EventKind::WrapUpEnded {
+                agent: "agent2".into()
+            }
+        )));
         assert_eq!(r.outcome, Outcome::Answered);
         assert_eq!(r.wrapup_ms, Some(10_000));
         assert_eq!(r.disposition.as_deref(), Some("17"));
@@ -728,13 +804,95 @@ mod tests {
         ] {
             assert!(!r.apply(&ev(kind)));
         }
-        assert!(!r.apply(&ev(EventKind::WrapUpEnded)));
+        assert!(!r.apply(&ev(EventKind::WrapUpEnded {
+            agent: "agent1".into()
+        })));
         assert!(r.apply(&ev(EventKind::Ended {
             by: Party::Caller,
             reason: "bye".into()
         })));
         assert_eq!(r.outcome, Outcome::Answered);
         assert!(r.wrapup_ms.is_some());
+    }
+
+    #[test]
+    fn a_transferred_call_keeps_both_conversations() {
+        let t0 = Utc::now();
+        let at = |s: i64, kind| CallEvent {
+            record_id: "r1".into(),
+            at: t0 + chrono::Duration::seconds(s),
+            kind,
+        };
+        let mut r = CallRecord::open(&arrived()).unwrap();
+        let queued = |q: &str| EventKind::Queued {
+            queue: q.into(),
+            priority: 0,
+        };
+        let steps = [
+            (
+                0,
+                EventKind::Answered {
+                    codec: "PCMU".into(),
+                },
+            ),
+            (0, queued("general")),
+            (
+                20,
+                EventKind::AgentAnswered {
+                    agent: "agent1".into(),
+                },
+            ),
+            (80, EventKind::AgentEnded { by: Party::Agent }),
+            (
+                80,
+                EventKind::Transferred {
+                    agent: "agent1".into(),
+                    to: "expert".into(),
+                },
+            ),
+            (80, queued("expert")),
+            (
+                90,
+                EventKind::WrapUpEnded {
+                    agent: "agent1".into(),
+                },
+            ),
+            (
+                110,
+                EventKind::AgentAnswered {
+                    agent: "agent3".into(),
+                },
+            ),
+            (200, EventKind::AgentEnded { by: Party::Agent }),
+        ];
+        for (t, kind) in steps {
+            assert!(!r.apply(&at(t, kind)), "not complete before the end");
+        }
+        assert!(
+            !r.apply(&at(
+                200,
+                EventKind::Ended {
+                    by: Party::System,
+                    reason: "script_end".into()
+                }
+            )),
+            "agent3's wrap-up is still due"
+        );
+        assert!(r.apply(&at(
+            205,
+            EventKind::WrapUpEnded {
+                agent: "agent3".into()
+            }
+        )));
+        assert_eq!(r.outcome, Outcome::Answered);
+        assert_eq!(r.agent.as_deref(), Some("agent3"), "the last agent");
+        assert_eq!(r.wait_ms, Some(20_000), "wait until the first answer");
+        assert_eq!(r.talk_ms, Some(60_000 + 90_000), "both conversations");
+        assert_eq!(r.wrapup_ms, Some(10_000 + 5_000));
+        assert_eq!(r.transfers.len(), 1);
+        assert_eq!(r.conversations.len(), 2);
+        assert_eq!(r.conversations[1].queue.as_deref(), Some("expert"));
+        assert_eq!(r.queue.as_deref(), Some("expert"));
     }
 
     #[test]

@@ -120,6 +120,25 @@ impl Queue {
                 skills: self.skills.levels(),
             },
         );
+        loop {
+            match self.wait(cx, &mut waiting).await? {
+                Waited::Connected => {}
+                Waited::Left(step) => return Ok(step),
+            }
+            match self.talk(cx, &mut waiting).await? {
+                Talked::Transferred => continue, // waiting again, elsewhere
+                Talked::Over(step) => return Ok(step),
+            }
+        }
+    }
+
+    /// Music (and the long-wait message) until an agent answers, the
+    /// call leaves the queue, or the caller hangs up.
+    async fn wait(
+        &self,
+        cx: &mut Ctx<'_>,
+        waiting: &mut call::queueing::Waiting,
+    ) -> Result<Waited, HungUp> {
         let music = self
             .music
             .clone()
@@ -150,7 +169,7 @@ impl Queue {
                 Some(Notice::Connected { agent, media }) => {
                     cx.note_input(&agent);
                     cx.call.bridge(media);
-                    return self.talk(cx, waiting).await;
+                    return Ok(Waited::Connected);
                 }
                 Some(Notice::LongWait) => long_wait_due = self.long_wait_prompt.is_some(),
                 Some(Notice::Left {
@@ -158,25 +177,31 @@ impl Queue {
                     destination,
                 }) => {
                     tracing::info!(queue = %self.queue, reason = %reason, destination = destination.as_deref().unwrap_or(""), "call left the queue");
-                    return Ok(self.left(&reason));
+                    return Ok(Waited::Left(self.left(&reason)));
                 }
                 Some(Notice::Offered { .. } | Notice::Overflowed { .. }) => {}
-                Some(Notice::AgentEnded { .. }) => {}
-                None => return Ok(self.left("unavailable")),
+                Some(Notice::AgentEnded { .. } | Notice::Transferred { .. }) => {}
+                None => return Ok(Waited::Left(self.left("unavailable"))),
             }
         }
     }
 
-    /// Caller and agent talk until one hangs up.
+    /// Caller and agent talk until one hangs up, or the agent transfers
+    /// the call to another queue.
     async fn talk(
         &self,
         cx: &mut Ctx<'_>,
-        mut waiting: call::queueing::Waiting,
-    ) -> Result<Step, HungUp> {
+        waiting: &mut call::queueing::Waiting,
+    ) -> Result<Talked, HungUp> {
         loop {
             tokio::select! {
                 n = waiting.next() => match n {
                     Some(Notice::AgentEnded { .. }) | None => break,
+                    Some(Notice::Transferred { queue }) => {
+                        tracing::info!(from = %self.queue, to = %queue, "agent transferred the call");
+                        cx.call.unbridge();
+                        return Ok(Talked::Transferred);
+                    }
                     Some(_) => {}
                 },
                 _ = cx.call.hung_up() => {
@@ -186,10 +211,22 @@ impl Queue {
             }
         }
         cx.call.unbridge();
-        drop(waiting);
-        Ok(match &self.after {
+        Ok(Talked::Over(match &self.after {
             Some(a) => Step::Next(a.clone()),
             None => Step::Hangup("agent_ended".into()),
-        })
+        }))
     }
+}
+
+/// How waiting in the queue ended.
+enum Waited {
+    Connected,
+    Left(Step),
+}
+
+/// How a conversation ended.
+enum Talked {
+    /// Queued again by the agent's transfer.
+    Transferred,
+    Over(Step),
 }
