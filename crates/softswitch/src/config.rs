@@ -38,6 +38,8 @@ pub struct Config {
     /// Agents whose phones register (`[[agents]]`).
     #[serde(default)]
     pub agents: Vec<AgentEntry>,
+    #[serde(default)]
+    pub sla: sla::SlaConfig,
     /// Where this configuration came from (for messages).
     #[serde(skip)]
     pub origin: String,

@@ -4,6 +4,7 @@
 mod check_flow;
 mod config;
 mod run;
+mod sla_cmd;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,9 @@ enum Cmd {
         #[arg(long, default_value = "prompts")]
         prompts: PathBuf,
     },
+    /// KPIs from call records (REQUIREMENTS D): per time slot, queue, flow
+    /// or DID, HO / HNO, against the [sla] targets.
+    Sla(sla_cmd::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +63,7 @@ fn main() -> std::process::ExitCode {
             }
         }
         Cmd::CheckFlow { files, prompts } => check_flow::run(&files, &prompts),
+        Cmd::Sla(args) => sla_cmd::run(&args),
         Cmd::CheckConfig { config } => match config::Config::load(config.as_deref()) {
             Ok(c) => {
                 println!("{}: ok ({} trunk(s))", c.origin, c.trunks.len());
