@@ -146,3 +146,173 @@ fn sipp_many_calls_reuse_a_small_rtp_range_without_leak() {
         &["-m", "15", "-r", "100", "-l", "15", "-d", "300"],
     );
 }
+
+/// Wait until the API shows `agent` registered.
+fn await_registered(srv: &Server, agent: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, body) = curl(srv, "GET", "/api/v1/agents", Some(ADMIN_TOKEN), None);
+        let registered = body["agents"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|a| a["id"] == agent && a["registered"] == true)
+        });
+        if registered {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{agent} did not register: {body}\n{}",
+            srv.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A SIPp agent phone (register, then answer every call it is given),
+/// killed when dropped.
+struct SippAgent(std::process::Child);
+
+impl SippAgent {
+    fn start(srv: &Server, agent: &str) -> SippAgent {
+        let dir = srv.dir.join(format!("sipp-agent-{agent}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("sipp")
+            .current_dir(&dir)
+            .arg(srv.udp.to_string())
+            .args(["-sf", scenario("agent_register.xml").to_str().unwrap()])
+            .args(["-oocsf", scenario("agent_answer.xml").to_str().unwrap()])
+            .args(["-s", agent, "-au", agent, "-ap", agent])
+            .args(["-i", "127.0.0.1", "-p", "0", "-mp", "0"])
+            .args(["-m", "1", "-d", "600000", "-nostdin", "-trace_err"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run sipp (agent)");
+        SippAgent(child)
+    }
+}
+
+impl Drop for SippAgent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn one_sipp_agent_serves_1000_sipp_callers_in_arrival_order() {
+    let srv = Server::start_with(Options {
+        max_calls: 2000,
+        // 1,000 callers wait at once: a range of their own.
+        rtp_ports: Some((26_000, 28_400)),
+        flows: vec![(
+            "q.toml".into(),
+            "[flow]\nname = \"q\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n"
+                .into(),
+        )],
+        dids: r#", "7100" = "q""#.into(),
+        acd: TEST_ACD.replacen("wrap_up_s = 1\n", "wrap_up_s = 0\n", 1),
+        ..Options::default()
+    });
+    let _agent = SippAgent::start(&srv, "agent1");
+    await_registered(&srv, "agent1");
+    sipp(
+        &srv,
+        "uac_queue.xml",
+        "7100",
+        &["-m", "1000", "-r", "200", "-l", "1000", "-timeout", "300s"],
+    );
+    wait_records(&srv, 1000);
+    let mut recs = srv.records();
+    assert_eq!(recs.len(), 1000);
+    for r in &recs {
+        assert_eq!(r["outcome"], "answered", "{r}");
+        assert_eq!(r["agent"], "agent1", "{r}");
+    }
+    // Served in the order they queued (one queue, equal priority: FIFO).
+    recs.sort_by(|a, b| {
+        a["queued_at"]
+            .as_str()
+            .unwrap()
+            .cmp(b["queued_at"].as_str().unwrap())
+    });
+    let answered: Vec<&str> = recs
+        .iter()
+        .map(|r| r["agent_answered_at"].as_str().unwrap())
+        .collect();
+    let out_of_order = answered.windows(2).filter(|w| w[0] > w[1]).count();
+    assert_eq!(
+        out_of_order, 0,
+        "FIFO: every caller answered after those queued before it"
+    );
+}
+
+/// The KPIs of `softswitch sla --format json` over `cdr_dir`.
+fn sla_report(cdr_dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_softswitch"))
+        .args(["sla", "--format", "json", "--cdr"])
+        .arg(cdr_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn sipp_calls_answered_abandoned_and_dissuaded_add_up_in_softswitch_sla() {
+    let srv = Server::start_with(Options {
+        flows: vec![
+            (
+                "q.toml".into(),
+                "[flow]\nname = \"q\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n".into(),
+            ),
+            (
+                "shut.toml".into(),
+                "[flow]\nname = \"shut\"\nstart = \"bye\"\n[nodes.bye]\nkind = \"hangup\"\nprompt = \"closed\"\ndisposition = \"closed\"\n".into(),
+            ),
+        ],
+        dids: r#", "7100" = "q", "7200" = "shut""#.into(),
+        acd: TEST_ACD.replacen("wrap_up_s = 1\n", "wrap_up_s = 0\n", 1),
+        ..Options::default()
+    });
+    // No agent yet: 3 callers wait 6 s in the queue and give up (longer
+    // than the 5 s short-abandon threshold).
+    sipp(
+        &srv,
+        "uac_call.xml",
+        "7100",
+        &["-m", "3", "-r", "10", "-d", "6000"],
+    );
+    // 2 callers to a closed service: the closure message, then hang-up.
+    sipp(&srv, "uac_queue.xml", "7200", &["-m", "2", "-r", "10"]);
+    // An agent: 5 callers answered.
+    let _agent = SippAgent::start(&srv, "agent1");
+    await_registered(&srv, "agent1");
+    sipp(&srv, "uac_queue.xml", "7100", &["-m", "5", "-r", "10"]);
+    wait_records(&srv, 10);
+
+    let lines = sla_report(&srv.cdr_dir());
+    let v = |kpi: &str| {
+        lines
+            .iter()
+            .find(|l| l["group"] == "all" && l["kpi"] == kpi)
+            .unwrap_or_else(|| panic!("no {kpi} in {lines:?}"))["value"]
+            .clone()
+    };
+    assert_eq!(v("received"), 10);
+    assert_eq!(v("answered"), 5);
+    assert_eq!(v("abandoned_queue"), 3);
+    assert_eq!(v("dissuaded/closure"), 2);
+    // Pickup: 5 answered / (10 received - 2 dissuaded by closure).
+    assert_eq!(v("pickup_rate"), 0.625);
+    // Lost: 3 abandons + 2 dissuaded, of 10.
+    assert_eq!(v("lost_call_rate"), 0.5);
+}
