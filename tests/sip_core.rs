@@ -404,7 +404,9 @@ fn script_end_hangs_up_with_bye() {
         .expect("BYE from the softswitch");
     ua.reply_ok(&bye);
     let r = srv.record(&call.call_id);
-    assert_eq!(r["outcome"], "self_service");
+    // The flow's hangup disposition is `informed`: a message, then release.
+    assert_eq!(r["outcome"], "dissuaded", "{r}");
+    assert_eq!(r["dissuasion"], "informed", "{r}");
     assert_eq!(r["prompts"][0]["end"], "completed");
     assert_eq!(r["prompts"][0]["heard_ms"], r["prompts"][0]["duration_ms"]);
 }
