@@ -384,3 +384,124 @@ fn http_lookup_routes_on_the_answer_and_degrades_when_the_backend_is_down() {
         .log_text()
         .contains("http look-up failed; degraded route"));
 }
+
+/// 7300 transfers to 0184903422 through trunk `out` (the far end is a test
+/// phone); busy or unanswered: a closing message.
+const TRANSFER_FLOW: &str = r#"
+[flow]
+name = "transfer-out"
+start = "out"
+[nodes.out]
+kind = "transfer"
+to = "0184903422"
+trunk = "out"
+ring_timeout_s = 5
+fallback = "sorry"
+[nodes.sorry]
+kind = "hangup"
+prompt = "closed"
+disposition = "transfer_failed"
+"#;
+
+fn transfer_server(far_end: std::net::SocketAddr) -> Server {
+    Server::start_with(Options {
+        flows: vec![("transfer-out.toml".into(), TRANSFER_FLOW.into())],
+        dids: r#", "7300" = "transfer-out""#.into(),
+        extra_trunks: format!(
+            "[[trunks]]\nname = \"out\"\noutbound_proxy = \"{far_end}\"\noutbound_caller_id = \"0184900000\"\n"
+        ),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn transfer_node_calls_out_through_a_trunk_and_bridges() {
+    let mut far = support::agent::AgentPhone::new("pbx", "pbx", "127.0.0.1:9".parse().unwrap());
+    let srv = transfer_server(far.local);
+    far.server = srv.udp;
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7300", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = far.await_invite(T).expect("the far end is called");
+    assert!(
+        ring.invite.starts_with("INVITE sip:0184903422@"),
+        "{}",
+        ring.invite
+    );
+    assert!(
+        ring.from.contains("0184900000"),
+        "the trunk's caller id: {}",
+        ring.from
+    );
+    let mut far_call = far.answer(ring, "PCMA");
+    // The far end speaks: the caller hears it (PCMA -> PCMU).
+    let rtp = call.rtp.try_clone().unwrap();
+    let listener = std::thread::spawn(move || read_rtp(&rtp, Duration::from_millis(1200)));
+    far_call.send_frames(25, 0x55, 8);
+    let heard = listener.join().unwrap();
+    let mut pcm = Vec::new();
+    media::g711::decode_alaw(&[0x55], &mut pcm);
+    let mut ulaw = Vec::new();
+    media::g711::encode_ulaw(&pcm, &mut ulaw);
+    let relayed = heard
+        .iter()
+        .filter(|p| p.pt == 0 && p.first_byte == Some(ulaw[0]))
+        .count();
+    assert!(relayed >= 20, "caller hears the far end: {relayed} of 25");
+    // A REFER from the far end is refused: transfers are controlled.
+    let resp = far.request(&mut far_call, "REFER", "Refer-To: <sip:123@127.0.0.1>\r\n");
+    assert_eq!(status(&resp), Some(403), "{resp}");
+    far.bye(&mut far_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "transferred", "{rec}");
+    let t = &rec["transfer_out"];
+    assert_eq!(
+        (t["to"].as_str(), t["trunk"].as_str()),
+        (Some("0184903422"), Some("out")),
+        "{rec}"
+    );
+    assert_eq!(t["result"], "answered");
+    assert_eq!(t["ended_by"], "agent", "the far end hung up");
+}
+
+#[test]
+fn transfer_node_falls_back_when_the_far_end_is_busy() {
+    let mut far = support::agent::AgentPhone::new("pbx", "pbx", "127.0.0.1:9".parse().unwrap());
+    let srv = transfer_server(far.local);
+    far.server = srv.udp;
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7300", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = far.await_invite(T).expect("the far end is called");
+    far.decline(&ring, 486);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(20));
+    let t = &rec["transfer_out"];
+    assert_eq!(
+        (t["result"].as_str(), t["sip_code"].as_u64()),
+        (Some("busy"), Some(486)),
+        "{rec}"
+    );
+    assert_eq!(rec["flow_disposition"], "transfer_failed", "{rec}");
+    let played = prompts_played(&rec);
+    assert_eq!(
+        played.last().map(|p| p.0.as_str()),
+        Some("closed"),
+        "{played:?}"
+    );
+}
+
+#[test]
+fn a_transfer_through_a_missing_trunk_stops_startup_with_file_and_line() {
+    let log = Server::try_start(Options {
+        flows: vec![("transfer-out.toml".into(), TRANSFER_FLOW.into())],
+        dids: r#", "7300" = "transfer-out""#.into(),
+        ..Options::default()
+    })
+    .err()
+    .expect("refused");
+    // `[nodes.out]` is on line 5 of the file.
+    assert!(
+        log.contains("transfer-out.toml:5: node \"out\": no trunk \"out\""),
+        "{log}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Call control for softswitch: trunks and admission, the call registry, the
 //! inbound call leg (B2BUA UAS side) and the handle scripts drive it with.
 
+pub mod dialer;
 pub mod handle;
 pub mod manager;
 mod offer;
@@ -11,6 +12,7 @@ pub mod trunk;
 pub mod uac;
 pub mod uas;
 
+pub use dialer::{Destination, DialError, Dialer, Outbound};
 pub use handle::{CallHandle, CallInfo, CallScript, HungUp, PlayResult, ScriptFuture};
 pub use manager::{CallLimits, CallManager};
 pub use registrar::{Binding, RegEvent, Registrar};

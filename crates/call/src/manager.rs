@@ -55,7 +55,7 @@ pub struct CallManager {
     /// Agent phones' REGISTER goes here (none: REGISTER gets 405).
     registrar: Option<Arc<Registrar>>,
     media: MediaEngine,
-    trunks: Trunks,
+    trunks: Arc<Trunks>,
     limits: CallLimits,
     draining: AtomicBool,
     pub rejects: RejectCounters,
@@ -65,7 +65,7 @@ impl CallManager {
     pub fn new(
         ctx: CallContext,
         media: MediaEngine,
-        trunks: Trunks,
+        trunks: Arc<Trunks>,
         limits: CallLimits,
         registrar: Option<Arc<Registrar>>,
     ) -> Arc<Self> {

@@ -46,6 +46,15 @@ pub struct TrunkConfig {
     /// Ring (180) this long before answering; 0 answers at once.
     #[serde(default)]
     pub answer_after_ms: u64,
+    /// Where calls out through this trunk go (its SBC or IPBX), as
+    /// `ip:port` over UDP: the target of `transfer` nodes to numbers.
+    /// Absent: the trunk takes calls in only.
+    #[serde(default)]
+    pub outbound_proxy: Option<std::net::SocketAddr>,
+    /// Number presented on calls out; absent: the caller's own number is
+    /// passed on (as an IPBX would show it).
+    #[serde(default)]
+    pub outbound_caller_id: Option<String>,
 }
 
 /// A trunk with its live call count.
@@ -131,6 +140,11 @@ impl Trunks {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Trunk>> {
         self.list.iter()
+    }
+
+    /// The trunk of this name.
+    pub fn get(&self, name: &str) -> Option<&Arc<Trunk>> {
+        self.list.iter().find(|t| t.cfg.name == name)
     }
 
     /// Decide which trunk an INVITE from `source` belongs to.
@@ -265,6 +279,8 @@ mod tests {
                 symmetric_rtp: false,
                 inband_dtmf: InbandDtmf::Auto,
                 answer_after_ms: 0,
+                outbound_proxy: None,
+                outbound_caller_id: None,
             }],
             "softswitch",
         );

@@ -1,8 +1,9 @@
-//! One outbound leg (UAC) to an agent's phone: INVITE with our SDP offer,
-//! ringing, CANCEL when asked, ACK to the 2xx, then BYE, re-INVITE and
-//! OPTIONS inside the dialog. Each step is reported to whoever dialled
-//! (the ACD edge); the leg's RTP session sits on the caller's media worker
-//! so the two can be bridged.
+//! One outbound leg (UAC), to an agent's phone or out through a trunk:
+//! INVITE with our SDP offer, ringing, CANCEL when asked, ACK to the 2xx,
+//! then BYE, re-INVITE, OPTIONS and (agents only) REFER inside the dialog.
+//! Each step is reported to whoever dialled (the ACD edge, or the IVR's
+//! `transfer` node); the leg's RTP session sits on the caller's media
+//! worker so the two can be bridged.
 
 use media::engine::{MediaEngine, MediaEvent, MediaSession, MediaSessionRef, SessionParams};
 use media::sdp::{self, Negotiated};
@@ -102,11 +103,83 @@ type Report = Box<dyn Fn(LegEvent) + Send + Sync>;
 /// transfer to a queue).
 const AGENT_ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER";
 
-/// Place the call; `report` hears every step.
+/// A call out through a trunk or to a SIP URI (the IVR `transfer` node).
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    /// Who is called, shown in To (the number, or the URI's user).
+    pub callee: String,
+    /// Request-URI.
+    pub uri: String,
+    /// Where the INVITE goes (the trunk's proxy, or the URI's host).
+    pub peer: Peer,
+    /// Number presented in From.
+    pub caller: Option<String>,
+    /// The caller's record, for logs.
+    pub record_id: String,
+    /// The caller's RTP session: ours goes on the same worker.
+    pub beside: MediaSessionRef,
+    /// The trunk's name (logs, call registry).
+    pub trunk: String,
+}
+
+/// What any leg we place needs.
+struct LegSpec {
+    callee: String,
+    uri: String,
+    peer: Peer,
+    caller: Option<String>,
+    record_id: String,
+    beside: MediaSessionRef,
+    label: String,
+    /// Agents' phones may REFER (controlled transfer to a queue); other
+    /// far ends may not.
+    allow_refer: bool,
+}
+
+/// Ring an agent's phone; `report` hears every step.
 pub fn dial(
     ctx: &CallContext,
     engine: &MediaEngine,
     req: DialRequest,
+    report: Report,
+) -> std::io::Result<LegControl> {
+    let spec = LegSpec {
+        callee: req.agent,
+        uri: req.target.contact,
+        peer: req.target.peer,
+        caller: req.caller,
+        record_id: req.record_id,
+        beside: req.beside,
+        label: "agents".into(),
+        allow_refer: true,
+    };
+    place(ctx, engine, spec, report)
+}
+
+/// Call out through a trunk or to a URI; `report` hears every step.
+pub fn dial_out(
+    ctx: &CallContext,
+    engine: &MediaEngine,
+    req: OutboundRequest,
+    report: Report,
+) -> std::io::Result<LegControl> {
+    let spec = LegSpec {
+        callee: req.callee,
+        uri: req.uri,
+        peer: req.peer,
+        caller: req.caller,
+        record_id: req.record_id,
+        beside: req.beside,
+        label: req.trunk,
+        allow_refer: false,
+    };
+    place(ctx, engine, spec, report)
+}
+
+fn place(
+    ctx: &CallContext,
+    engine: &MediaEngine,
+    req: LegSpec,
     report: Report,
 ) -> std::io::Result<LegControl> {
     let (media_tx, media_rx) = mpsc::unbounded_channel();
@@ -117,18 +190,18 @@ pub fn dial(
         &sip_call_id,
         CallEntry {
             record_id: req.record_id.clone(),
-            trunk: "agents".into(),
+            trunk: req.label.clone(),
             input: in_tx,
         },
     );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (local, contact) = ctx.local_sip(req.target.peer.transport);
-    let via = format!("SIP/2.0/{} {local}", req.target.peer.transport.as_str());
+    let (local, contact) = ctx.local_sip(req.peer.transport);
+    let via = format!("SIP/2.0/{} {local}", req.peer.transport.as_str());
     let invite = build_invite(&req, &sip_call_id, &via, &contact, &local, ctx, &media);
     let leg = Leg {
         ctx: ctx.clone(),
         sip_call_id: sip_call_id.clone(),
-        peer: req.target.peer,
+        peer: req.peer,
         via,
         contact,
         invite,
@@ -139,8 +212,9 @@ pub fn dial(
         sdp_version: 1,
         negotiated: None,
         refer_pending: false,
+        allow_refer: req.allow_refer,
     };
-    let span = tracing::info_span!("agent_leg", call_id = %sip_call_id, record_id = %req.record_id, agent = %req.agent);
+    let span = tracing::info_span!("leg", call_id = %sip_call_id, record_id = %req.record_id, callee = %req.callee, trunk = %req.label);
     tokio::spawn(tracing::Instrument::instrument(
         leg.run(in_rx, cmd_rx, media_rx),
         span,
@@ -152,7 +226,7 @@ pub fn dial(
 }
 
 fn build_invite(
-    req: &DialRequest,
+    req: &LegSpec,
     call_id: &str,
     via: &str,
     contact: &str,
@@ -174,7 +248,7 @@ fn build_invite(
         )
         .into(),
     ));
-    headers.push(Header::To(format!("<sip:{}@{host}>", req.agent).into()));
+    headers.push(Header::To(format!("<sip:{}@{host}>", req.callee).into()));
     headers.push(Header::CallId(call_id.to_string().into()));
     headers.push(Header::CSeq("1 INVITE".into()));
     headers.push(Header::Contact(format!("<{contact}>").into()));
@@ -195,7 +269,7 @@ fn build_invite(
         "application/sdp",
         offer.into_bytes(),
     );
-    let uri = sip::rsip::Uri::try_from(req.target.contact.as_str()).unwrap_or_default();
+    let uri = sip::rsip::Uri::try_from(req.uri.as_str()).unwrap_or_default();
     Request {
         method: Method::Invite,
         uri,
@@ -220,6 +294,7 @@ struct Leg {
     negotiated: Option<Negotiated>,
     /// A REFER was accepted (202) and its NOTIFY is not sent yet.
     refer_pending: bool,
+    allow_refer: bool,
 }
 
 /// What a request inside the dialog meant.
@@ -251,7 +326,7 @@ impl Leg {
         self.ctx
             .endpoint
             .request(self.invite.clone(), self.peer, reply_tx);
-        tracing::info!(contact = %self.invite.uri, "ringing agent");
+        tracing::info!(contact = %self.invite.uri, "ringing the callee");
         let mut phase = Phase::Calling;
         let mut rang = false;
         while phase != Phase::Done {
@@ -262,7 +337,7 @@ impl Leg {
                     }
                     Some(TxEvent::Timeout { .. }) | None => {
                         if phase == Phase::Calling {
-                            tracing::warn!("agent phone did not answer the INVITE (transaction timeout)");
+                            tracing::warn!("the callee did not answer the INVITE (transaction timeout)");
                             (self.report)(LegEvent::Failed { why: LegFailure::Unreachable, code: None });
                         }
                         if phase != Phase::Confirmed {
@@ -326,7 +401,7 @@ impl Leg {
                 m = media_events.recv() => {
                     if let Some(MediaEvent::RtpTimeout) = m {
                         if phase == Phase::Confirmed {
-                            tracing::warn!("agent phone's RTP stopped; hanging up its leg");
+                            tracing::warn!("the callee's RTP stopped; hanging up its leg");
                             self.bye();
                             (self.report)(LegEvent::Ended { by_agent: false, reason: "rtp_timeout" });
                             phase = Phase::Done;
@@ -366,7 +441,7 @@ impl Leg {
                 match phase {
                     Phase::Calling => self.answered(resp),
                     Phase::Cancelling => {
-                        tracing::info!("agent answered as we cancelled; hanging up its leg");
+                        tracing::info!("the callee answered as we cancelled; hanging up its leg");
                         self.bye();
                         Phase::Done
                     }
@@ -380,7 +455,7 @@ impl Leg {
                         408 | 480 | 487 => LegFailure::NoAnswer,
                         _ => LegFailure::Unreachable,
                     };
-                    tracing::info!(code, ?why, "agent phone refused the call");
+                    tracing::info!(code, ?why, "the callee refused the call");
                     (self.report)(LegEvent::Failed {
                         why,
                         code: Some(code),
@@ -395,7 +470,7 @@ impl Leg {
         match offer::negotiate_body(&resp.body, &self.ctx.codecs) {
             Ok(n) => {
                 self.media.start(params(&n));
-                tracing::info!(codec = n.codec.name(), remote_rtp = %n.remote_rtp, "agent answered");
+                tracing::info!(codec = n.codec.name(), remote_rtp = %n.remote_rtp, "the callee answered");
                 (self.report)(LegEvent::Answered {
                     media: self.media.reference(),
                     codec: n.codec.name().to_string(),
@@ -404,7 +479,7 @@ impl Leg {
                 Phase::Confirmed
             }
             Err(why) => {
-                tracing::warn!(error = %why, "agent phone's SDP answer is unusable; hanging up");
+                tracing::warn!(error = %why, "the callee's SDP answer is unusable; hanging up");
                 self.bye();
                 (self.report)(LegEvent::Failed {
                     why: LegFailure::Unreachable,
@@ -450,7 +525,7 @@ impl Leg {
         match req.method {
             Method::Bye => {
                 ep.respond(id, message::response(req, 200, None));
-                tracing::info!("agent hung up");
+                tracing::info!("the callee hung up");
                 InDialog::Bye
             }
             Method::Invite | Method::Update => {
@@ -461,7 +536,15 @@ impl Leg {
                 ep.respond(id, message::response(req, 200, None));
                 InDialog::Served
             }
-            Method::Refer => self.refer(id, req),
+            Method::Refer if self.allow_refer => self.refer(id, req),
+            Method::Refer => {
+                let mut r = message::response(req, 403, None);
+                r.headers.push(Header::Warning(
+                    "399 softswitch \"transfers are controlled: not from this leg\"".into(),
+                ));
+                ep.respond(id, r);
+                InDialog::Served
+            }
             _ => {
                 let mut r = message::response(req, 405, None);
                 r.headers.push(Header::Allow(AGENT_ALLOW.into()));
@@ -556,7 +639,7 @@ impl Leg {
                 );
                 ep.respond(id, r);
                 self.media.start(params(&n));
-                tracing::info!(direction = ?n.direction, "agent phone modified the session");
+                tracing::info!(direction = ?n.direction, "the callee modified the session");
                 self.negotiated = Some(n);
             }
             Err(why) => ep.respond(id, offer::refuse(req, &why)),

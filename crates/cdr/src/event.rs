@@ -125,6 +125,23 @@ pub enum EventKind {
         agent: String,
         to: String,
     },
+    /// The flow's `transfer` node calls out to `to` (through `trunk`).
+    TransferStarted {
+        to: String,
+        trunk: Option<String>,
+    },
+    /// The far end answered; the caller is bridged with it.
+    TransferAnswered,
+    /// The far end did not answer (`busy`, `no_answer`, `unreachable`).
+    TransferFailed {
+        reason: String,
+        sip_code: Option<u16>,
+    },
+    /// The transferred conversation is over (`by`: caller, or agent for
+    /// the far end).
+    TransferEnded {
+        by: Party,
+    },
     /// The conversation is being recorded into this file (relative to
     /// `var/recordings/`).
     Recorded {

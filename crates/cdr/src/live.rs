@@ -67,6 +67,7 @@ pub fn outcome_name(o: Outcome) -> &'static str {
         Outcome::Answered => "answered",
         Outcome::AbandonedQueue => "abandoned_queue",
         Outcome::Dissuaded => "dissuaded",
+        Outcome::Transferred => "transferred",
     }
 }
 

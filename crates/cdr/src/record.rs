@@ -71,6 +71,9 @@ pub enum Outcome {
     /// The flow sent the caller away with a message (`dissuasion` says
     /// why: `closure`, `saturation`, `informed` or `file0`).
     Dissuaded,
+    /// The flow's `transfer` node connected the caller to a number or URI
+    /// that answered (see `transfer_out`).
+    Transferred,
 }
 
 /// Settings that complete a record before it is written (`[cdr]`).
@@ -272,6 +275,25 @@ pub struct CallRecord {
     /// Blind transfers by agents, in order.
     #[serde(default)]
     pub transfers: Vec<TransferRecord>,
+    /// The flow's `transfer` node: the call out and how it went.
+    #[serde(default)]
+    pub transfer_out: Option<TransferOutRecord>,
+}
+
+/// A call out by the flow's `transfer` node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferOutRecord {
+    pub to: String,
+    pub trunk: Option<String>,
+    pub at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// `answered`, `busy`, `no_answer`, `unreachable`.
+    pub result: Option<String>,
+    pub sip_code: Option<u16>,
+    /// Who ended the transferred conversation: `caller` or `agent` (the
+    /// far end).
+    pub ended_by: Option<Party>,
 }
 
 impl CallRecord {
@@ -341,6 +363,7 @@ impl CallRecord {
             recording: None,
             conversations: Vec::new(),
             transfers: Vec::new(),
+            transfer_out: None,
         })
     }
 
@@ -458,6 +481,36 @@ impl CallRecord {
             }
             EventKind::Disposition { code, .. } => self.disposition = Some(code.clone()),
             EventKind::Recorded { file } => self.recording = Some(file.clone()),
+            EventKind::TransferStarted { to, trunk } => {
+                self.transfer_out = Some(TransferOutRecord {
+                    to: to.clone(),
+                    trunk: trunk.clone(),
+                    at: ev.at,
+                    answered_at: None,
+                    ended_at: None,
+                    result: None,
+                    sip_code: None,
+                    ended_by: None,
+                })
+            }
+            EventKind::TransferAnswered => {
+                if let Some(t) = self.transfer_out.as_mut() {
+                    t.answered_at = Some(ev.at);
+                    t.result = Some("answered".into());
+                }
+            }
+            EventKind::TransferFailed { reason, sip_code } => {
+                if let Some(t) = self.transfer_out.as_mut() {
+                    t.result = Some(reason.clone());
+                    t.sip_code = *sip_code;
+                }
+            }
+            EventKind::TransferEnded { by } => {
+                if let Some(t) = self.transfer_out.as_mut() {
+                    t.ended_at = Some(ev.at);
+                    t.ended_by = Some(*by);
+                }
+            }
             EventKind::WrapUpEnded { agent } => {
                 if let Some(c) = self
                     .conversations
@@ -518,6 +571,19 @@ impl CallRecord {
                 };
                 if self.outcome == Outcome::Cancelled {
                     self.sip_code = Some(487);
+                }
+                let transferred = self
+                    .transfer_out
+                    .as_ref()
+                    .is_some_and(|t| t.answered_at.is_some());
+                if transferred
+                    && self.agent_answered_at.is_none()
+                    && matches!(
+                        self.outcome,
+                        Outcome::SelfService | Outcome::AbandonedIvr | Outcome::Dissuaded
+                    )
+                {
+                    self.outcome = Outcome::Transferred;
                 }
                 if self.outcome == Outcome::SelfService {
                     self.dissuasion = self.dissuasion_reason();

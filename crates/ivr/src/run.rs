@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use call::queueing::Acd;
-use call::{CallHandle, HungUp, PlayResult};
+use call::{CallHandle, Dialer, HungUp, PlayResult};
 use cdr::{classify_caller, CallerClass};
 use chrono::{DateTime, Utc};
 use media::prompt::PromptLibrary;
@@ -35,6 +35,15 @@ pub struct Ctx<'a> {
     pub input: Option<String>,
     /// The ACD `queue` nodes hand calls to, when one runs.
     pub acd: Option<Acd>,
+    /// Calls out for `transfer` nodes.
+    pub dialer: Option<Dialer>,
+}
+
+/// What the call layer lends flows: the ACD and the dialer.
+#[derive(Clone, Default)]
+pub struct Services {
+    pub acd: Option<Acd>,
+    pub dialer: Option<Dialer>,
 }
 
 impl Ctx<'_> {
@@ -107,7 +116,7 @@ impl Ctx<'_> {
 pub async fn run_flow(
     flow: Arc<Flow>,
     prompts: Arc<PromptLibrary>,
-    acd: Option<Acd>,
+    services: Services,
     mut call: CallHandle,
 ) {
     let info = call.info().clone();
@@ -124,7 +133,8 @@ pub async fn run_flow(
         prompts: &prompts,
         vars,
         input: None,
-        acd,
+        acd: services.acd,
+        dialer: services.dialer,
     };
     let mut current = flow.start.clone();
     for _ in 0..MAX_STEPS {

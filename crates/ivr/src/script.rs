@@ -5,13 +5,13 @@
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use call::queueing::Acd;
-use call::{CallHandle, CallScript, ScriptFuture};
+use call::{CallHandle, CallScript, Dialer, ScriptFuture};
 use chrono::{DateTime, Utc};
 
 use crate::file0::{File0, Mode};
 use crate::flow::FlowSet;
 use crate::prompts::PromptStore;
-use crate::run::run_flow;
+use crate::run::{run_flow, Services};
 
 /// One loaded flow set, as kept in the history.
 #[derive(Clone)]
@@ -32,6 +32,7 @@ pub struct FlowScript {
     /// Set once the ACD runs (it starts after the call layer the script
     /// belongs to).
     acd: OnceLock<Acd>,
+    dialer: OnceLock<Dialer>,
 }
 
 impl FlowScript {
@@ -47,10 +48,16 @@ impl FlowScript {
             prompts,
             file0: Arc::new(File0::default()),
             acd: OnceLock::new(),
+            dialer: OnceLock::new(),
         }
     }
 
     /// Hand `queue` nodes to this ACD.
+    /// Calls out for `transfer` nodes (set once at start).
+    pub fn set_dialer(&self, dialer: Dialer) {
+        let _ = self.dialer.set(dialer);
+    }
+
     pub fn set_acd(&self, acd: Acd) {
         let _ = self.acd.set(acd);
     }
@@ -118,7 +125,10 @@ impl CallScript for FlowScript {
         // The call keeps this prompt library even if a prompt is replaced.
         let prompts = self.prompts.current();
         let redirect = self.file0.redirect(&call.info().did, &call.info().flow);
-        let acd = self.acd.get().cloned();
+        let services = Services {
+            acd: self.acd.get().cloned(),
+            dialer: self.dialer.get().cloned(),
+        };
         Box::pin(async move {
             let mut call = call;
             if let Some(a) = redirect {
@@ -145,7 +155,7 @@ impl CallScript for FlowScript {
             match flow {
                 Some(flow) => {
                     call.record(cdr::EventKind::FlowStarted { version });
-                    run_flow(flow, prompts, acd, call).await
+                    run_flow(flow, prompts, services, call).await
                 }
                 None => {
                     tracing::error!(flow = %call.info().flow, "no such flow; hanging up");

@@ -13,7 +13,7 @@ use crate::history::History;
 use crate::kpi::volume::{self, Bucket, Volume};
 use crate::kpi::{
     answer_rate, callbot, daily_pickup, file0, first_contact, handling, lost, origin, pickup,
-    productive, qualification, self_service, service_level, survey, wait, Scope, Value,
+    productive, qualification, self_service, service_level, survey, transfer, wait, Scope, Value,
 };
 use crate::target::{Direction, Status, Target};
 
@@ -115,6 +115,7 @@ pub const CATALOGUE: &[Kpi] = &[
     kpi("rejected_telecom", "dissuasion télécom", Count),
     kpi("failed", "échecs", Count),
     kpi("interrupted", "interrompus", Count),
+    kpi("transferred_out", "transférés vers l'extérieur", Count),
     kpi("overflow_in", "débordements entrants", Count),
     kpi("overflow_out", "débordements sortants", Count),
     target(
@@ -168,6 +169,7 @@ pub const CATALOGUE: &[Kpi] = &[
         kpi("qualification_rate", "taux de qualification", Rate),
         Target::at(1.0),
     ),
+    kpi("transfer_rate", "taux de transfert", Rate),
     target(
         kpi(
             "first_contact_resolution",
@@ -363,6 +365,7 @@ fn group_lines(
     l.count("rejected_telecom", v.rejected_telecom);
     l.count("failed", v.bucket(Bucket::Failed));
     l.count("interrupted", v.bucket(Bucket::Interrupted));
+    l.count("transferred_out", v.bucket(Bucket::Transferred));
     if scope.queue.is_some() {
         l.count("overflow_in", volume::overflow_in(recs(), &scope));
         l.count("overflow_out", volume::overflow_out(recs(), &scope));
@@ -427,6 +430,11 @@ fn group_lines(
         "qualification_rate",
         None,
         qualification::qualification_rate(recs(), &scope),
+    );
+    l.push(
+        "transfer_rate",
+        None,
+        transfer::transfer_rate(recs(), &scope),
     );
     let fcr = first_contact::first_contact_resolution(recs(), &scope, history, &cfg.fcr);
     l.push("first_contact_resolution", None, fcr.overall());

@@ -833,3 +833,29 @@ fn productive_hours_against_hours_ordered() {
     let lines = report(&calls, &Grouping::all(Paris), &SlaConfig::default());
     assert!(!lines.iter().any(|l| l.kpi == "productive_hours_ratio"));
 }
+
+#[test]
+fn transfer_rate() {
+    // 4 received: one transferred by its agent to another queue, one sent
+    // out by the flow to a number that answered, two not: 2 / 4.
+    let mut by_agent = call("1", "2026-03-02T10:00:00Z").answered("Q", 10, 60, None);
+    by_agent.transfers.push(cdr::record::TransferRecord {
+        agent: "agent1".into(),
+        to: "expert".into(),
+        at: at("2026-03-02T10:01:10Z"),
+    });
+    let mut out = call("2", "2026-03-02T10:00:00Z");
+    out.outcome = cdr::Outcome::Transferred;
+    let calls = vec![
+        by_agent,
+        out,
+        call("3", "2026-03-02T10:00:00Z").answered("Q", 10, 60, None),
+        call("4", "2026-03-02T10:00:00Z"),
+    ];
+    let v = sla::kpi::transfer::transfer_rate(&calls, &Scope::platform());
+    assert_eq!((v.numerator, v.denominator), (2.0, Some(4.0)));
+    assert_eq!(r4(v), Some(0.5));
+    let lines = report(&calls, &Grouping::all(Paris), &SlaConfig::default());
+    assert_eq!(value(&lines, "all", "transfer_rate"), 0.5);
+    assert_eq!(value(&lines, "all", "transferred_out"), 1.0);
+}

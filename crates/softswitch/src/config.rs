@@ -425,9 +425,9 @@ impl Config {
                     t.name
                 );
             }
-            if t.allow.is_empty() && t.username.is_none() {
+            if t.allow.is_empty() && t.username.is_none() && t.outbound_proxy.is_none() {
                 bail!(
-                    "{o}: trunk {:?} accepts nobody: give `allow` networks and/or `username`/`password`",
+                    "{o}: trunk {:?} accepts nobody and calls nowhere: give `allow` networks and/or `username`/`password` for calls in, `outbound_proxy` for calls out",
                     t.name
                 );
             }

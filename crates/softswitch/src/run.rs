@@ -94,10 +94,16 @@ async fn serve(cfg: Config) -> Result<()> {
         reg_tx,
     );
     tokio::spawn(registrar.clone().run_expiry());
+    let trunks = Arc::new(Trunks::new(cfg.trunks.clone(), &cfg.sip.realm));
+    script.set_dialer(call::Dialer::new(
+        ctx.clone(),
+        media.clone(),
+        trunks.clone(),
+    ));
     let manager = CallManager::new(
         ctx.clone(),
         media.clone(),
-        Trunks::new(cfg.trunks.clone(), &cfg.sip.realm),
+        trunks,
         CallLimits {
             max_calls: cfg.calls.max_calls,
             retry_after_secs: cfg.calls.retry_after_s,
@@ -199,11 +205,56 @@ fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet
             }
         }
     }
+    errors.extend(check_transfer_trunks(cfg, &flows));
     if errors.is_empty() {
         Ok(flows)
     } else {
         Err(errors)
     }
+}
+
+/// Every `transfer` node's trunk must exist and call out.
+fn check_transfer_trunks(cfg: &Config, flows: &FlowSet) -> Vec<String> {
+    let mut errors = Vec::new();
+    for name in flows.names() {
+        let Some(flow) = flows.get(name) else {
+            continue;
+        };
+        let mut nodes: Vec<_> = flow.nodes.iter().collect();
+        nodes.sort_by_key(|(_, e)| e.line);
+        for (node, entry) in nodes {
+            let ivr::node::Node::Transfer(t) = &entry.node else {
+                continue;
+            };
+            let Some(trunk) = &t.trunk else {
+                continue;
+            };
+            let problem = match cfg.trunks.iter().find(|c| &c.name == trunk) {
+                None => Some(format!(
+                    "no trunk {trunk:?} in {} (trunks: {})",
+                    cfg.origin,
+                    cfg.trunks
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                Some(c) if c.outbound_proxy.is_none() => Some(format!(
+                    "trunk {trunk:?} has no `outbound_proxy` in {}: it cannot call out",
+                    cfg.origin
+                )),
+                Some(_) => None,
+            };
+            if let Some(p) = problem {
+                errors.push(format!(
+                    "{}:{}: node {node:?}: {p}",
+                    flow.file.display(),
+                    entry.line
+                ));
+            }
+        }
+    }
+    errors
 }
 
 /// Load the flows again for new calls (SIGHUP, admin API). Calls in

@@ -8,6 +8,7 @@ pub mod menu;
 pub mod play;
 pub mod queue;
 pub mod set;
+pub mod transfer;
 
 use serde::{Deserialize, Deserializer};
 
@@ -44,10 +45,11 @@ pub enum Node {
     Hangup(hangup::Hangup),
     Http(http::Http),
     Queue(queue::Queue),
+    Transfer(transfer::Transfer),
 }
 
 /// The node kinds a flow may use.
-pub const KINDS: &str = "play, menu, collect, branch, set, goto, hangup, http, queue";
+pub const KINDS: &str = "play, menu, collect, branch, set, goto, hangup, http, queue, transfer";
 
 fn from_table<T: serde::de::DeserializeOwned>(t: toml::Table) -> Result<T, String> {
     toml::Value::Table(t)
@@ -68,6 +70,7 @@ impl Node {
             "hangup" => Node::Hangup(from_table(t)?),
             "http" => Node::Http(from_table(t)?),
             "queue" => Node::Queue(from_table(t)?),
+            "transfer" => Node::Transfer(from_table(t)?),
             other => {
                 return Err(format!(
                     "unknown node kind {other:?}: expected one of {KINDS}"
@@ -88,6 +91,7 @@ impl Node {
             Node::Hangup(_) => "hangup",
             Node::Http(_) => "http",
             Node::Queue(_) => "queue",
+            Node::Transfer(_) => "transfer",
         }
     }
 
@@ -109,6 +113,7 @@ impl Node {
                 ("fallback".into(), n.fallback.as_str()),
             ],
             Node::Queue(n) => n.targets(),
+            Node::Transfer(n) => n.targets(),
         }
     }
 
@@ -120,6 +125,7 @@ impl Node {
             Node::Collect(n) => n.prompts(),
             Node::Hangup(n) => n.prompt.iter().map(|p| ("prompt", p)).collect(),
             Node::Queue(n) => n.prompts(),
+            Node::Transfer(n) => n.prompts(),
             Node::Branch(_) | Node::Set(_) | Node::Goto(_) | Node::Http(_) => vec![],
         }
     }
@@ -138,6 +144,7 @@ impl Node {
             Node::Branch(n) => n.check(),
             Node::Http(n) => n.check(),
             Node::Queue(n) => n.check(),
+            Node::Transfer(n) => n.check(),
             _ => vec![],
         }
     }
@@ -153,6 +160,7 @@ impl Node {
             Node::Hangup(n) => n.run(cx).await,
             Node::Http(n) => n.run(cx).await,
             Node::Queue(n) => n.run(cx).await,
+            Node::Transfer(n) => n.run(cx).await,
         }
     }
 }

@@ -49,7 +49,7 @@ fn lost(r: &CallRecord, opts: &LostOptions) -> bool {
         Bucket::Dissuaded(d) => opts.informed || !d.informed(),
         Bucket::Cancelled => opts.cancelled,
         Bucket::Failed | Bucket::Interrupted => opts.failed,
-        Bucket::SelfService | Bucket::Answered | Bucket::Open => false,
+        Bucket::SelfService | Bucket::Answered | Bucket::Transferred | Bucket::Open => false,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod qualification;
 pub mod self_service;
 pub mod service_level;
 pub mod survey;
+pub mod transfer;
 pub mod volume;
 pub mod wait;
 

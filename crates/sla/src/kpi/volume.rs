@@ -22,6 +22,9 @@ pub enum Bucket {
     Dissuaded(Dissuasion),
     Failed,
     Interrupted,
+    /// The flow's `transfer` node connected the caller to an outside
+    /// number that answered.
+    Transferred,
     /// Never written to a CDR file (a call still up); kept so that every
     /// record has a bucket.
     Open,
@@ -42,6 +45,7 @@ impl Bucket {
             }
             Outcome::Failed => Bucket::Failed,
             Outcome::Interrupted => Bucket::Interrupted,
+            Outcome::Transferred => Bucket::Transferred,
             Outcome::Open => Bucket::Open,
         }
     }
