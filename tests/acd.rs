@@ -471,3 +471,73 @@ fn an_agent_transfers_the_call_to_another_queue_by_refer() {
         .unwrap();
     assert_eq!(a1["state"], "available", "{a1}");
 }
+
+/// 7102 -> general with position announcements every 2 s between plays of
+/// a short music (`thanks`, 2.7 s).
+const ANNOUNCE_FLOW: (&str, &str) = (
+    "test-queue-announce.toml",
+    r#"
+[flow]
+name = "test-queue-announce"
+start = "q"
+[nodes.q]
+kind = "queue"
+queue = "general"
+music = "thanks"
+announce_every_s = 2
+"#,
+);
+
+#[test]
+fn waiting_callers_hear_their_position_and_estimated_wait() {
+    let srv = Server::start_with(Options {
+        flows: vec![(ANNOUNCE_FLOW.0.into(), ANNOUNCE_FLOW.1.into())],
+        dids: r#", "7102" = "test-queue-announce""#.into(),
+        ..Options::default()
+    });
+    // No phone registered: both callers wait, first ahead of second.
+    let mut ua1 = Ua::udp(srv.udp);
+    let mut first = ua1.invite("7102", &Offer::default());
+    ua1.answer(&mut first, T);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut ua2 = Ua::udp(srv.udp);
+    let mut second = ua2.invite("7102", &Offer::default());
+    ua2.answer(&mut second, T);
+    // Music (2.7 s), the announcement (about 4 s), music again: the
+    // caller hears sound all along.
+    let heard = second.collect_rtp(Duration::from_millis(7_500));
+    assert!(
+        heard.len() > 300,
+        "the second caller hears music and announcements: {} packets",
+        heard.len()
+    );
+    for (ua, call) in [(&mut ua1, &mut first), (&mut ua2, &mut second)] {
+        let bye = ua.request(call, "BYE", "", "");
+        assert_eq!(status(&bye), Some(200));
+    }
+    let names = |call: &Call| -> Vec<String> {
+        let rec = srv.record(&call.call_id);
+        assert_eq!(rec["outcome"], "abandoned_queue", "{rec}");
+        prompts_played(&rec).into_iter().map(|(n, _)| n).collect()
+    };
+    // EWT = position x 180 s (default handle time) / agents able to take
+    // the call: none has a registered phone, counted as 1: 3 minutes for
+    // the first, 6 for the second.
+    let first_heard = names(&first);
+    assert_eq!(
+        first_heard[..6],
+        ["thanks", "position", "n1", "ewt", "n3", "minutes"],
+        "{first_heard:?}"
+    );
+    let second_heard = names(&second);
+    assert_eq!(
+        second_heard[..6],
+        ["thanks", "position", "n2", "ewt", "n6", "minutes"],
+        "{second_heard:?}"
+    );
+    assert_eq!(
+        second_heard.get(6).map(String::as_str),
+        Some("thanks"),
+        "music again after the announcement: {second_heard:?}"
+    );
+}

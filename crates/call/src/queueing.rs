@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use acd::{
-    AcdConfig, AgentStateKind, CallId, Input, LeaveReason, OfferFailure, OfferId, Output,
+    AcdConfig, AgentStateKind, CallId, Input, LeaveReason, OfferFailure, OfferId, Output, Position,
     RequeueReason, Router, Snapshot,
 };
 use cdr::{CallEvent, CdrSink, EventKind, Party};
@@ -110,6 +110,11 @@ enum EdgeIn {
         reply: oneshot::Sender<Result<(), String>>,
     },
     Snapshot(oneshot::Sender<Snapshot>),
+    /// Where a call stands in its queue (position announcements).
+    Position {
+        call: CallId,
+        reply: oneshot::Sender<Option<Position>>,
+    },
     Reconfigure(AcdConfig, oneshot::Sender<Result<(), String>>),
 }
 
@@ -133,6 +138,20 @@ impl Waiting {
     /// The next notice; `None` once the ACD is gone.
     pub async fn next(&mut self) -> Option<Notice> {
         self.notices.recv().await
+    }
+
+    /// The call's place in its queue and its estimated wait, as the router
+    /// sees it now: position 1-based, 0 while an agent's phone rings for
+    /// it; `None` once connected, or when the ACD is gone.
+    pub async fn position(&self) -> Option<Position> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(EdgeIn::Position {
+                call: self.call,
+                reply,
+            })
+            .ok()?;
+        rx.await.ok().flatten()
     }
 
     /// The caller hung up (an abandon when still waiting); the ACD hears
@@ -412,6 +431,9 @@ impl Edge {
             }
             EdgeIn::Snapshot(reply) => {
                 let _ = reply.send(self.router.snapshot(now));
+            }
+            EdgeIn::Position { call, reply } => {
+                let _ = reply.send(self.router.position(call));
             }
             EdgeIn::Reconfigure(cfg, reply) => {
                 let recorded = recorded_queues(&cfg);

@@ -88,12 +88,17 @@ impl Router {
         }
     }
 
-    /// position x average handle time / max(1, agents logged in serving the queue).
+    /// position x average handle time / max(1, agents serving the queue):
+    /// logged in with a registered phone (an agent whose phone is not
+    /// registered takes no call, so counting it would promise too short a
+    /// wait; a pause is a break, counted).
     fn estimated_wait(&self, q: &Queue, position: usize) -> Duration {
         let serving = self
             .agents
             .iter()
-            .filter(|a| !a.retired && a.logged_in() && satisfies(&a.skills, &q.base))
+            .filter(|a| {
+                !a.retired && a.logged_in() && a.registered && satisfies(&a.skills, &q.base)
+            })
             .count()
             .max(1);
         let position = u32::try_from(position).unwrap_or(u32::MAX);

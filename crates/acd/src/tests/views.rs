@@ -126,3 +126,28 @@ fn snapshot_counts_queues_and_agents() {
     assert_eq!(snap.agents[0].call, Some(1));
     assert!(!snap.agents[3].registered && snap.agents[3].logged_in);
 }
+
+#[test]
+fn estimated_wait_counts_only_agents_whose_phone_is_registered() {
+    let mut sim = Sim::registered(cfg(
+        vec![queue("q", &[("s", 1)])],
+        vec![agent("a", &[("s", 1)]), agent("b", &[("s", 1)])],
+    ));
+    for a in ["a", "b"] {
+        sim.agent_input(
+            |agent| Input::Pause {
+                agent,
+                reason: "p".into(),
+            },
+            a,
+        );
+    }
+    sim.enqueue(1, "q");
+    assert_eq!(sim.r.position(1).unwrap().ewt.as_secs(), 90, "180 s / 2");
+    sim.agent_input(|agent| Input::Unregistered { agent }, "b");
+    assert_eq!(
+        sim.r.position(1).unwrap().ewt.as_secs(),
+        180,
+        "b's phone is gone: one agent serves"
+    );
+}

@@ -1,20 +1,26 @@
 //! `queue`: hand the call to the ACD (queue name, absolute priority,
 //! relative boost, extra skills). The caller hears the waiting music (the
-//! `wait` prompt by default) and, once, the long-wait message; when an
-//! agent answers the two are bridged until one hangs up. After the agent's
+//! `wait` prompt by default), once the long-wait message, and, when
+//! `announce_every_s` is set, its position and estimated wait between two
+//! plays of the music (see `announce`); when an agent answers the two are
+//! bridged until one hangs up. After the agent's
 //! end the flow goes on at `after` (a survey), else the call ends. Without
 //! an ACD, or when the call leaves the queue without an agent (max wait),
 //! the call goes to `fallback`, else it ends.
 
-use std::collections::BTreeMap;
+pub mod announce;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::node::PromptRef;
 use crate::run::{Ctx, Step};
+use announce::{Announce, Said};
 use call::queueing::{Notice, QueueRequest};
-use call::HungUp;
+use call::{HungUp, PlayResult};
+use media::engine::MediaSessionRef;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +45,29 @@ pub struct Queue {
     /// Where to go when the queue cannot take the call or it leaves
     /// the queue without an agent.
     pub fallback: Option<String>,
+    /// Announce the caller's position and estimated wait right after the
+    /// first play of the music, then every this many seconds of waiting,
+    /// always between two plays of the music (0 or absent: never).
+    #[serde(default)]
+    pub announce_every_s: u32,
+    /// Say the position ("Vous êtes en position 3"; default true).
+    #[serde(default = "yes")]
+    pub announce_position: bool,
+    /// Say the estimated wait, in whole minutes rounded up (default true).
+    #[serde(default = "yes")]
+    pub announce_wait: bool,
+    /// Above this many minutes the wait is said as "plus de N minutes"
+    /// (1 to 99; default 30).
+    #[serde(default = "default_max_wait_min")]
+    pub announce_max_wait_min: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_wait_min() -> u32 {
+    30
 }
 
 /// Skills as written in a flow.
@@ -87,16 +116,55 @@ impl Queue {
         if let Some(l) = &self.long_wait_prompt {
             p.push(("long_wait_prompt", l));
         }
+        if let Some((_, a)) = self.announce() {
+            // Every piece an announcement may say must exist at load time.
+            p.extend(
+                announce::prompt_refs(&a)
+                    .into_iter()
+                    .map(|r| ("announce_every_s", r)),
+            );
+        }
         p
     }
 
     pub fn check(&self) -> Vec<(&'static str, String)> {
-        self.skills
+        let mut errs: Vec<(&'static str, String)> = self
+            .skills
             .levels()
             .iter()
             .filter(|(_, l)| !(1..=10).contains(*l))
             .map(|(s, l)| ("skills", format!("skill {s:?} level {l}: expected 1 to 10")))
-            .collect()
+            .collect();
+        if !(1..=announce::MAX_NUMBER).contains(&self.announce_max_wait_min) {
+            errs.push((
+                "announce_max_wait_min",
+                format!(
+                    "{} minutes: expected 1 to {}",
+                    self.announce_max_wait_min,
+                    announce::MAX_NUMBER
+                ),
+            ));
+        }
+        if self.announce_every_s > 0 && !self.announce_position && !self.announce_wait {
+            errs.push((
+                "announce_every_s",
+                "announcements on but announce_position and announce_wait are both false".into(),
+            ));
+        }
+        errs
+    }
+
+    /// How often and what to announce, when announcements are on.
+    fn announce(&self) -> Option<(Duration, Announce)> {
+        if self.announce_every_s == 0 || !(self.announce_position || self.announce_wait) {
+            return None;
+        }
+        let a = Announce {
+            position: self.announce_position,
+            wait: self.announce_wait,
+            max_wait_min: self.announce_max_wait_min.clamp(1, announce::MAX_NUMBER),
+        };
+        Some((Duration::from_secs(u64::from(self.announce_every_s)), a))
     }
 
     fn left(&self, reason: &str) -> Step {
@@ -132,8 +200,8 @@ impl Queue {
         }
     }
 
-    /// Music (and the long-wait message) until an agent answers, the
-    /// call leaves the queue, or the caller hangs up.
+    /// Music (with the long-wait message and the announcements) until an
+    /// agent answers, the call leaves the queue, or the caller hangs up.
     async fn wait(
         &self,
         cx: &mut Ctx<'_>,
@@ -143,46 +211,101 @@ impl Queue {
             .music
             .clone()
             .unwrap_or_else(|| PromptRef::Name("wait".into()));
+        let announce = self.announce();
+        // Fresh for each wait (a transfer by the agent starts a new one);
+        // an overflow keeps it: the caller hears one wait going forward.
+        let mut said = Said::default();
+        // The first announcement comes right after the first music play.
+        let mut announce_at = announce.map(|_| tokio::time::Instant::now());
+        let mut pending: VecDeque<String> = VecDeque::new();
         let mut long_wait_due = false;
         loop {
-            let prompt = if long_wait_due {
+            let (prompt, playing) = if let Some(piece) = pending.pop_front() {
+                (PromptRef::Name(piece), Playing::Announcement)
+            } else if long_wait_due {
                 long_wait_due = false;
-                self.long_wait_prompt.clone().unwrap_or(music.clone())
+                let p = self.long_wait_prompt.clone().unwrap_or(music.clone());
+                (p, Playing::LongWait)
             } else {
-                music.clone()
+                (music.clone(), Playing::Music)
             };
-            let notice = tokio::select! {
-                n = waiting.next() => n,
-                played = cx.play(&prompt, false) => {
-                    match played {
-                        Err(HungUp) => {
-                            waiting.caller_hung_up();
-                            return Err(HungUp);
-                        }
-                        Ok(None) => tokio::time::sleep(NO_MUSIC_PAUSE).await,
-                        Ok(Some(_)) => {}
+            let event = {
+                let play = cx.play(&prompt, false);
+                tokio::pin!(play);
+                loop {
+                    tokio::select! {
+                        played = &mut play => break Event::Played(played),
+                        n = waiting.next() => match n {
+                            Some(Notice::Connected { agent, media }) => {
+                                break Event::Connected { agent, media }
+                            }
+                            Some(Notice::Left { reason, destination }) => {
+                                break Event::Left { reason, destination }
+                            }
+                            None => break Event::AcdGone,
+                            Some(Notice::LongWait) if self.long_wait_prompt.is_some() => {
+                                long_wait_due = true;
+                                // The music gives way at once; an
+                                // announcement is said whole first.
+                                if playing == Playing::Music {
+                                    break Event::Interrupted;
+                                }
+                            }
+                            Some(
+                                Notice::LongWait
+                                | Notice::Offered { .. }
+                                | Notice::Overflowed { .. }
+                                | Notice::AgentEnded { .. }
+                                | Notice::Transferred { .. },
+                            ) => {}
+                        },
                     }
-                    continue;
                 }
             };
-            match notice {
-                Some(Notice::Connected { agent, media }) => {
+            match event {
+                Event::Played(Err(HungUp)) => {
+                    waiting.caller_hung_up();
+                    return Err(HungUp);
+                }
+                Event::Played(Ok(None)) if playing != Playing::Announcement => {
+                    tokio::time::sleep(NO_MUSIC_PAUSE).await
+                }
+                Event::Played(Ok(_)) => {}
+                Event::Interrupted => continue, // the long-wait message first
+                Event::Connected { agent, media } => {
                     cx.note_input(&agent);
                     cx.call.bridge(media);
                     return Ok(Waited::Connected);
                 }
-                Some(Notice::LongWait) => long_wait_due = self.long_wait_prompt.is_some(),
-                Some(Notice::Left {
+                Event::Left {
                     reason,
                     destination,
-                }) => {
+                } => {
                     tracing::info!(queue = %self.queue, reason = %reason, destination = destination.as_deref().unwrap_or(""), "call left the queue");
                     return Ok(Waited::Left(self.left(&reason)));
                 }
-                Some(Notice::Offered { .. } | Notice::Overflowed { .. }) => {}
-                Some(Notice::AgentEnded { .. } | Notice::Transferred { .. }) => {}
-                None => return Ok(Waited::Left(self.left("unavailable"))),
+                Event::AcdGone => return Ok(Waited::Left(self.left("unavailable"))),
             }
+            // Between two plays of the music: the announcement, when due.
+            let (Some((every, a)), Some(at)) = (announce, announce_at) else {
+                continue;
+            };
+            let now = tokio::time::Instant::now();
+            if playing != Playing::Music || !pending.is_empty() || now < at {
+                continue;
+            }
+            let Some(pos) = waiting.position().await else {
+                continue; // connected meanwhile, or the ACD is gone
+            };
+            let pieces = said.next(&a, pos.position, pos.ewt);
+            if pieces.is_empty() {
+                // Ringing, or further back than last said: try again after
+                // the next play of the music.
+                continue;
+            }
+            tracing::debug!(queue = %self.queue, position = pos.position, ewt_s = pos.ewt.as_secs(), "position announcement");
+            pending.extend(pieces);
+            announce_at = Some(now + every);
         }
     }
 
@@ -218,6 +341,30 @@ impl Queue {
     }
 }
 
+/// What the caller hears now while waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Playing {
+    Music,
+    LongWait,
+    Announcement,
+}
+
+/// What ended one play while waiting.
+enum Event {
+    Played(Result<Option<PlayResult>, HungUp>),
+    /// The music gave way to the long-wait message.
+    Interrupted,
+    Connected {
+        agent: String,
+        media: MediaSessionRef,
+    },
+    Left {
+        reason: String,
+        destination: Option<String>,
+    },
+    AcdGone,
+}
+
 /// How waiting in the queue ended.
 enum Waited {
     Connected,
@@ -229,4 +376,92 @@ enum Talked {
     /// Queued again by the agent's transfer.
     Transferred,
     Over(Step),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::flow::Flow;
+    use crate::node::Node;
+
+    fn flow(queue_options: &str, has: &dyn Fn(&str) -> bool) -> Result<Flow, Vec<String>> {
+        let text = format!(
+            "[flow]\nstart = \"q\"\n\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n{queue_options}\n"
+        );
+        Flow::parse(&text, "t.toml", "t", Path::new("."), has)
+            .map_err(|e| e.iter().map(|e| e.to_string()).collect())
+    }
+
+    fn queue(f: &Flow) -> &super::Queue {
+        match &f.nodes["q"].node {
+            Node::Queue(q) => q,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn announcement_options_and_their_defaults() {
+        let all = |_: &str| true;
+        let f = flow("", &all).unwrap();
+        assert!(queue(&f).announce().is_none(), "off by default");
+        let f = flow("announce_every_s = 60", &all).unwrap();
+        let (every, a) = queue(&f).announce().unwrap();
+        assert_eq!(every.as_secs(), 60);
+        assert!(a.position && a.wait);
+        assert_eq!(a.max_wait_min, 30);
+        let f = flow(
+            "announce_every_s = 30\nannounce_position = false\nannounce_max_wait_min = 15",
+            &all,
+        )
+        .unwrap();
+        let (_, a) = queue(&f).announce().unwrap();
+        assert!(!a.position && a.wait);
+        assert_eq!(a.max_wait_min, 15);
+        let f = flow("announce_every_s = 0\nannounce_wait = false", &all).unwrap();
+        assert!(queue(&f).announce().is_none());
+        assert!(queue(&f).prompts().is_empty());
+    }
+
+    #[test]
+    fn bad_announcement_options_are_errors_with_their_line() {
+        let all = |_: &str| true;
+        let e = flow("announce_every_s = 60\nannounce_max_wait_min = 120", &all).unwrap_err();
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("t.toml:8: node \"q\": announce_max_wait_min: 120 minutes")),
+            "{e:?}"
+        );
+        let e = flow(
+            "announce_every_s = 60\nannounce_position = false\nannounce_wait = false",
+            &all,
+        )
+        .unwrap_err();
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("t.toml:7: node \"q\": announce_every_s: announcements on")),
+            "{e:?}"
+        );
+        let e = flow("announce_evry_s = 60", &all).unwrap_err();
+        assert!(e[0].contains("unknown field"), "{e:?}");
+    }
+
+    #[test]
+    fn a_missing_announcement_prompt_is_a_load_error() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts");
+        let has = |p: &str| p != "n57" && shipped.join(format!("{p}.wav")).is_file();
+        assert!(flow("announce_every_s = 60", &|p: &str| shipped
+            .join(format!("{p}.wav"))
+            .is_file())
+        .is_ok());
+        let e = flow("announce_every_s = 60", &has).unwrap_err();
+        assert_eq!(
+            e,
+            ["t.toml:4: node \"q\": announce_every_s: prompt \"n57\" does not exist"]
+        );
+        // Positions off: n57 is not needed for minutes up to 30.
+        assert!(flow("announce_every_s = 60\nannounce_position = false", &has).is_ok());
+        // Announcements off: no piece is needed.
+        assert!(flow("", &|p: &str| p == "wait").is_ok());
+    }
 }
