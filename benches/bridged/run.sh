@@ -45,7 +45,7 @@ dir = "$REPO/prompts"
 dir = "$W/flows"
 [admin]
 listen = "127.0.0.1:0"
-token = "bench"
+token = "bench-token-0123"
 [[trunks]]
 name = "local"
 allow = ["127.0.0.0/8"]
@@ -60,12 +60,13 @@ CONF
     printf '[[agents]]\nid = "a%d"\npassword = "pw"\nskills = { general = 1 }\n' "$i"
   done
 } > ss.toml
-{ echo SEQUENTIAL; for i in $(seq 1 "$N"); do echo "a$i;pw"; done; } > agents.csv
+{ echo SEQUENTIAL; for i in $(seq 1 "$N"); do echo "a$i;[authentication username=a$i password=pw]"; done; } > agents.csv
 
-ulimit -n 200000 || true
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 SOFTSWITCH_LOG=warn "$BIN" run --config ss.toml > ready.txt 2> ss.err &
 SS=$!
-trap 'kill $SS 2>/dev/null; pkill -f "ss-bridged" 2>/dev/null || true' EXIT
+AGENTS=""
+trap 'kill $SS $AGENTS 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do grep -q READY ready.txt && break; sleep 0.2; done
 ADMIN=$(grep -o 'admin=[0-9.:]*' ready.txt | cut -d= -f2)
 metric() { curl -s "http://$ADMIN/metrics" | awk -v m="$1" '$1==m {print $2}'; }
@@ -73,9 +74,10 @@ metric() { curl -s "http://$ADMIN/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 # Agents: register all, stay up, answer, echo RTP.
 sipp 127.0.0.1:$PORT -sf "$HERE/agent_register_many.xml" -oocsf "$HERE/agent_hold.xml" \
   -inf agents.csv -i 127.0.0.1 -p 5091 -mp 30000 -rtp_echo -m "$N" -r 500 -l "$N" \
-  -d $((HOLD * 4)) -nostdin -bg -max_socket 60000 > /dev/null 2>&1
+  -d $((HOLD * 4)) -nostdin -max_socket 60000 > agents.out 2>&1 &
+AGENTS=$!
 for _ in $(seq 1 120); do
-  REG=$(curl -s -H "Authorization: Bearer bench" "http://$ADMIN/api/v1/agents" | grep -o '"registered":true' | wc -l)
+  REG=$(curl -s -H "Authorization: Bearer bench-token-0123" "http://$ADMIN/api/v1/agents" | { grep -o '"registered":true' || true; } | wc -l)
   [ "$REG" -ge "$N" ] && break; sleep 0.5
 done
 echo "agents registered: $REG of $N"
@@ -92,7 +94,7 @@ CALLERS=$!
 sleep $(( N / RATE + 4 ))
 P1=$(metric softswitch_rtp_packets_relayed_total); S1=$(date +%s.%N)
 RSSP=$(awk '/VmRSS/ {print $2}' /proc/$SS/status)
-BRIDGED=$(curl -s -H "Authorization: Bearer bench" "http://$ADMIN/api/v1/agents" | grep -o '"state":"on_call"' | wc -l)
+BRIDGED=$(curl -s -H "Authorization: Bearer bench-token-0123" "http://$ADMIN/api/v1/agents" | { grep -o '"state":"on_call"' || true; } | wc -l)
 sleep 5
 P2=$(metric softswitch_rtp_packets_relayed_total); S2=$(date +%s.%N)
 JIT=$(metric 'softswitch_rtp_send_jitter_seconds{quantile="0.99"}')
