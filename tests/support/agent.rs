@@ -226,10 +226,44 @@ impl AgentPhone {
 
     /// Send a request inside an answered call; its final response.
     pub fn request(&self, call: &mut AgentCall, method: &str, extra: &str) -> String {
+        self.request_with_body(call, method, extra, "")
+    }
+
+    /// Hold (`a=sendonly`) or resume (`a=sendrecv`) by re-INVITE; ACKs the 200.
+    pub fn reinvite(&self, call: &mut AgentCall, direction: &str) -> String {
+        let port = call.rtp.local_addr().unwrap().port();
+        let sdp = format!(
+            "v=0\r\no=agent 1 2 IN IP4 127.0.0.1\r\ns=agent\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
+        );
+        let resp =
+            self.request_with_body(call, "INVITE", "Content-Type: application/sdp\r\n", &sdp);
+        let to = header(&call.ring.invite, "To").unwrap();
+        let ack = format!(
+            "ACK sip:softswitch@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: {to};tag={tt}\r\nTo: {from}\r\nCall-ID: {cid}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+            srv = self.server,
+            local = self.local,
+            b = token(),
+            tt = call.ring.to_tag,
+            from = header(&resp, "To").unwrap_or(call.ring.from.as_str()),
+            cid = call.ring.call_id,
+            cseq = call.cseq,
+        );
+        self.send(&ack);
+        resp
+    }
+
+    fn request_with_body(
+        &self,
+        call: &mut AgentCall,
+        method: &str,
+        extra: &str,
+        body: &str,
+    ) -> String {
         call.cseq += 1;
         let to = header(&call.ring.invite, "To").unwrap();
         let msg = format!(
-            "{method} sip:softswitch@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: {to};tag={tt}\r\nTo: {from}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{id}@{local}>\r\n{extra}Content-Length: 0\r\n\r\n",
+            "{method} sip:softswitch@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: {to};tag={tt}\r\nTo: {from}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{id}@{local}>\r\n{extra}Content-Length: {len}\r\n\r\n{body}",
+            len = body.len(),
             srv = self.server,
             local = self.local,
             b = token(),

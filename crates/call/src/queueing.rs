@@ -598,6 +598,10 @@ impl Edge {
                 );
             }
             LegEvent::TransferAsked { target } => self.transfer(now, offer, target),
+            LegEvent::Hold { on } => {
+                tracing::info!(agent = %agent, on, "agent's phone hold");
+                self.emit(call, EventKind::Hold { on });
+            }
             LegEvent::Ended { by_agent, .. } => {
                 self.offers.remove(&offer);
                 self.conversation_over(&agent);

@@ -6,7 +6,7 @@
 //! worker so the two can be bridged.
 
 use media::engine::{MediaEngine, MediaEvent, MediaSession, MediaSessionRef, SessionParams};
-use media::sdp::{self, Negotiated};
+use media::sdp::{self, Direction, Negotiated};
 use sip::message;
 use sip::rsip::{Header, Method, Request, SipMessage};
 use sip::{Dialog, Essentials, Peer, ServerTxId, TxEvent};
@@ -60,6 +60,10 @@ pub enum LegEvent {
     Ended {
         by_agent: bool,
         reason: &'static str,
+    },
+    /// The far end put the call on hold (`on`), or took it back.
+    Hold {
+        on: bool,
     },
     /// The phone asked for a blind transfer (REFER, answered 202): the
     /// user part of its Refer-To (a queue name or a number). The dialler
@@ -640,6 +644,15 @@ impl Leg {
                 ep.respond(id, r);
                 self.media.start(params(&n));
                 tracing::info!(direction = ?n.direction, "the callee modified the session");
+                // `direction` is ours in the answer: recvonly or inactive
+                // when the phone holds (sendonly or inactive offer).
+                let held = |n: &Negotiated| {
+                    matches!(n.direction, Direction::RecvOnly | Direction::Inactive)
+                };
+                let was = self.negotiated.as_ref().is_some_and(held);
+                if held(&n) != was {
+                    (self.report)(LegEvent::Hold { on: held(&n) });
+                }
                 self.negotiated = Some(n);
             }
             Err(why) => ep.respond(id, offer::refuse(req, &why)),

@@ -120,6 +120,10 @@ pub enum EventKind {
         agent: String,
         code: String,
     },
+    /// The agent's phone put the caller on hold (`on`) or took it back.
+    Hold {
+        on: bool,
+    },
     /// The agent transferred the call (blind, REFER) to this queue.
     Transferred {
         agent: String,

@@ -278,6 +278,16 @@ pub struct CallRecord {
     /// The flow's `transfer` node: the call out and how it went.
     #[serde(default)]
     pub transfer_out: Option<TransferOutRecord>,
+    /// Time the agent held the caller (part of `talk_ms`, never added
+    /// twice).
+    #[serde(default)]
+    pub hold_ms: u64,
+    /// Times the agent put the caller on hold.
+    #[serde(default)]
+    pub holds: u32,
+    /// Start of the hold in progress.
+    #[serde(default)]
+    pub held_since: Option<DateTime<Utc>>,
 }
 
 /// A call out by the flow's `transfer` node.
@@ -364,6 +374,9 @@ impl CallRecord {
             conversations: Vec::new(),
             transfers: Vec::new(),
             transfer_out: None,
+            hold_ms: 0,
+            holds: 0,
+            held_since: None,
         })
     }
 
@@ -467,6 +480,7 @@ impl CallRecord {
                 self.wait_ms = self.since_queued(ev.at);
             }
             EventKind::AgentEnded { by } => {
+                self.end_hold(ev.at);
                 self.agent_ended_at = Some(ev.at);
                 self.ended_by = Some(*by);
                 if let Some(c) = self.conversations.last_mut() {
@@ -481,6 +495,13 @@ impl CallRecord {
             }
             EventKind::Disposition { code, .. } => self.disposition = Some(code.clone()),
             EventKind::Recorded { file } => self.recording = Some(file.clone()),
+            EventKind::Hold { on: true } => {
+                if self.held_since.is_none() {
+                    self.held_since = Some(ev.at);
+                    self.holds += 1;
+                }
+            }
+            EventKind::Hold { on: false } => self.end_hold(ev.at),
             EventKind::TransferStarted { to, trunk } => {
                 self.transfer_out = Some(TransferOutRecord {
                     to: to.clone(),
@@ -626,6 +647,12 @@ impl CallRecord {
         }
         let file0_hangup = self.file0.as_ref().is_some_and(|f| f.mode == "hangup");
         file0_hangup.then(|| "file0".to_string())
+    }
+
+    fn end_hold(&mut self, at: DateTime<Utc>) {
+        if let Some(since) = self.held_since.take() {
+            self.hold_ms += (at - since).num_milliseconds().max(0) as u64;
+        }
     }
 
     fn since_queued(&self, at: DateTime<Utc>) -> Option<u64> {
@@ -955,6 +982,7 @@ mod tests {
         assert_eq!(r.wait_ms, Some(20_000), "wait until the first answer");
         assert_eq!(r.talk_ms, Some(60_000 + 90_000), "both conversations");
         assert_eq!(r.wrapup_ms, Some(10_000 + 5_000));
+        assert_eq!((r.hold_ms, r.holds), (0, 0));
         assert_eq!(r.transfers.len(), 1);
         assert_eq!(r.conversations.len(), 2);
         assert_eq!(r.conversations[1].queue.as_deref(), Some("expert"));

@@ -162,7 +162,9 @@ impl Transfer {
                     });
                     return Ok(self.failed(reason));
                 }
-                Some(LegEvent::Ringing | LegEvent::TransferAsked { .. }) => {}
+                Some(
+                    LegEvent::Ringing | LegEvent::TransferAsked { .. } | LegEvent::Hold { .. },
+                ) => {}
                 Some(LegEvent::Ended { .. }) | None => {
                     cx.call.record(cdr::EventKind::TransferFailed {
                         reason: "unreachable".into(),
