@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use call::queueing::AgentAction;
+use call::queueing::{AgentAction, MonitorTarget};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,6 +41,8 @@ struct ActionBody {
     reason: Option<String>,
     /// Disposition code.
     code: Option<String>,
+    /// `monitor`: the account whose registered phone listens.
+    phone: Option<String>,
     /// Who asks (kept in the audit log).
     by: Option<String>,
 }
@@ -64,6 +66,15 @@ pub async fn agent_action(
             }
         }
     };
+    if action == "monitor" {
+        let Some(phone) = b.phone.clone() else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "monitor needs {\"phone\": \"ACCOUNT\"}",
+            );
+        };
+        return start_monitor(&st, MonitorTarget::Agent(agent), phone, b.by).await;
+    }
     let act = match action.as_str() {
         "login" => AgentAction::Login,
         "logout" => AgentAction::Logout,
@@ -84,7 +95,7 @@ pub async fn agent_action(
         other => {
             return error(
                 StatusCode::NOT_FOUND,
-                format!("unknown action {other:?}: expected login, logout, pause, unpause, ready or disposition"),
+                format!("unknown action {other:?}: expected login, logout, pause, unpause, ready, disposition or monitor"),
             )
         }
     };
@@ -105,6 +116,59 @@ pub async fn agent_action(
             Json(json!({ "agent": view })).into_response()
         }
         Err(e) if e.starts_with("no agent") => error(StatusCode::NOT_FOUND, e),
+        Err(e) => error(StatusCode::CONFLICT, e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorBody {
+    /// The account whose registered phone is rung to listen.
+    phone: String,
+    /// Who asks (kept in the audit log and the CDR).
+    by: Option<String>,
+}
+
+/// `POST calls/{record_id}/monitor`: silent monitoring of a live
+/// conversation by a supervisor's registered phone.
+pub async fn monitor(
+    State(st): St,
+    Path(record_id): Path<String>,
+    body: Result<Json<MonitorBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(b) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{}; expected {{\"phone\":\"ACCOUNT\",\"by\":\"NAME\"}}",
+                    e.body_text()
+                ),
+            )
+        }
+    };
+    start_monitor(&st, MonitorTarget::Call(record_id), b.phone, b.by).await
+}
+
+async fn start_monitor(
+    st: &AdminState,
+    target: MonitorTarget,
+    phone: String,
+    by: Option<String>,
+) -> Response {
+    let by = by.unwrap_or_else(|| "api".into());
+    let what = match &target {
+        MonitorTarget::Call(r) => format!("call:{r}"),
+        MonitorTarget::Agent(a) => format!("agent:{a}"),
+    };
+    match st.acd.monitor(target, &phone, &by).await {
+        Ok(()) => {
+            st.audit
+                .record(&by, "call.monitor", &what, json!({ "phone": phone }));
+            Json(json!({ "monitoring": what, "phone": phone, "status": "ringing" }))
+                .into_response()
+        }
         Err(e) => error(StatusCode::CONFLICT, e),
     }
 }

@@ -40,6 +40,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
             "/agents/{agent}/{action}",
             post(crate::acd_routes::agent_action),
         )
+        .route(
+            "/calls/{record_id}/monitor",
+            post(crate::acd_routes::monitor),
+        )
         .route("/cdr", get(crate::cdr_routes::list))
         .route("/recordings", get(crate::recording_routes::list))
         .route(

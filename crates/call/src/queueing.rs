@@ -23,6 +23,10 @@ use crate::registrar::{RegEvent, Registrar};
 use crate::uac::{self, DialRequest, LegControl, LegEvent, LegFailure};
 use crate::uas::CallContext;
 
+mod monitor;
+
+pub use monitor::MonitorTarget;
+
 /// What a flow asks of the ACD.
 #[derive(Debug, Clone, Default)]
 pub struct QueueRequest {
@@ -116,6 +120,17 @@ enum EdgeIn {
         reply: oneshot::Sender<Option<Position>>,
     },
     Reconfigure(AcdConfig, oneshot::Sender<Result<(), String>>),
+    /// A supervisor asks to listen to a call (`phone`: a registered account).
+    Monitor {
+        target: MonitorTarget,
+        phone: String,
+        by: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    MonitorLeg {
+        id: u64,
+        ev: LegEvent,
+    },
 }
 
 /// Handle on the ACD; cheap to clone.
@@ -204,6 +219,8 @@ impl Acd {
             recordings,
             recorded,
             queues,
+            monitors: HashMap::new(),
+            next_monitor: 1,
             tx: tx.clone(),
         };
         let acd = Acd {
@@ -246,6 +263,26 @@ impl Acd {
             .send(EdgeIn::Agent {
                 agent: agent.to_string(),
                 action,
+                reply,
+            })
+            .map_err(|_| "the ACD is stopped".to_string())?;
+        rx.await.map_err(|_| "the ACD is stopped".to_string())?
+    }
+
+    /// Silent monitoring: ring the registered phone of account `phone`; it
+    /// hears the conversation (both sides, mixed) until that ends.
+    pub async fn monitor(
+        &self,
+        target: MonitorTarget,
+        phone: &str,
+        by: &str,
+    ) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(EdgeIn::Monitor {
+                target,
+                phone: phone.to_string(),
+                by: by.to_string(),
                 reply,
             })
             .map_err(|_| "the ACD is stopped".to_string())?;
@@ -312,6 +349,9 @@ struct Edge {
     recorded: HashSet<String>,
     /// Every configured queue (transfer targets).
     queues: HashSet<String>,
+    /// Supervisors' legs listening to calls.
+    monitors: HashMap<u64, monitor::MonitorState>,
+    next_monitor: u64,
     tx: mpsc::UnboundedSender<EdgeIn>,
 }
 
@@ -435,6 +475,15 @@ impl Edge {
             EdgeIn::Position { call, reply } => {
                 let _ = reply.send(self.router.position(call));
             }
+            EdgeIn::Monitor {
+                target,
+                phone,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(self.monitor(&target, &phone, &by));
+            }
+            EdgeIn::MonitorLeg { id, ev } => self.monitor_leg(id, ev),
             EdgeIn::Reconfigure(cfg, reply) => {
                 let recorded = recorded_queues(&cfg);
                 let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
@@ -802,11 +851,15 @@ impl Edge {
         self.emit(call, EventKind::Recorded { file: relative });
     }
 
-    /// The agent's conversation ended: its wrap-up starts now.
+    /// The agent's conversation ended: its wrap-up starts now, and
+    /// supervisors listening to it are hung up.
     fn conversation_over(&mut self, agent: &str) {
-        if let Some(l) = self.last_call.get_mut(agent) {
-            l.wrapping = true;
-        }
+        let Some(l) = self.last_call.get_mut(agent) else {
+            return;
+        };
+        l.wrapping = true;
+        let call = l.call;
+        self.stop_monitors(call);
     }
 
     /// The agent left wrap-up (or never entered it): the call's record can

@@ -120,6 +120,11 @@ pub enum EventKind {
         agent: String,
         code: String,
     },
+    /// A supervisor (`by`) listens to the conversation from `phone`.
+    Monitored {
+        by: String,
+        phone: String,
+    },
     /// The agent's phone put the caller on hold (`on`) or took it back.
     Hold {
         on: bool,

@@ -288,6 +288,17 @@ pub struct CallRecord {
     /// Start of the hold in progress.
     #[serde(default)]
     pub held_since: Option<DateTime<Utc>>,
+    /// Supervisors who listened to the conversation (silent monitoring).
+    #[serde(default)]
+    pub monitored: Vec<MonitorRecord>,
+}
+
+/// A supervisor listening to the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorRecord {
+    pub by: String,
+    pub phone: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A call out by the flow's `transfer` node.
@@ -377,6 +388,7 @@ impl CallRecord {
             hold_ms: 0,
             holds: 0,
             held_since: None,
+            monitored: Vec::new(),
         })
     }
 
@@ -502,6 +514,11 @@ impl CallRecord {
                 }
             }
             EventKind::Hold { on: false } => self.end_hold(ev.at),
+            EventKind::Monitored { by, phone } => self.monitored.push(MonitorRecord {
+                by: by.clone(),
+                phone: phone.clone(),
+                at: ev.at,
+            }),
             EventKind::TransferStarted { to, trunk } => {
                 self.transfer_out = Some(TransferOutRecord {
                     to: to.clone(),

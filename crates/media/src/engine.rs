@@ -110,6 +110,12 @@ enum Cmd {
     },
     /// Stop the recording `caller` is part of.
     StopRecord(u64),
+    /// `listener` hears `caller` and `agent`, mixed (silent monitoring).
+    Listen {
+        caller: u64,
+        agent: u64,
+        listener: u64,
+    },
     Close(u64),
 }
 
@@ -138,10 +144,14 @@ pub struct MediaEngine {
     pub stats: Arc<MediaStats>,
 }
 
-/// A recording in progress on a worker.
-struct ActiveRecording {
+/// A conversation whose audio is taken on a worker: recorded, listened
+/// to by supervisors (silent monitoring), or both.
+struct Tapped {
     caller: u64,
     agent: u64,
+    recording: bool,
+    /// Sessions that hear both sides, mixed.
+    listeners: Vec<u64>,
 }
 
 impl MediaEngine {
@@ -178,7 +188,7 @@ impl MediaEngine {
                 scratch: Scratch::default(),
                 relay_buf: Box::new([0u8; MAX_RELAY]),
                 recorder: recorder.clone(),
-                recordings: Vec::new(),
+                tapped: Vec::new(),
             };
             std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -240,6 +250,27 @@ impl MediaEngine {
 
     pub fn stop_recording(&self, caller: &MediaSessionRef) {
         self.workers[caller.worker_index].send(Cmd::StopRecord(caller.id));
+    }
+
+    /// Silent monitoring: `listener` (a session opened beside `caller`)
+    /// hears the conversation of `caller` and `agent`, both sides mixed;
+    /// nothing it sends reaches them. Ends when any of the three closes.
+    pub fn listen(
+        &self,
+        caller: &MediaSessionRef,
+        agent: &MediaSessionRef,
+        listener: &MediaSessionRef,
+    ) {
+        let w = caller.worker_index;
+        if agent.worker_index != w || listener.worker_index != w {
+            tracing::error!("monitoring refused: sessions on different workers");
+            return;
+        }
+        self.workers[w].send(Cmd::Listen {
+            caller: caller.id,
+            agent: agent.id,
+            listener: listener.id,
+        });
     }
 
     fn open_on(&self, w: usize, events: UnboundedSender<MediaEvent>) -> io::Result<MediaSession> {
@@ -385,6 +416,8 @@ struct Session {
     relay: Option<Relay>,
     /// Recorded: what we receive, decoded, waiting for the next tick.
     tap: Option<ChannelBuffer>,
+    /// A supervisor's leg: it gets the mix of a conversation, no prompts.
+    listening: bool,
 }
 
 /// What reading one datagram of a session gave.
@@ -487,7 +520,7 @@ struct Worker {
     scratch: Scratch,
     relay_buf: Box<[u8; MAX_RELAY]>,
     recorder: RecordSink,
-    recordings: Vec<ActiveRecording>,
+    tapped: Vec<Tapped>,
 }
 
 impl Worker {
@@ -613,6 +646,7 @@ impl Worker {
                         timed_out: false,
                         relay: None,
                         tap: None,
+                        listening: false,
                     },
                 );
             }
@@ -658,8 +692,13 @@ impl Worker {
                 path,
             } => self.start_recording(caller, agent, path),
             Cmd::StopRecord(id) => self.stop_recording(id),
+            Cmd::Listen {
+                caller,
+                agent,
+                listener,
+            } => self.start_listening(caller, agent, listener),
             Cmd::Close(id) => {
-                self.stop_recording(id);
+                self.untap(id);
                 self.unbridge(id);
                 if let Some(mut s) = self.sessions.remove(&id) {
                     let _ = self.poll.registry().deregister(&mut s.socket);
@@ -686,61 +725,184 @@ impl Worker {
         }
     }
 
-    fn start_recording(&mut self, caller: u64, agent: u64, path: std::path::PathBuf) {
+    /// The tapped conversation of `caller` and `agent`, created (and the
+    /// two sessions' taps opened) when new.
+    fn tapped(&mut self, caller: u64, agent: u64) -> Option<&mut Tapped> {
         if caller == agent
             || !self.sessions.contains_key(&caller)
             || !self.sessions.contains_key(&agent)
         {
+            return None;
+        }
+        let i = match self
+            .tapped
+            .iter()
+            .position(|t| t.caller == caller && t.agent == agent)
+        {
+            Some(i) => i,
+            None => {
+                for id in [caller, agent] {
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.tap = Some(ChannelBuffer::default());
+                    }
+                }
+                self.tapped.push(Tapped {
+                    caller,
+                    agent,
+                    recording: false,
+                    listeners: Vec::new(),
+                });
+                self.tapped.len() - 1
+            }
+        };
+        self.tapped.get_mut(i)
+    }
+
+    fn start_recording(&mut self, caller: u64, agent: u64, path: std::path::PathBuf) {
+        let recorder = self.recorder.clone();
+        let Some(t) = self.tapped(caller, agent) else {
             tracing::warn!(caller, agent, file = %path.display(), "recording of a closed session ignored");
             return;
+        };
+        if t.recording {
+            recorder.send(RecMsg::Stop { key: caller });
         }
-        self.stop_recording(caller);
-        self.stop_recording(agent);
-        for id in [caller, agent] {
-            if let Some(s) = self.sessions.get_mut(&id) {
-                s.tap = Some(ChannelBuffer::default());
-            }
-        }
-        self.recorder.send(RecMsg::Start { key: caller, path });
-        self.recordings.push(ActiveRecording { caller, agent });
+        t.recording = true;
+        recorder.send(RecMsg::Start { key: caller, path });
     }
 
-    /// End the recording session `id` is part of (either side).
-    fn stop_recording(&mut self, id: u64) {
-        let Some(i) = self
-            .recordings
-            .iter()
-            .position(|r| r.caller == id || r.agent == id)
-        else {
+    /// `listener` hears both sides of the conversation, mixed (silent
+    /// monitoring: what it sends goes nowhere).
+    fn start_listening(&mut self, caller: u64, agent: u64, listener: u64) {
+        if !self.sessions.contains_key(&listener) || listener == caller || listener == agent {
+            tracing::warn!(
+                caller,
+                agent,
+                listener,
+                "monitoring of a closed session ignored"
+            );
+            return;
+        }
+        let Some(t) = self.tapped(caller, agent) else {
+            tracing::warn!(
+                caller,
+                agent,
+                listener,
+                "monitoring of a closed conversation ignored"
+            );
             return;
         };
-        let r = self.recordings.swap_remove(i);
-        for id in [r.caller, r.agent] {
-            if let Some(s) = self.sessions.get_mut(&id) {
-                s.tap = None;
-            }
+        if !t.listeners.contains(&listener) {
+            t.listeners.push(listener);
         }
-        self.recorder.send(RecMsg::Stop { key: r.caller });
+        if let Some(s) = self.sessions.get_mut(&listener) {
+            s.finish_play(PlayEnd::Stopped);
+            s.listening = true;
+        }
     }
 
-    /// One 20 ms stereo frame of every recording, to the recorder thread.
-    fn record_tick(&mut self) {
-        if self.recordings.is_empty() {
+    /// End the recording of the conversation session `id` is a side of.
+    fn stop_recording(&mut self, id: u64) {
+        for t in self
+            .tapped
+            .iter_mut()
+            .filter(|t| t.caller == id || t.agent == id)
+        {
+            if std::mem::take(&mut t.recording) {
+                self.recorder.send(RecMsg::Stop { key: t.caller });
+            }
+        }
+        self.prune_taps();
+    }
+
+    /// Session `id` closes: conversations it was a side of are no longer
+    /// taken; as a listener it is dropped.
+    fn untap(&mut self, id: u64) {
+        for t in self.tapped.iter_mut() {
+            if t.caller == id || t.agent == id {
+                if std::mem::take(&mut t.recording) {
+                    self.recorder.send(RecMsg::Stop { key: t.caller });
+                }
+                t.listeners.clear();
+            }
+            t.listeners.retain(|l| *l != id);
+        }
+        self.prune_taps();
+    }
+
+    /// Forget conversations nobody records or listens to, closing taps.
+    fn prune_taps(&mut self) {
+        let sessions = &mut self.sessions;
+        self.tapped.retain(|t| {
+            let keep = t.recording || !t.listeners.is_empty();
+            if !keep {
+                for id in [t.caller, t.agent] {
+                    if let Some(s) = sessions.get_mut(&id) {
+                        s.tap = None;
+                    }
+                }
+            }
+            keep
+        });
+    }
+
+    /// One 20 ms frame of every tapped conversation: stereo to the recorder
+    /// thread, mixed to mono for its listeners.
+    fn tap_tick(&mut self) {
+        if self.tapped.is_empty() {
             return;
         }
         let per = FRAME_SAMPLES * 2;
-        let mut keys = Vec::with_capacity(self.recordings.len());
-        let mut samples = vec![0i16; per * self.recordings.len()];
-        for (i, r) in self.recordings.iter().enumerate() {
-            let frame = &mut samples[i * per..(i + 1) * per];
-            for (channel, id) in [(0, r.caller), (1, r.agent)] {
+        let mut keys = Vec::new();
+        let mut samples = Vec::new();
+        let mut frame = [0i16; FRAME_SAMPLES * 2];
+        let mut mono = [0i16; FRAME_SAMPLES];
+        let mut payload = Vec::with_capacity(FRAME_SAMPLES);
+        let mut packet = [0u8; MAX_PACKET];
+        for t in &self.tapped {
+            frame.fill(0);
+            for (channel, id) in [(0, t.caller), (1, t.agent)] {
                 if let Some(tap) = self.sessions.get_mut(&id).and_then(|s| s.tap.as_mut()) {
-                    tap.pop_into(frame, channel);
+                    tap.pop_into(&mut frame, channel);
                 }
             }
-            keys.push(r.caller);
+            if t.recording {
+                keys.push(t.caller);
+                samples.extend_from_slice(&frame[..per]);
+            }
+            if t.listeners.is_empty() {
+                continue;
+            }
+            for (i, m) in mono.iter_mut().enumerate() {
+                *m = frame[i * 2].saturating_add(frame[i * 2 + 1]);
+            }
+            for l in &t.listeners {
+                let Some(s) = self.sessions.get_mut(l) else {
+                    continue;
+                };
+                let (Some(params), Some(remote)) = (s.params, s.remote) else {
+                    continue;
+                };
+                if !params.send {
+                    continue;
+                }
+                payload.clear();
+                params.codec.encode(&mono, &mut payload);
+                let len = s.tx.build(params.payload_type, &payload, &mut packet);
+                match s.socket.send_to(&packet[..len], remote) {
+                    Ok(_) => {
+                        self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.stats.send_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {}
+                }
+            }
         }
-        self.recorder.send(RecMsg::Frames { keys, samples });
+        if !keys.is_empty() {
+            self.recorder.send(RecMsg::Frames { keys, samples });
+        }
     }
 
     fn unbridge(&mut self, id: u64) {
@@ -824,8 +986,10 @@ impl Worker {
             let (Some(params), Some(remote)) = (s.params, s.remote) else {
                 continue;
             };
-            if s.relay.is_some() {
-                continue; // bridged: the peer's packets go out as they come
+            if s.relay.is_some() || s.listening {
+                // Bridged: the peer's packets go out as they come; a
+                // listener gets the mix in `tap_tick`.
+                continue;
             }
             if !params.send {
                 s.sent_last_tick = false;
@@ -874,7 +1038,7 @@ impl Worker {
             }
         }
         self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
-        self.record_tick();
+        self.tap_tick();
     }
 
     fn check_timeouts(&mut self, now: Instant) {
