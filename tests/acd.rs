@@ -541,3 +541,100 @@ fn waiting_callers_hear_their_position_and_estimated_wait() {
         "music again after the announcement: {second_heard:?}"
     );
 }
+
+/// [`TEST_ACD`] plus `agent5` (skill general) at a static URI, with `keys`
+/// (`uri = ...`, `password = ...`) as given.
+fn acd_with_agent5(keys: &str) -> String {
+    format!("{TEST_ACD}\n[[agents]]\nid = \"agent5\"\n{keys}skills = {{ general = 5 }}\n")
+}
+
+#[test]
+fn an_agent_at_a_static_uri_is_rung_there_without_registering() {
+    // The phone never registers: the server only learns its address from
+    // the configuration.
+    let mut phone = AgentPhone::new("agent5", "", "127.0.0.1:9".parse().unwrap());
+    let srv = Server::start_with(Options {
+        flows: QUEUE_FLOWS
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect(),
+        dids: r#", "7100" = "test-queue-general""#.into(),
+        acd: acd_with_agent5(&format!("uri = \"sip:agent5@{}\"\n", phone.local)),
+        ..Options::default()
+    });
+    phone.server = srv.udp;
+    let (code, body) = curl(&srv, "GET", "/api/v1/agents", Some(ADMIN_TOKEN), None);
+    assert_eq!(code, 200, "{body}");
+    let registered = |id: &str| {
+        body["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .map(|a| a["registered"] == true)
+    };
+    assert_eq!(
+        registered("agent5"),
+        Some(true),
+        "reachable from the start: {body}"
+    );
+    assert_eq!(registered("agent1"), Some(false), "{body}");
+
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = phone
+        .await_invite(T)
+        .unwrap_or_else(|| panic!("the static agent is rung; log:\n{}", srv.log_text()));
+    assert!(
+        ring.invite
+            .starts_with(&format!("INVITE sip:agent5@{} SIP/2.0", phone.local)),
+        "the INVITE goes to the configured URI: {}",
+        ring.invite.lines().next().unwrap_or("")
+    );
+    let mut agent_call = phone.answer(ring, "PCMU");
+    std::thread::sleep(Duration::from_millis(300));
+    phone.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+    assert_eq!(rec["queue"], "general", "{rec}");
+    assert_eq!(rec["agent"], "agent5", "{rec}");
+    assert_eq!(rec["ended_by"], "agent", "{rec}");
+    assert_eq!(rec["offers"][0]["agent"], "agent5", "{rec}");
+    assert_eq!(rec["offers"][0]["result"], "answered", "{rec}");
+}
+
+#[test]
+fn an_agent_without_password_or_with_a_bad_uri_stops_startup_with_file_and_line() {
+    let mut lines = Vec::new();
+    for (keys, message) in [
+        (
+            "",
+            "agent \"agent5\" needs a `password` (its phone registers) or a `uri`",
+        ),
+        (
+            "uri = \"sip:agent5@phone5.example.org\"\n",
+            "agent \"agent5\": uri \"sip:agent5@phone5.example.org\" must be a sip: URI with an IP address host",
+        ),
+    ] {
+        let log = Server::try_start(Options {
+            acd: acd_with_agent5(keys),
+            ..Options::default()
+        })
+        .err()
+        .expect("startup must fail");
+        // `.../softswitch.toml:LINE: message`, LINE that of the entry's key.
+        let at = log
+            .find(message)
+            .unwrap_or_else(|| panic!("{message:?} not in:\n{log}"));
+        let head = log[..at].strip_suffix(": ").expect("file:line: before the message");
+        let (file, line) = head.rsplit_once(':').expect("file:line");
+        assert!(file.ends_with("softswitch.toml"), "{head}");
+        let line: usize = line.parse().unwrap_or_else(|_| panic!("line number in {head:?}"));
+        lines.push(line);
+    }
+    // The two files differ from the entry on: the first error is at its
+    // `id`, after all of TEST_ACD; the second at its `uri`, the next line.
+    assert!(lines[0] > TEST_ACD.lines().count(), "{lines:?}");
+    assert_eq!(lines[1], lines[0] + 1, "{lines:?}");
+}

@@ -77,8 +77,8 @@ impl Drop for Outbound {
     }
 }
 
-/// `sip:user@1.2.3.4:5060;x` -> (user, 1.2.3.4:5060).
-fn parse_uri(uri: &str) -> Option<(String, SocketAddr)> {
+/// `sip:user@1.2.3.4:5060;x` -> (user, 1.2.3.4:5060); no port: 5060.
+pub(crate) fn parse_uri(uri: &str) -> Option<(String, SocketAddr)> {
     let rest = uri.strip_prefix("sip:")?;
     let (user, host) = match rest.split_once('@') {
         Some((u, h)) => (u.to_string(), h),
@@ -86,7 +86,11 @@ fn parse_uri(uri: &str) -> Option<(String, SocketAddr)> {
     };
     let host = host.split(';').next()?;
     let addr = host.parse::<SocketAddr>().ok().or_else(|| {
-        host.parse::<std::net::IpAddr>()
+        let ip = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        ip.parse::<std::net::IpAddr>()
             .ok()
             .map(|ip| SocketAddr::new(ip, 5060))
     })?;
@@ -201,6 +205,10 @@ mod tests {
         assert_eq!(
             parse_uri("sip:10.1.2.3"),
             Some((String::new(), "10.1.2.3:5060".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_uri("sip:desk@[::1]"),
+            Some(("desk".into(), "[::1]:5060".parse().unwrap()))
         );
         assert_eq!(parse_uri("sip:desk@pbx.example.org"), None, "no DNS");
         assert_eq!(parse_uri("tel:+33123"), None);

@@ -15,7 +15,7 @@ pub mod uas;
 pub use dialer::{Destination, DialError, Dialer, Outbound};
 pub use handle::{CallHandle, CallInfo, CallScript, HungUp, PlayResult, ScriptFuture};
 pub use manager::{CallLimits, CallManager};
-pub use registrar::{Binding, RegEvent, Registrar};
+pub use registrar::{Binding, RegEvent, Registrar, StaticUri};
 pub use registry::CallRegistry;
 pub use trunk::{InbandDtmf, TrunkConfig, Trunks};
 pub use uas::CallContext;

@@ -35,7 +35,7 @@ pub struct Config {
     /// ACD queues (`[[queues]]`).
     #[serde(default)]
     pub queues: Vec<acd::QueueConfig>,
-    /// Agents whose phones register (`[[agents]]`).
+    /// Agents: phones that register, or reached at a static URI (`[[agents]]`).
     #[serde(default)]
     pub agents: Vec<AgentEntry>,
     #[serde(default)]
@@ -199,13 +199,21 @@ pub struct AdminSection {
     pub token: String,
 }
 
-/// One agent: SIP digest credentials for the phone, skills for routing.
+/// One agent: how its phone is reached (SIP digest credentials to
+/// REGISTER, and/or a static URI), skills for routing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentEntry {
     /// SIP user of the phone and the agent's id in the API.
     pub id: String,
-    pub password: String,
+    /// Digest password of the phone's REGISTER.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A static `sip:user@IP[:port]` URI (UDP, port 5060 by default): the
+    /// phone is rung there without registering. With a password as well,
+    /// a registration takes precedence while it lasts.
+    #[serde(default)]
+    pub uri: Option<String>,
     /// Skill name = level 1-10.
     #[serde(default)]
     pub skills: std::collections::BTreeMap<String, u8>,
@@ -357,11 +365,20 @@ impl Config {
         }
     }
 
-    /// Agent id -> SIP password, for the registrar.
+    /// Agent id -> SIP password, for the registrar (agents with one).
     pub fn agent_accounts(&self) -> std::collections::HashMap<String, String> {
         self.agents
             .iter()
-            .map(|a| (a.id.clone(), a.password.clone()))
+            .filter_map(|a| Some((a.id.clone(), a.password.clone()?)))
+            .collect()
+    }
+
+    /// Agent id -> static URI, for the registrar (agents with one; checked
+    /// at load).
+    pub fn agent_static_uris(&self) -> std::collections::HashMap<String, call::StaticUri> {
+        self.agents
+            .iter()
+            .filter_map(|a| Some((a.id.clone(), call::StaticUri::parse(a.uri.as_deref()?)?)))
             .collect()
     }
 
@@ -370,9 +387,27 @@ impl Config {
     fn validate_acd(&self, text: &str) -> Result<()> {
         let o = &self.origin;
         for a in &self.agents {
-            if a.password.is_empty() {
-                let line = line_of_value(text, &a.id).unwrap_or(1);
-                bail!("{o}:{line}: agent {:?} needs a non-empty password", a.id);
+            let line = line_of_value(text, &a.id).unwrap_or(1);
+            match (&a.password, &a.uri) {
+                (None, None) => bail!(
+                    "{o}:{line}: agent {:?} needs a `password` (its phone registers) or a `uri` (its phone is reached there, e.g. sip:{}@10.0.0.5:5060), or both",
+                    a.id,
+                    a.id
+                ),
+                (Some(p), _) if p.is_empty() => {
+                    bail!("{o}:{line}: agent {:?} needs a non-empty password", a.id)
+                }
+                _ => {}
+            }
+            if let Some(uri) = &a.uri {
+                if call::StaticUri::parse(uri).is_none() {
+                    let line = line_of_value(text, uri).unwrap_or(line);
+                    bail!(
+                        "{o}:{line}: agent {:?}: uri {uri:?} must be a sip: URI with an IP address host and an optional port, over UDP, e.g. sip:{}@10.0.0.5:5060",
+                        a.id,
+                        a.id
+                    );
+                }
             }
         }
         if let Err(e) = acd::Router::new(self.acd()) {
@@ -480,5 +515,60 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("w.toml:3: ") && e.contains("bogus"), "{e}");
+    }
+
+    /// The embedded default with `agents` instead of its `[[agents]]`.
+    fn with_agents(agents: &str) -> String {
+        let head = &EMBEDDED_DEFAULT[..EMBEDDED_DEFAULT.find("[[agents]]").unwrap()];
+        format!("{head}{agents}")
+    }
+
+    fn line_of_text(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    #[test]
+    fn agents_at_static_uris() {
+        let text = with_agents(
+            "[[agents]]\nid = \"agent1\"\npassword = \"agent1\"\n\n[[agents]]\nid = \"agent5\"\nuri = \"sip:agent5@10.0.0.5\"\nskills = { general = 5 }\n\n[[agents]]\nid = \"agent6\"\npassword = \"pw6\"\nuri = \"sip:agent6@10.0.0.6:5070\"\n",
+        );
+        let c = Config::parse(&text, "a.toml").unwrap();
+        let accounts = c.agent_accounts();
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(accounts["agent1"], "agent1");
+        assert_eq!(accounts["agent6"], "pw6");
+        let statics = c.agent_static_uris();
+        assert_eq!(statics.len(), 2);
+        assert_eq!(statics["agent5"].addr, "10.0.0.5:5060".parse().unwrap());
+        assert_eq!(statics["agent6"].uri, "sip:agent6@10.0.0.6:5070");
+        assert_eq!(c.acd().agents.len(), 3);
+    }
+
+    #[test]
+    fn an_agent_needs_a_password_or_a_valid_uri() {
+        let text = with_agents("[[agents]]\nid = \"agent1\"\npassword = \"agent1\"\n\n[[agents]]\nid = \"agent9\"\nskills = { general = 5 }\n");
+        let e = Config::parse(&text, "n.toml").unwrap_err().to_string();
+        let line = line_of_text(&text, "\"agent9\"");
+        assert!(
+            e.starts_with(&format!(
+                "n.toml:{line}: agent \"agent9\" needs a `password`"
+            )),
+            "{e}"
+        );
+        for bad in [
+            "sip:agent9@pbx.example.org",
+            "sips:agent9@10.0.0.9",
+            "sip:agent9@10.0.0.9;transport=tcp",
+        ] {
+            let text = with_agents(&format!(
+                "[[agents]]\nid = \"agent9\"\npassword = \"pw9\"\nuri = \"{bad}\"\n"
+            ));
+            let e = Config::parse(&text, "u.toml").unwrap_err().to_string();
+            let line = line_of_text(&text, "uri = ");
+            assert!(
+                e.starts_with(&format!("u.toml:{line}: agent \"agent9\": uri ")) && e.contains(bad),
+                "{e}"
+            );
+        }
     }
 }

@@ -87,9 +87,10 @@ async fn serve(cfg: Config) -> Result<()> {
         codecs: cfg.media.codecs.clone(),
     };
     let (reg_tx, reg_rx) = tokio::sync::mpsc::unbounded_channel();
-    let registrar = Registrar::new(
+    let registrar = Registrar::with_static_uris(
         &cfg.sip.realm,
         cfg.agent_accounts(),
+        cfg.agent_static_uris(),
         ExpiryLimits::default(),
         reg_tx,
     );
@@ -126,6 +127,7 @@ async fn serve(cfg: Config) -> Result<()> {
     tracing::info!(
         queues = cfg.queues.len(),
         agents = cfg.agents.len(),
+        static_agents = cfg.agents.iter().filter(|a| a.uri.is_some()).count(),
         "ACD started"
     );
 

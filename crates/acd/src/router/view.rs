@@ -77,7 +77,8 @@ impl Router {
                 ewt: Duration::ZERO,
             }),
             CallState::Waiting => {
-                let position = q.list.ahead_of(c.key) + 1;
+                let now = self.ns(self.last_now.unwrap_or_else(Instant::now));
+                let position = q.list.rank(c.key, now) + 1;
                 let ewt = self.estimated_wait(q, position);
                 Some(Position {
                     queue,

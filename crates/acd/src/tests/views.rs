@@ -151,3 +151,23 @@ fn estimated_wait_counts_only_agents_whose_phone_is_registered() {
         "b's phone is gone: one agent serves"
     );
 }
+
+#[test]
+fn positions_in_a_long_queue_come_from_a_rank_table_refreshed_each_second() {
+    // No agent: 2,000 calls wait (above RANK_EXACT).
+    let mut sim = Sim::new(cfg(vec![queue("q", &[])], vec![]));
+    for call in 1..=2_000 {
+        sim.enqueue(call, "q");
+    }
+    assert_eq!(sim.r.position(2_000).unwrap().position, 2_000);
+    assert_eq!(sim.r.position(750).unwrap().position, 750);
+    // The first 500 give up; within the second the table still counts
+    // them (a position may lag, never jump ahead), a second later not.
+    for call in 1..=500 {
+        sim.send(Input::Abandon { call });
+    }
+    assert_eq!(sim.r.position(750).unwrap().position, 750, "within the TTL");
+    sim.at(1.5);
+    assert_eq!(sim.r.position(750).unwrap().position, 250);
+    assert_eq!(sim.r.position(2_000).unwrap().position, 1_500);
+}
