@@ -3,7 +3,8 @@
 # running it again costs nothing. `apt-get update` runs once, only when
 # something must be installed.
 #   scripts/deps.sh run    packages to build and run softswitch
-#   scripts/deps.sh test   the above plus the test tools (SIPp, curl, baresip)
+#   scripts/deps.sh test   the above plus the test tools (SIPp, curl, baresip,
+#                          openssl and python3 for the HTTPS back end)
 set -euo pipefail
 
 what="${1:-run}"
@@ -12,7 +13,7 @@ what="${1:-run}"
 pkgs=(build-essential pkg-config autoconf automake libtool libclang-dev clang)
 case "$what" in
   run) ;;
-  test) pkgs+=(sip-tester curl baresip-core) ;;
+  test) pkgs+=(sip-tester curl baresip-core openssl python3) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

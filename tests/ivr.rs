@@ -314,6 +314,10 @@ fn http_backend(body: &'static str) -> (std::net::SocketAddr, std::sync::mpsc::R
 }
 
 fn http_flow(name: &str, backend: std::net::SocketAddr) -> String {
+    http_flow_to(name, &format!("http://{backend}"))
+}
+
+fn http_flow_to(name: &str, base: &str) -> String {
     format!(
         r#"
 [flow]
@@ -321,7 +325,7 @@ name = "{name}"
 start = "lookup"
 [nodes.lookup]
 kind = "http"
-url = "http://{backend}/customer?caller=${{caller}}"
+url = "{base}/customer?caller=${{caller}}"
 timeout_ms = 1000
 set = {{ vip = "/vip" }}
 next = "route"
@@ -504,4 +508,175 @@ fn a_transfer_through_a_missing_trunk_stops_startup_with_file_and_line() {
         log.contains("transfer-out.toml:5: node \"out\": no trunk \"out\""),
         "{log}"
     );
+}
+
+/// A child process killed when dropped (even when a test fails).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A one-route HTTPS back end (Python's ssl module) with a fresh
+/// certificate for 127.0.0.1 from a fresh test CA: its base URL, the CA
+/// (PEM file), and the process.
+fn https_backend(dir: &std::path::Path, body: &str) -> (String, std::path::PathBuf, Killed) {
+    std::fs::create_dir_all(dir).unwrap();
+    // A test CA, and a server certificate for 127.0.0.1 it signed (a
+    // self-signed CA certificate may not serve as the server's own).
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let (cert, key, csr, ext) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("srv.csr"),
+        dir.join("ext.cnf"),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let s = |v: &str| std::ffi::OsString::from(v);
+    let p = |v: &std::path::Path| v.as_os_str().to_owned();
+    openssl(&[
+        &s("req"),
+        &s("-x509"),
+        &s("-newkey"),
+        &s("rsa:2048"),
+        &s("-nodes"),
+        &s("-days"),
+        &s("1"),
+        &s("-subj"),
+        &s("/CN=softswitch test CA"),
+        &s("-keyout"),
+        &p(&ca_key),
+        &s("-out"),
+        &p(&ca),
+    ]);
+    openssl(&[
+        &s("req"),
+        &s("-newkey"),
+        &s("rsa:2048"),
+        &s("-nodes"),
+        &s("-subj"),
+        &s("/CN=127.0.0.1"),
+        &s("-keyout"),
+        &p(&key),
+        &s("-out"),
+        &p(&csr),
+    ]);
+    openssl(&[
+        &s("x509"),
+        &s("-req"),
+        &s("-in"),
+        &p(&csr),
+        &s("-CA"),
+        &p(&ca),
+        &s("-CAkey"),
+        &p(&ca_key),
+        &s("-CAcreateserial"),
+        &s("-days"),
+        &s("1"),
+        &s("-extfile"),
+        &p(&ext),
+        &s("-out"),
+        &p(&cert),
+    ]);
+    let script = format!(
+        r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b'{body}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#
+    );
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&cert)
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (
+        format!("https://127.0.0.1:{}", line.trim()),
+        ca,
+        Killed(child),
+    )
+}
+
+#[test]
+fn http_node_looks_up_over_https_trusting_the_configured_ca() {
+    let dir = std::env::temp_dir().join(format!("https-backend-{}", std::process::id()));
+    let (base, cert, _backend) = https_backend(&dir, r#"{"vip": "yes"}"#);
+    let flows = vec![("https.toml".to_string(), http_flow_to("test-https", &base))];
+    let dids = r#", "7100" = "test-https""#.to_string();
+    // Trusted CA: the answer routes the call.
+    let srv = Server::start_with(Options {
+        flows: flows.clone(),
+        dids: dids.clone(),
+        http_ca_file: Some(cert.clone()),
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    assert_eq!(
+        prompts_played(&rec),
+        vec![("thanks".into(), "completed".into())],
+        "{rec}\n{}",
+        srv.log_text()
+    );
+    // The same back end without its CA: the certificate is refused, the
+    // flow takes its degraded route.
+    let srv = Server::start_with(Options {
+        flows,
+        dids,
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(15));
+    assert_eq!(
+        prompts_played(&rec),
+        vec![("survey".into(), "completed".into())],
+        "untrusted certificate: {rec}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -51,6 +51,8 @@ pub struct Options {
     pub acd: String,
     /// More sections at the end of the configuration (`[cdr]`...).
     pub extra_config: String,
+    /// `[flows] http_ca_file`.
+    pub http_ca_file: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -67,6 +69,7 @@ impl Default for Options {
             dids: String::new(),
             acd: TEST_ACD.into(),
             extra_config: String::new(),
+            http_ca_file: None,
         }
     }
 }
@@ -228,6 +231,7 @@ dir = "{prompts}"
 
 [flows]
 dir = "{flows}"
+{http_ca}
 
 [admin]
 listen = "127.0.0.1:0"
@@ -254,6 +258,10 @@ answer_after_ms = {answer}
             extra = o.extra_trunks,
             acd = o.acd,
             extra_config = o.extra_config,
+            http_ca = o
+                .http_ca_file
+                .map(|p| format!("http_ca_file = \"{}\"", p.display()))
+                .unwrap_or_default(),
         );
         std::fs::write(dir.join("softswitch.toml"), config).unwrap();
         Server::spawn(dir)

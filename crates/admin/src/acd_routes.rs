@@ -166,8 +166,7 @@ async fn start_monitor(
         Ok(()) => {
             st.audit
                 .record(&by, "call.monitor", &what, json!({ "phone": phone }));
-            Json(json!({ "monitoring": what, "phone": phone, "status": "ringing" }))
-                .into_response()
+            Json(json!({ "monitoring": what, "phone": phone, "status": "ringing" })).into_response()
         }
         Err(e) => error(StatusCode::CONFLICT, e),
     }

@@ -45,6 +45,10 @@ pub struct PushConfig {
     /// too (default: only records written from now on).
     #[serde(default)]
     pub from_start: bool,
+    /// A PEM certificate authority to trust for an `https://` url besides
+    /// the public web roots (an internal CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_batch() -> usize {
@@ -86,10 +90,14 @@ impl PushHandle {
 
 /// Start pushing the journal in `dir` (a tokio runtime must be running).
 pub fn start(cfg: PushConfig, dir: PathBuf) -> Result<PushHandle, String> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(cfg.timeout_s.max(1)))
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(cfg.timeout_s.max(1)));
+    if let Some(ca) = &cfg.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| format!("ca_file {}: not a PEM certificate: {e}", ca.display()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
     let cursor_path = dir.join("push-cursor.json");
     let offsets = match std::fs::read(&cursor_path) {
         Ok(bytes) => serde_json::from_slice::<BTreeMap<String, u64>>(&bytes)
@@ -397,6 +405,7 @@ mod tests {
             max_backoff_s: 1,
             mask_caller: true,
             from_start: false,
+            ca_file: None,
         };
         let h = start(cfg.clone(), dir.clone()).unwrap();
         let mut text = String::new();

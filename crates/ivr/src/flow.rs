@@ -545,11 +545,12 @@ kind = "teleport"
     #[test]
     fn http_node_checks() {
         let m = messages(
-            "[flow]\nstart = \"h\"\n[nodes.h]\nkind = \"http\"\nurl = \"https://api/x\"\nset = { v = \"field\" }\nnext = \"b\"\nfallback = \"b\"\n[nodes.b]\nkind = \"hangup\"\n",
+            "[flow]\nstart = \"h\"\n[nodes.h]\nkind = \"http\"\nurl = \"ftp://api/x\"\nset = { v = \"field\" }\nnext = \"b\"\nfallback = \"b\"\n[nodes.b]\nkind = \"hangup\"\n",
         );
         assert!(
-            m.iter()
-                .any(|e| e.starts_with("t.toml:5: node \"h\": url: https is not supported yet")),
+            m.iter().any(|e| e.starts_with(
+                "t.toml:5: node \"h\": url: \"ftp://api/x\": expected an http:// or https:// URL"
+            )),
             "{m:?}"
         );
         assert!(

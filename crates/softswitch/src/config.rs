@@ -228,12 +228,17 @@ pub struct AgentEntry {
 pub struct FlowsSection {
     #[serde(default = "default_flows_dir")]
     pub dir: PathBuf,
+    /// A PEM certificate authority `http` nodes trust for `https://` URLs
+    /// besides the public web roots (an internal CA).
+    #[serde(default)]
+    pub http_ca_file: Option<PathBuf>,
 }
 
 impl Default for FlowsSection {
     fn default() -> Self {
         FlowsSection {
             dir: default_flows_dir(),
+            http_ca_file: None,
         }
     }
 }

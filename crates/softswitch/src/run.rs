@@ -47,6 +47,14 @@ async fn serve(cfg: Config) -> Result<()> {
     tracing::info!(dir = %cfg.flows.dir.display(), flows = ?flows.names(), "flows loaded");
     let store = Arc::new(store);
 
+    if let Some(ca) = &cfg.flows.http_ca_file {
+        let pem = std::fs::read(ca)
+            .with_context(|| format!("{}: [flows] http_ca_file {}", cfg.origin, ca.display()))?;
+        ivr::node::http::trust_extra_ca(&pem).map_err(|e| {
+            anyhow::anyhow!("{}: [flows] http_ca_file {}: {e}", cfg.origin, ca.display())
+        })?;
+        tracing::info!(file = %ca.display(), "https look-ups also trust this CA");
+    }
     let cdr_dir = cfg.data.dir.join("cdr");
     let (journal, live, push) = start_journal(&cfg, &cdr_dir).await?;
 

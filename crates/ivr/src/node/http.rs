@@ -37,14 +37,31 @@ fn default_timeout() -> u64 {
     2000
 }
 
+static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(concat!("softswitch/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Trust this PEM certificate authority too for `https://` look-ups (an
+/// internal CA), besides the public web roots. Call once, before the first
+/// look-up; a second call is refused.
+pub fn trust_extra_ca(pem: &[u8]) -> Result<(), String> {
+    let ca =
+        reqwest::Certificate::from_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+    let client = builder()
+        .add_root_certificate(ca)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    CLIENT
+        .set(client)
+        .map_err(|_| "the HTTP client is already in use".to_string())
+}
+
+/// The client every `http` node uses: HTTP and HTTPS (rustls, the public
+/// web roots plus the configured CA).
 fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("softswitch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("HTTP client")
-    })
+    CLIENT.get_or_init(|| builder().build().expect("HTTP client"))
 }
 
 /// Percent-encode a variable's value for a URL.
@@ -68,13 +85,11 @@ impl Http {
                 format!("{:?}: expected \"GET\" or \"POST\"", self.method),
             ));
         }
-        if self.url.starts_with("https://") {
+        if !self.url.starts_with("http://") && !self.url.starts_with("https://") {
             out.push((
                 "url",
-                "https is not supported yet: use http:// (e.g. through a local TLS proxy)".into(),
+                format!("{:?}: expected an http:// or https:// URL", self.url),
             ));
-        } else if !self.url.starts_with("http://") {
-            out.push(("url", format!("{:?}: expected an http:// URL", self.url)));
         }
         if !(100..=30_000).contains(&self.timeout_ms) {
             out.push((
@@ -126,10 +141,17 @@ impl Http {
             .await
             .map_err(|e| {
                 if e.is_timeout() {
-                    "timeout".to_string()
-                } else {
-                    e.to_string()
+                    return "timeout".to_string();
                 }
+                // The causes say why (refused, certificate not trusted...).
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    text.push_str(": ");
+                    text.push_str(&c.to_string());
+                    cause = c.source();
+                }
+                text
             })?;
         let status = resp.status();
         if !status.is_success() {
