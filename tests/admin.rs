@@ -286,3 +286,44 @@ fn bad_uploads_are_refused_with_the_reason() {
     );
     assert_eq!(code, 400, "{e}");
 }
+
+#[test]
+fn file0_queue_mode_sends_calls_to_a_special_queue() {
+    let srv = Server::start();
+    let post = |b: &str| curl(&srv, "POST", "/api/v1/file0", Some(ADMIN_TOKEN), Some(b));
+    let (code, e) = post(r#"{"target":"3422","prompt":"closed","mode":"queue"}"#);
+    assert_eq!(code, 400, "{e}");
+    let (code, e) = post(r#"{"target":"3422","prompt":"closed","mode":"queue","queue":"crisis"}"#);
+    assert_eq!(code, 400, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("expert"),
+        "lists the queues: {e}"
+    );
+    let (code, a) = post(r#"{"target":"3422","prompt":"thanks","mode":"queue","queue":"expert"}"#);
+    assert_eq!(code, 201, "{a}");
+    assert_eq!(a["queue"], "expert");
+    // The expert agent takes the crisis calls: the demo menu is skipped.
+    let mut phone = support::agent::AgentPhone::new("agent3", "agent3", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3422", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = phone
+        .await_invite(Duration::from_secs(10))
+        .expect("the crisis queue's agent is rung after the message");
+    let mut agent_call = phone.answer(ring, "PCMU");
+    phone.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["file0"]["mode"], "queue", "{rec}");
+    assert_eq!(
+        (rec["outcome"].as_str(), rec["queue"].as_str()),
+        (Some("answered"), Some("expert")),
+        "{rec}"
+    );
+    assert_eq!(
+        names(&rec).first().map(String::as_str),
+        Some("thanks"),
+        "{rec}"
+    );
+    assert!(!names(&rec).contains(&"menu".to_string()), "{rec}");
+}

@@ -95,6 +95,8 @@ struct File0Request {
     target: String,
     prompt: String,
     mode: Mode,
+    /// For mode `queue`: where the calls wait.
+    queue: Option<String>,
     reason: Option<String>,
     /// Who asks (kept in the audit log).
     by: Option<String>,
@@ -109,7 +111,7 @@ async fn file0_activate(
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                format!("{}; expected {{\"target\":\"3422\",\"prompt\":\"NAME\",\"mode\":\"continue\"|\"hangup\"}}", e.body_text()),
+                format!("{}; expected {{\"target\":\"3422\",\"prompt\":\"NAME\",\"mode\":\"continue\"|\"hangup\"|\"queue\",\"queue\":\"NAME\"}}", e.body_text()),
             )
         }
     };
@@ -131,10 +133,40 @@ async fn file0_activate(
             ),
         );
     }
+    let queue = match (r.mode, &r.queue) {
+        (Mode::Queue, None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "mode \"queue\" needs \"queue\": the queue calls go to",
+            )
+        }
+        (Mode::Queue, Some(q)) => {
+            let known: Vec<String> = st
+                .acd
+                .snapshot()
+                .await
+                .map(|s| s.queues.into_iter().map(|q| q.name).collect())
+                .unwrap_or_default();
+            if !known.contains(q) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("queue {q:?} does not exist (queues: {})", known.join(", ")),
+                );
+            }
+            Some(q.clone())
+        }
+        (_, Some(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "\"queue\" goes with mode \"queue\" only",
+            )
+        }
+        (_, None) => None,
+    };
     let who = r.by.clone().unwrap_or_else(|| "api".into());
     let a = st
         .file0
-        .activate(&r.target, &r.prompt, r.mode, r.reason.clone(), &who);
+        .activate(&r.target, &r.prompt, r.mode, queue, r.reason.clone(), &who);
     tracing::warn!(activation = %a.id, target = %a.target, prompt = %a.prompt, mode = a.mode.as_str(), by = %who, "file 0 activated");
     st.audit.record(&who, "file0.activate", &r.target, json!(a));
     (StatusCode::CREATED, Json(json!(a))).into_response()

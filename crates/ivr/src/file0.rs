@@ -18,6 +18,8 @@ pub enum Mode {
     Continue,
     /// Message, then hang up (dissuasion).
     Hangup,
+    /// Message, then wait in a special queue (`queue`) instead of the flow.
+    Queue,
 }
 
 impl Mode {
@@ -25,6 +27,7 @@ impl Mode {
         match self {
             Mode::Continue => "continue",
             Mode::Hangup => "hangup",
+            Mode::Queue => "queue",
         }
     }
 }
@@ -37,6 +40,8 @@ pub struct Activation {
     pub target: String,
     pub prompt: String,
     pub mode: Mode,
+    /// For `queue` mode: the queue calls are sent to.
+    pub queue: Option<String>,
     pub reason: Option<String>,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
@@ -60,6 +65,7 @@ impl File0 {
         target: &str,
         prompt: &str,
         mode: Mode,
+        queue: Option<String>,
         reason: Option<String>,
         requested_by: &str,
     ) -> Activation {
@@ -69,6 +75,7 @@ impl File0 {
             target: target.to_string(),
             prompt: prompt.to_string(),
             mode,
+            queue,
             reason,
             requested_by: requested_by.to_string(),
             requested_at: now,
@@ -133,7 +140,14 @@ mod tests {
     fn did_before_flow_first_call_recorded_once() {
         let f = File0::default();
         assert!(f.redirect("3422", "demo").is_none());
-        f.activate("demo", "closed", Mode::Hangup, Some("crisis".into()), "ops");
+        f.activate(
+            "demo",
+            "closed",
+            Mode::Hangup,
+            None,
+            Some("crisis".into()),
+            "ops",
+        );
         let a = f.redirect("3422", "demo").unwrap();
         assert_eq!((a.target.as_str(), a.calls), ("demo", 1));
         let first = a.first_call_at.unwrap();
@@ -144,7 +158,7 @@ mod tests {
             (2, Some(first)),
             "first call kept"
         );
-        f.activate("3422", "info", Mode::Continue, None, "ops");
+        f.activate("3422", "info", Mode::Continue, None, None, "ops");
         assert_eq!(
             f.redirect("3422", "demo").unwrap().prompt,
             "info",

@@ -112,6 +112,64 @@ impl Ctx<'_> {
     }
 }
 
+impl<'a> Ctx<'a> {
+    /// A fresh context for a call: variables `caller`, `did`, `flow`.
+    fn new(
+        call: &'a mut CallHandle,
+        flow: &'a Flow,
+        prompts: &'a PromptLibrary,
+        services: Services,
+    ) -> Ctx<'a> {
+        let info = call.info().clone();
+        let mut vars = HashMap::new();
+        vars.insert(
+            "caller".to_string(),
+            info.caller.clone().unwrap_or_default(),
+        );
+        vars.insert("did".to_string(), info.did.clone());
+        vars.insert("flow".to_string(), flow.name.clone());
+        Ctx {
+            call,
+            flow,
+            prompts,
+            vars,
+            input: None,
+            acd: services.acd,
+            dialer: services.dialer,
+        }
+    }
+}
+
+/// A file 0 in `queue` mode: after its message the call waits in `queue`
+/// (waiting music, agents as usual) instead of running its flow, and
+/// ends when the conversation or the wait does.
+pub async fn run_file0_queue(
+    flow: Arc<Flow>,
+    prompts: Arc<PromptLibrary>,
+    services: Services,
+    mut call: CallHandle,
+    queue: String,
+) {
+    let node: crate::node::queue::Queue = match toml::from_str(&format!("queue = {queue:?}")) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(queue = %queue, error = %e, "file 0 queue: bad queue name");
+            call.hangup();
+            return;
+        }
+    };
+    let mut cx = Ctx::new(&mut call, &flow, &prompts, services);
+    let result = node.run(&mut cx).await;
+    cx.call.record(cdr::EventKind::Step {
+        node: "file0".into(),
+        node_kind: "queue".into(),
+        input: cx.input.take(),
+    });
+    if result.is_ok() {
+        cx.call.hangup();
+    }
+}
+
 /// Run `flow` on a call to its end.
 pub async fn run_flow(
     flow: Arc<Flow>,
@@ -119,23 +177,7 @@ pub async fn run_flow(
     services: Services,
     mut call: CallHandle,
 ) {
-    let info = call.info().clone();
-    let mut vars = HashMap::new();
-    vars.insert(
-        "caller".to_string(),
-        info.caller.clone().unwrap_or_default(),
-    );
-    vars.insert("did".to_string(), info.did.clone());
-    vars.insert("flow".to_string(), flow.name.clone());
-    let mut cx = Ctx {
-        call: &mut call,
-        flow: &flow,
-        prompts: &prompts,
-        vars,
-        input: None,
-        acd: services.acd,
-        dialer: services.dialer,
-    };
+    let mut cx = Ctx::new(&mut call, &flow, &prompts, services);
     let mut current = flow.start.clone();
     for _ in 0..MAX_STEPS {
         let Some(entry) = flow.nodes.get(&current) else {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::file0::{File0, Mode};
 use crate::flow::FlowSet;
 use crate::prompts::PromptStore;
-use crate::run::{run_flow, Services};
+use crate::run::{run_file0_queue, run_flow, Services};
 
 /// One loaded flow set, as kept in the history.
 #[derive(Clone)]
@@ -150,6 +150,11 @@ impl CallScript for FlowScript {
                 if a.mode == Mode::Hangup {
                     call.hangup();
                     return;
+                }
+                if let (Mode::Queue, Some(queue), Some(flow)) = (a.mode, &a.queue, &flow) {
+                    call.record(cdr::EventKind::FlowStarted { version });
+                    return run_file0_queue(flow.clone(), prompts, services, call, queue.clone())
+                        .await;
                 }
             }
             match flow {
