@@ -638,3 +638,68 @@ fn an_agent_without_password_or_with_a_bad_uri_stops_startup_with_file_and_line(
     assert!(lines[0] > TEST_ACD.lines().count(), "{lines:?}");
     assert_eq!(lines[1], lines[0] + 1, "{lines:?}");
 }
+
+#[test]
+fn an_agent_transfers_the_call_to_an_allowed_number_through_a_trunk() {
+    let mut far = AgentPhone::new("pbx", "pbx", "127.0.0.1:9".parse().unwrap());
+    let srv = Server::start_with(Options {
+        flows: QUEUE_FLOWS
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect(),
+        dids: r#", "7100" = "test-queue-general""#.into(),
+        extra_trunks: format!(
+            "[[trunks]]\nname = \"out\"\noutbound_proxy = \"{}\"\n",
+            far.local
+        ),
+        acd: TEST_ACD.replacen(
+            "wrap_up_s = 1\n",
+            "wrap_up_s = 1\ntransfer_trunk = \"out\"\ntransfer_prefixes = [\"01\", \"+331\"]\n",
+            1,
+        ),
+        ..Options::default()
+    });
+    far.server = srv.udp;
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let ring = phone.await_invite(T).expect("agent1 rung");
+    let mut agent_call = phone.answer(ring, "PCMU");
+    // A mobile number is not among the queue's prefixes: refused.
+    let (code, frag) = phone.refer(&mut agent_call, "0612345678");
+    assert_eq!(code, 202);
+    assert!(frag.starts_with("SIP/2.0 404"), "{frag}");
+    let (code, frag) = phone.refer(&mut agent_call, "0184903422");
+    assert_eq!(
+        (code, frag.starts_with("SIP/2.0 200")),
+        (202, true),
+        "{frag}"
+    );
+    assert!(
+        phone.await_bye(&agent_call, T),
+        "the agent's leg is released"
+    );
+    let ring = far
+        .await_invite(T)
+        .expect("the number is called through the trunk");
+    assert!(
+        ring.invite.starts_with("INVITE sip:0184903422@"),
+        "{}",
+        ring.invite
+    );
+    assert!(
+        ring.from.contains("0612345678"),
+        "the caller's number: {}",
+        ring.from
+    );
+    let mut far_call = far.answer(ring, "PCMU");
+    std::thread::sleep(Duration::from_millis(300));
+    far.bye(&mut far_call);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+    assert_eq!(rec["transfers"][0]["to"], "0184903422", "{rec}");
+    assert_eq!(rec["transfer_out"]["result"], "answered", "{rec}");
+    assert_eq!(rec["transfer_out"]["trunk"], "out", "{rec}");
+}

@@ -86,6 +86,14 @@ pub struct QueueConfig {
     /// Days a recording of this queue is kept before it is purged.
     #[serde(default = "default_retention_days")]
     pub recording_retention_days: u32,
+    /// Agents of this queue may transfer (REFER) a call to a number out
+    /// through this trunk. The router ignores it; the call layer acts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_trunk: Option<String>,
+    /// ... but only to numbers that start with one of these (controlled
+    /// transfers; empty: no number at all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfer_prefixes: Vec<String>,
 }
 
 fn default_retention_days() -> u32 {
@@ -182,6 +190,8 @@ impl QueueConfig {
             reject_delay_s: default_reject_delay(),
             record: false,
             recording_retention_days: default_retention_days(),
+            transfer_trunk: None,
+            transfer_prefixes: Vec::new(),
         }
     }
 }

@@ -71,6 +71,13 @@ pub enum Notice {
     Transferred {
         queue: String,
     },
+    /// The agent transferred the call to a number (allowed by the queue's
+    /// `transfer_prefixes`): the caller leaves the ACD and is connected
+    /// there through `trunk`.
+    TransferredOut {
+        number: String,
+        trunk: String,
+    },
 }
 
 /// A supervisor's action on an agent.
@@ -197,6 +204,7 @@ impl Acd {
     ) -> Result<Acd, acd::ConfigError> {
         let recorded = recorded_queues(&cfg);
         let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
+        let cfg_rules = cfg.queues.clone();
         let router = Router::new(cfg)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let fwd = tx.clone();
@@ -219,6 +227,7 @@ impl Acd {
             recordings,
             recorded,
             queues,
+            transfer_rules: transfer_rules(&cfg_rules),
             monitors: HashMap::new(),
             next_monitor: 1,
             tx: tx.clone(),
@@ -349,10 +358,22 @@ struct Edge {
     recorded: HashSet<String>,
     /// Every configured queue (transfer targets).
     queues: HashSet<String>,
+    /// Per queue: the trunk and number prefixes agents may transfer to.
+    transfer_rules: HashMap<String, (String, Vec<String>)>,
     /// Supervisors' legs listening to calls.
     monitors: HashMap<u64, monitor::MonitorState>,
     next_monitor: u64,
     tx: mpsc::UnboundedSender<EdgeIn>,
+}
+
+fn transfer_rules(queues: &[acd::QueueConfig]) -> HashMap<String, (String, Vec<String>)> {
+    queues
+        .iter()
+        .filter_map(|q| {
+            let trunk = q.transfer_trunk.clone()?;
+            Some((q.name.clone(), (trunk, q.transfer_prefixes.clone())))
+        })
+        .collect()
 }
 
 fn recorded_queues(cfg: &AcdConfig) -> HashSet<String> {
@@ -487,10 +508,12 @@ impl Edge {
             EdgeIn::Reconfigure(cfg, reply) => {
                 let recorded = recorded_queues(&cfg);
                 let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
+                let rules = transfer_rules(&cfg.queues);
                 let r = self.router.reconfigure(now, cfg).map_err(|e| e.to_string());
                 if r.is_ok() {
                     self.recorded = recorded;
                     self.queues = queues;
+                    self.transfer_rules = rules;
                 }
                 let _ = reply.send(r);
             }
@@ -536,9 +559,7 @@ impl Edge {
             return;
         };
         if !self.queues.contains(&target) {
-            tracing::warn!(agent = %agent, target = %target, "transfer refused: not a queue (only transfers to queues are allowed)");
-            leg.transfer_done(404);
-            return;
+            return self.transfer_out(now, offer, target, leg);
         }
         tracing::info!(agent = %agent, queue = %target, "agent transferred the call to a queue");
         leg.transfer_done(200);
@@ -563,6 +584,45 @@ impl Edge {
         let _ = c.notices.send(Notice::Transferred { queue: target });
         self.router.handle(now, Input::CallEnded { call });
         self.enqueue(now, call, req);
+    }
+
+    /// A transfer to a number: only through the trunk of the call's queue
+    /// and to the numbers it allows; the caller then leaves the ACD.
+    fn transfer_out(&mut self, now: Instant, offer: OfferId, number: String, leg: LegControl) {
+        let Some(o) = self.offers.get(&offer) else {
+            return;
+        };
+        let (call, agent) = (o.call, o.agent.clone());
+        let queue = self.calls.get(&call).map(|c| c.req.queue.clone());
+        let rule = queue.as_ref().and_then(|q| self.transfer_rules.get(q));
+        let digits = number.strip_prefix('+').unwrap_or(&number);
+        let allowed = rule.filter(|(_, prefixes)| {
+            !digits.is_empty()
+                && digits.chars().all(|c| c.is_ascii_digit())
+                && prefixes.iter().any(|p| number.starts_with(p.as_str()))
+        });
+        let Some((trunk, _)) = allowed.cloned() else {
+            tracing::warn!(agent = %agent, target = %number, queue = queue.as_deref().unwrap_or(""),
+                "transfer refused: neither a queue nor a number the queue allows");
+            leg.transfer_done(404);
+            return;
+        };
+        tracing::info!(agent = %agent, number = %number, trunk = %trunk, "agent transferred the call to a number");
+        leg.transfer_done(200);
+        self.offers.remove(&offer);
+        self.conversation_over(&agent);
+        self.emit(call, EventKind::AgentEnded { by: Party::Agent });
+        self.emit(
+            call,
+            EventKind::Transferred {
+                agent,
+                to: number.clone(),
+            },
+        );
+        if let Some(c) = self.calls.remove(&call) {
+            let _ = c.notices.send(Notice::TransferredOut { number, trunk });
+        }
+        self.router.handle(now, Input::CallEnded { call });
     }
 
     fn agent_action(

@@ -415,6 +415,29 @@ impl Config {
                 }
             }
         }
+        for q in &self.queues {
+            let Some(trunk) = &q.transfer_trunk else {
+                continue;
+            };
+            let line = line_of_value(text, trunk).unwrap_or(1);
+            match self.trunks.iter().find(|t| &t.name == trunk) {
+                None => bail!(
+                    "{o}:{line}: queue {:?}: transfer_trunk {trunk:?} is not a trunk of this file",
+                    q.name
+                ),
+                Some(t) if t.outbound_proxy.is_none() => bail!(
+                    "{o}:{line}: queue {:?}: transfer_trunk {trunk:?} has no `outbound_proxy`: it cannot call out",
+                    q.name
+                ),
+                Some(_) => {}
+            }
+            if q.transfer_prefixes.is_empty() {
+                bail!(
+                    "{o}:{line}: queue {:?}: transfer_trunk needs `transfer_prefixes` (the numbers agents may transfer to, e.g. [\"01\", \"02\"])",
+                    q.name
+                );
+            }
+        }
         if let Err(e) = acd::Router::new(self.acd()) {
             let msg = e.to_string();
             let line = msg

@@ -256,7 +256,8 @@ impl Queue {
                                 | Notice::Offered { .. }
                                 | Notice::Overflowed { .. }
                                 | Notice::AgentEnded { .. }
-                                | Notice::Transferred { .. },
+                                | Notice::Transferred { .. }
+                                | Notice::TransferredOut { .. },
                             ) => {}
                         },
                     }
@@ -320,6 +321,18 @@ impl Queue {
             tokio::select! {
                 n = waiting.next() => match n {
                     Some(Notice::AgentEnded { .. }) | None => break,
+                    Some(Notice::TransferredOut { number, trunk }) => {
+                        cx.call.unbridge();
+                        let out = crate::node::transfer::Transfer {
+                            to: number,
+                            trunk: Some(trunk),
+                            ring_timeout_s: 30,
+                            ringback: None,
+                            fallback: self.fallback.clone(),
+                            after: self.after.clone(),
+                        };
+                        return Ok(Talked::Over(out.run(cx).await?));
+                    }
                     Some(Notice::Transferred { queue }) => {
                         tracing::info!(from = %self.queue, to = %queue, "agent transferred the call");
                         cx.call.unbridge();
