@@ -703,3 +703,158 @@ fn an_agent_transfers_the_call_to_an_allowed_number_through_a_trunk() {
     assert_eq!(rec["transfer_out"]["result"], "answered", "{rec}");
     assert_eq!(rec["transfer_out"]["trunk"], "out", "{rec}");
 }
+
+/// A server with its own queues and agents, flows 7100 -> `first`,
+/// 7102 -> `first` at priority 5, 7103 -> `first` boosted by 60 s.
+fn server_with(acd: &str) -> Server {
+    Server::start_with(Options {
+        flows: vec![
+            (
+                "q1.toml".into(),
+                "[flow]\nname = \"q1\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"first\"\n".into(),
+            ),
+            (
+                "q1-vip.toml".into(),
+                "[flow]\nname = \"q1-vip\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"first\"\npriority = 5\n".into(),
+            ),
+            (
+                "q1-boost.toml".into(),
+                "[flow]\nname = \"q1-boost\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"first\"\nboost_s = 60\n".into(),
+            ),
+        ],
+        dids: r#", "7100" = "q1", "7102" = "q1-vip", "7103" = "q1-boost""#.into(),
+        acd: acd.into(),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn absolute_then_relative_priority_decide_who_is_served_first() {
+    let srv = server_with(
+        "[[queues]]\nname = \"first\"\nskills = { general = 1 }\nwrap_up_s = 0\n\
+         [[agents]]\nid = \"agent1\"\npassword = \"agent1\"\nskills = { general = 5 }\n",
+    );
+    // No phone yet: an ordinary caller, then one boosted by 60 s of
+    // virtual wait, then one of a higher absolute priority.
+    let mut callers = Vec::new();
+    for did in ["7100", "7103", "7102"] {
+        let mut ua = Ua::udp(srv.udp);
+        let mut call = ua.invite(did, &Offer::default());
+        ua.answer(&mut call, T);
+        callers.push((did, ua, call));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        let ring = phone.await_invite(T).expect("rung");
+        let mut c = phone.answer(ring, "PCMU");
+        phone.bye(&mut c);
+        // Which caller was it: the one that gets the BYE.
+        let who = callers
+            .iter_mut()
+            .position(|(_, ua, call)| {
+                ua.recv_until(Duration::from_millis(300), |m| {
+                    m.starts_with("BYE ") && header(m, "Call-ID") == Some(call.call_id.as_str())
+                })
+                .map(|bye| ua.reply_ok(&bye))
+                .is_some()
+            })
+            .expect("one caller released");
+        served.push(callers.remove(who).0);
+    }
+    assert_eq!(
+        served,
+        ["7102", "7103", "7100"],
+        "priority 5, then the boost, then FIFO"
+    );
+}
+
+#[test]
+fn a_call_overflows_to_another_queue_after_its_delay() {
+    let srv = server_with(
+        "[[queues]]\nname = \"first\"\nskills = { general = 1 }\noverflow = { after_s = 2, queue = \"backup\" }\n\
+         [[queues]]\nname = \"backup\"\nskills = { backup = 1 }\n\
+         [[agents]]\nid = \"agent1\"\npassword = \"agent1\"\nskills = { backup = 5 }\n",
+    );
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let queued = std::time::Instant::now();
+    let ring = phone
+        .await_invite(Duration::from_secs(10))
+        .expect("rung from backup");
+    let waited = queued.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "not before the overflow delay: {waited:?}"
+    );
+    let mut c = phone.answer(ring, "PCMU");
+    phone.bye(&mut c);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["overflowed_from"][0], "first", "{rec}");
+    assert_eq!(rec["queue"], "backup", "{rec}");
+}
+
+#[test]
+fn the_skill_requirement_widens_after_its_delay() {
+    let srv = server_with(
+        "[[queues]]\nname = \"first\"\nskills = { general = 8 }\nwiden = { after_s = 2, skills = { general = 3 } }\n\
+         [[agents]]\nid = \"agent1\"\npassword = \"agent1\"\nskills = { general = 5 }\n",
+    );
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let queued = std::time::Instant::now();
+    let ring = phone
+        .await_invite(Duration::from_secs(10))
+        .expect("a level-5 agent once the requirement widens to 3");
+    let waited = queued.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "level 8 first: {waited:?}"
+    );
+    let mut c = phone.answer(ring, "PCMU");
+    phone.bye(&mut c);
+    let rec = await_bye(&mut ua, &srv, &call, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+}
+
+#[test]
+fn wrap_up_holds_the_next_offer_for_its_duration() {
+    let srv = server_with(
+        "[[queues]]\nname = \"first\"\nskills = { general = 1 }\nwrap_up_s = 3\n\
+         [[agents]]\nid = \"agent1\"\npassword = \"agent1\"\nskills = { general = 5 }\n",
+    );
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut ua1 = Ua::udp(srv.udp);
+    let mut one = ua1.invite("7100", &Offer::default());
+    ua1.answer(&mut one, T);
+    let ring = phone.await_invite(T).expect("rung");
+    let mut c = phone.answer(ring, "PCMU");
+    let mut ua2 = Ua::udp(srv.udp);
+    let mut two = ua2.invite("7100", &Offer::default());
+    ua2.answer(&mut two, T);
+    std::thread::sleep(Duration::from_millis(200));
+    phone.bye(&mut c);
+    let ended = std::time::Instant::now();
+    let ring = phone
+        .await_invite(Duration::from_secs(10))
+        .expect("the next call after wrap-up");
+    let gap = ended.elapsed();
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "wrap-up of 3 s respected: {gap:?}"
+    );
+    let mut c = phone.answer(ring, "PCMU");
+    phone.bye(&mut c);
+    await_bye(&mut ua2, &srv, &two, T);
+    let rec = await_bye(&mut ua1, &srv, &one, T);
+    assert_eq!(rec["outcome"], "answered", "{rec}");
+}
