@@ -857,4 +857,16 @@ fn wrap_up_holds_the_next_offer_for_its_duration() {
     await_bye(&mut ua2, &srv, &two, T);
     let rec = await_bye(&mut ua1, &srv, &one, T);
     assert_eq!(rec["outcome"], "answered", "{rec}");
+    // Every state change went to the agent-state journal (idle share).
+    let journal: String = std::fs::read_dir(srv.cdr_dir().join("agents"))
+        .expect("agent-state journal")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    for state in ["available", "reserved", "on_call", "wrap_up"] {
+        assert!(
+            journal.contains(&format!("\"agent\":\"agent1\",\"state\":\"{state}\"")),
+            "{state} in:\n{journal}"
+        );
+    }
 }

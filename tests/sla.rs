@@ -409,3 +409,50 @@ fn targets_and_switches_from_the_config() {
     assert!(err.contains("service_level"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn agent_idle_share_from_the_agent_state_journal() {
+    let dir = temp_dir("agents");
+    write_day(&dir);
+    // agent1: available 15 min of 60 logged in (on a call 40, wrap-up 5);
+    // agent2: paused the whole hour (not idle).
+    let states = [
+        ("2026-03-02T08:00:00Z", "agent1", "available"),
+        ("2026-03-02T08:10:00Z", "agent1", "on_call"),
+        ("2026-03-02T08:50:00Z", "agent1", "wrap_up"),
+        ("2026-03-02T08:55:00Z", "agent1", "available"),
+        ("2026-03-02T08:00:00Z", "agent2", "paused"),
+        ("2026-03-02T09:00:00Z", "agent2", "logged_out"),
+    ];
+    std::fs::create_dir_all(dir.join("agents")).unwrap();
+    let text: String = states
+        .iter()
+        .map(|(at, agent, state)| {
+            format!(
+                "{}\n",
+                json!({"at": at, "agent": agent, "state": state, "reason": null, "registered": true})
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("agents/agents-2026-03-02.jsonl"), text).unwrap();
+    let lines = json_report(&sla(&[
+        "--cdr",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+        "--to",
+        "2026-03-02T09:00:00Z",
+    ]));
+    assert_eq!(
+        find(&lines, "all", "agent_idle_share/agent1")["value"],
+        json!(0.25)
+    );
+    assert_eq!(
+        find(&lines, "all", "agent_idle_share/agent2")["value"],
+        json!(0)
+    );
+    // (15 + 0) / (60 + 60): above the 10% target.
+    let all = find(&lines, "all", "agent_idle_share");
+    assert_eq!(all["value"], json!(0.125));
+    assert_eq!(all["status"], "missed", "0.125 is above the 0.10 target");
+}

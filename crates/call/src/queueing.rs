@@ -867,6 +867,13 @@ impl Edge {
                 registered,
             } => {
                 tracing::info!(agent = %agent, state = ?state, reason = reason.as_deref().unwrap_or(""), registered, "agent state");
+                self.cdr.agent_state(cdr::agents::AgentStateRecord {
+                    at: chrono::Utc::now(),
+                    agent: agent.clone(),
+                    state: state.as_str().to_string(),
+                    reason: reason.clone(),
+                    registered,
+                });
                 if state != AgentStateKind::WrapUp {
                     self.wrap_up_over(&agent);
                 }

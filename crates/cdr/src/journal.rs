@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
+use crate::agents::AgentStateRecord;
 use crate::event::{CallEvent, EventKind, Party};
 use crate::eventlog::EventLog;
 use crate::record::{CallRecord, FoldOptions};
@@ -31,6 +32,7 @@ pub enum FsyncPolicy {
 
 enum Msg {
     Event(Box<CallEvent>),
+    Agent(Box<AgentStateRecord>),
     Shutdown(Sender<()>),
 }
 
@@ -44,6 +46,13 @@ impl CdrSink {
     pub fn emit(&self, ev: CallEvent) {
         if self.tx.send(Msg::Event(Box::new(ev))).is_err() {
             tracing::error!("CDR writer is gone; event lost");
+        }
+    }
+
+    /// An agent's state changed (see [`crate::agents`]).
+    pub fn agent_state(&self, rec: AgentStateRecord) {
+        if self.tx.send(Msg::Agent(Box::new(rec))).is_err() {
+            tracing::error!("CDR writer is gone; agent state lost");
         }
     }
 }
@@ -96,6 +105,7 @@ impl Journal {
             hooks: cfg.hooks,
             open: HashMap::new(),
             file: None,
+            agent_file: None,
             log: Some(log),
             pending_closed: Vec::new(),
             last_sync: Instant::now(),
@@ -160,6 +170,8 @@ struct Writer {
     hooks: Vec<RecordHook>,
     open: HashMap<String, CallRecord>,
     file: Option<(NaiveDate, BufWriter<File>)>,
+    /// Today's agent-state file.
+    agent_file: Option<(NaiveDate, BufWriter<File>)>,
     /// None once the writer stopped cleanly or the log failed.
     log: Option<EventLog>,
     /// `closed` marks, appended once the CDR lines are flushed.
@@ -182,6 +194,7 @@ impl Writer {
             while let Some(m) = next {
                 match m {
                     Msg::Event(ev) => self.apply(*ev),
+                    Msg::Agent(rec) => self.write_agent(&rec),
                     Msg::Shutdown(ack) => {
                         self.stop();
                         let _ = ack.send(());
@@ -318,6 +331,27 @@ impl Writer {
         f.write_all(b"\n")?;
         self.dirty = true;
         Ok(())
+    }
+
+    fn write_agent(&mut self, rec: &AgentStateRecord) {
+        let day = rec.at.date_naive();
+        let r = (|| -> io::Result<()> {
+            if self.agent_file.as_ref().map(|(d, _)| *d) != Some(day) {
+                std::fs::create_dir_all(crate::agents::agents_dir(&self.dir))?;
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(crate::agents::agents_file(&self.dir, day))?;
+                self.agent_file = Some((day, BufWriter::new(f)));
+            }
+            let (_, f) = self.agent_file.as_mut().expect("opened above");
+            serde_json::to_writer(&mut *f, rec)?;
+            f.write_all(b"\n")?;
+            f.flush()
+        })();
+        if let Err(e) = r {
+            tracing::error!(error = %e, agent = %rec.agent, state = %rec.state, "cannot append the agent state");
+        }
     }
 
     /// Flush records (to the kernel: a `kill -9` loses nothing flushed),

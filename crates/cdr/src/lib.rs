@@ -1,6 +1,7 @@
 //! Call detail records: events from the call layer, folded into one record
 //! per call and appended to a durable JSONL journal.
 
+pub mod agents;
 pub mod event;
 mod eventlog;
 pub mod export;

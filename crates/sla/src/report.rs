@@ -171,6 +171,14 @@ pub const CATALOGUE: &[Kpi] = &[
     ),
     kpi("transfer_rate", "taux de transfert", Rate),
     target(
+        at_most(kpi(
+            "agent_idle_share",
+            "taux d'inoccupation des agents",
+            Rate,
+        )),
+        Target::at(0.10),
+    ),
+    target(
         kpi(
             "first_contact_resolution",
             "résolution au premier contact",
@@ -304,6 +312,27 @@ impl Lines<'_> {
     fn count(&mut self, name: &str, n: u64) {
         self.push(name, None, Value::count(n));
     }
+}
+
+/// Agent idle share from the agent-state journal, for `[from, to)`: the
+/// platform line and one per agent (`agent_idle_share/ID`), in group `all`.
+pub fn agent_lines(
+    states: &[cdr::agents::AgentStateRecord],
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    cfg: &SlaConfig,
+) -> Vec<ReportLine> {
+    let (all, per_agent) = crate::kpi::agent_idle::agent_idle_share(states, from, to);
+    let mut l = Lines {
+        group: "all".into(),
+        cfg,
+        out: Vec::new(),
+    };
+    l.push("agent_idle_share", None, all);
+    for (agent, v) in per_agent {
+        l.push("agent_idle_share", Some(&agent), v);
+    }
+    l.out
 }
 
 /// Compute every KPI of every group of `records` (see [`Grouping`]).

@@ -115,7 +115,15 @@ fn report(args: &Args) -> Result<String> {
         dimension,
         hours: hours.as_ref().map(|f| f as &sla::HoursFn),
     };
-    let lines = sla::report(in_range, &grouping, &history, &cfg.sla, from.zip(to));
+    let mut lines = sla::report(in_range, &grouping, &history, &cfg.sla, from.zip(to));
+    // Agent idle share comes from the agent-state journal beside the CDRs.
+    if args.cdr.is_dir() {
+        let states = cdr::agents::read_agent_states(&args.cdr)
+            .with_context(|| format!("reading the agent states in {}", args.cdr.display()))?;
+        if !states.is_empty() {
+            lines.extend(sla::report::agent_lines(&states, from, to, &cfg.sla));
+        }
+    }
     Ok(sla::format::render(&lines, format, separator)?)
 }
 

@@ -1,6 +1,7 @@
 //! The KPIs, one file each, every one a pure function of call records with
 //! its formula from REQUIREMENTS.md section D in its doc comment.
 
+pub mod agent_idle;
 pub mod answer_rate;
 pub mod callbot;
 pub mod daily_pickup;

@@ -1,0 +1,65 @@
+//! Agent states over time, for the KPIs records cannot carry (agent idle
+//! share): every change of an agent's state is one JSON line of
+//! `<cdr dir>/agents/agents-YYYY-MM-DD.jsonl` (UTC day of the change),
+//! written by the CDR writer with the same fsync policy.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One change of an agent's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStateRecord {
+    pub at: DateTime<Utc>,
+    pub agent: String,
+    /// `logged_out`, `available`, `reserved`, `on_call`, `wrap_up`, `paused`.
+    pub state: String,
+    /// The pause reason.
+    pub reason: Option<String>,
+    /// The agent's phone is registered (or at a static URI).
+    pub registered: bool,
+}
+
+/// The directory of the agent-state files.
+pub fn agents_dir(cdr_dir: &Path) -> PathBuf {
+    cdr_dir.join("agents")
+}
+
+/// The file of a day.
+pub fn agents_file(cdr_dir: &Path, day: NaiveDate) -> PathBuf {
+    agents_dir(cdr_dir).join(format!("agents-{}.jsonl", day.format("%Y-%m-%d")))
+}
+
+/// Every state change in the files of `cdr_dir`, in time order; a missing
+/// directory is no change at all. Unreadable lines are reported as
+/// `file:line: message`.
+pub fn read_agent_states(cdr_dir: &Path) -> std::io::Result<Vec<AgentStateRecord>> {
+    let dir = agents_dir(cdr_dir);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path)?;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let r: AgentStateRecord = serde_json::from_str(line).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}:{}: {e}", path.display(), n + 1),
+                )
+            })?;
+            out.push(r);
+        }
+    }
+    out.sort_by_key(|r| r.at);
+    Ok(out)
+}
