@@ -274,6 +274,18 @@ fn export_api_and_metrics_survive_a_restart() {
     srv.terminate();
     srv.wait_exit(T);
     srv.restart();
+    // The uptime journal (availability GAP01): start, clean stop, start.
+    let uptime: String = std::fs::read_dir(srv.cdr_dir().join("uptime"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let events: Vec<&str> = uptime
+        .lines()
+        .filter_map(|l| l.split("\"event\":\"").nth(1)?.split('"').next())
+        .filter(|e| *e != "up")
+        .collect();
+    assert_eq!(events, ["start", "stop", "start"], "{uptime}");
     let (_, page) = get_text(&srv, "/metrics", false);
     assert_eq!(
         metric(&page, "softswitch_rolling_queued_calls"),

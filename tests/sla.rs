@@ -456,3 +456,45 @@ fn agent_idle_share_from_the_agent_state_journal() {
     assert_eq!(all["value"], json!(0.125));
     assert_eq!(all["status"], "missed", "0.125 is above the 0.10 target");
 }
+
+#[test]
+fn availability_from_the_uptime_journal() {
+    let dir = temp_dir("uptime");
+    write_day(&dir);
+    // Up 09:00-09:30 Paris (heartbeats a minute apart), a crash, up again
+    // from 09:45 to a clean stop at 10:00: 45 minutes of the hour.
+    let mut lines = String::new();
+    let at = |m: i64| {
+        (chrono::DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z").unwrap()
+            + chrono::Duration::minutes(m))
+        .to_rfc3339()
+    };
+    lines.push_str(&format!("{}\n", json!({"at": at(0), "event": "start"})));
+    for m in 1..=30 {
+        lines.push_str(&format!("{}\n", json!({"at": at(m), "event": "up"})));
+    }
+    lines.push_str(&format!("{}\n", json!({"at": at(45), "event": "start"})));
+    for m in 46..60 {
+        lines.push_str(&format!("{}\n", json!({"at": at(m), "event": "up"})));
+    }
+    lines.push_str(&format!("{}\n", json!({"at": at(60), "event": "stop"})));
+    std::fs::create_dir_all(dir.join("uptime")).unwrap();
+    std::fs::write(dir.join("uptime/uptime-2026-03-02.jsonl"), lines).unwrap();
+    let report = json_report(&sla(&[
+        "--cdr",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+        "--from",
+        "2026-03-02T08:00:00Z",
+        "--to",
+        "2026-03-02T09:00:00Z",
+    ]));
+    let all = find(&report, "all", "availability");
+    assert_eq!(all["value"], json!(0.75));
+    assert_eq!(all["status"], "missed", "under 99%");
+    assert_eq!(
+        find(&report, "all", "availability/2026-03-02")["value"],
+        json!(0.75)
+    );
+}

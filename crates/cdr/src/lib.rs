@@ -9,6 +9,7 @@ pub mod journal;
 pub mod live;
 pub mod push;
 pub mod record;
+pub mod uptime;
 
 pub use event::{new_record_id, CallEvent, DigitSource, EventKind, Party};
 pub use journal::{read_records, CdrSink, FsyncPolicy, Journal, JournalConfig, RecordHook};

@@ -179,6 +179,10 @@ pub const CATALOGUE: &[Kpi] = &[
         Target::at(0.10),
     ),
     target(
+        kpi("availability", "disponibilité du service (GAP01)", Rate),
+        Target::at(0.99),
+    ),
+    target(
         kpi(
             "first_contact_resolution",
             "résolution au premier contact",
@@ -331,6 +335,46 @@ pub fn agent_lines(
     l.push("agent_idle_share", None, all);
     for (agent, v) in per_agent {
         l.push("agent_idle_share", Some(&agent), v);
+    }
+    l.out
+}
+
+/// Service availability (GAP01) from the uptime journal: the whole range
+/// (`availability`, group `all`) and each local day of it
+/// (`availability/YYYY-MM-DD`). Without `from`/`to`, the range runs from
+/// the first to the last line of the journal.
+pub fn availability_lines(
+    beats: &[cdr::uptime::UptimeRecord],
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    cfg: &SlaConfig,
+) -> Vec<ReportLine> {
+    let (Some(first), Some(last)) = (beats.first(), beats.last()) else {
+        return Vec::new();
+    };
+    let (from, to) = (from.unwrap_or(first.at), to.unwrap_or(last.at));
+    let mut l = Lines {
+        group: "all".into(),
+        cfg,
+        out: Vec::new(),
+    };
+    l.push(
+        "availability",
+        None,
+        crate::kpi::availability::availability(beats, from, to),
+    );
+    let tz = cfg.timezone;
+    let mut day = from.with_timezone(&tz).date_naive();
+    loop {
+        let start = crate::group::local_midnight(tz, day).max(from);
+        let Some(next) = day.succ_opt() else { break };
+        let end = crate::group::local_midnight(tz, next).min(to);
+        if start >= to {
+            break;
+        }
+        let v = crate::kpi::availability::availability(beats, start, end);
+        l.push("availability", Some(&day.format("%Y-%m-%d").to_string()), v);
+        day = next;
     }
     l.out
 }

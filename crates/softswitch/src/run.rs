@@ -57,6 +57,18 @@ async fn serve(cfg: Config) -> Result<()> {
     }
     let cdr_dir = cfg.data.dir.join("cdr");
     let (journal, live, push) = start_journal(&cfg, &cdr_dir).await?;
+    // Availability (GAP01): a line at start, every minute, and at a clean stop.
+    cdr::uptime::write_uptime(&cdr_dir, "start");
+    let beat_dir = cdr_dir.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(cdr::uptime::HEARTBEAT);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let d = beat_dir.clone();
+            let _ = tokio::task::spawn_blocking(move || cdr::uptime::write_uptime(&d, "up")).await;
+        }
+    });
 
     let media = MediaEngine::start(MediaConfig {
         ip: cfg.media.ip,
@@ -191,6 +203,7 @@ async fn serve(cfg: Config) -> Result<()> {
     // Let the last BYEs leave before the runtime stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
     tokio::task::spawn_blocking(move || journal.shutdown()).await?;
+    cdr::uptime::write_uptime(&cdr_dir, "stop");
     tracing::info!("stopped");
     Ok(())
 }

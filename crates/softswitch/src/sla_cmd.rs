@@ -123,6 +123,10 @@ fn report(args: &Args) -> Result<String> {
         if !states.is_empty() {
             lines.extend(sla::report::agent_lines(&states, from, to, &cfg.sla));
         }
+        // Availability (GAP01) from the uptime journal beside them.
+        let beats = cdr::uptime::read_uptime(&args.cdr)
+            .with_context(|| format!("reading the uptime journal in {}", args.cdr.display()))?;
+        lines.extend(sla::report::availability_lines(&beats, from, to, &cfg.sla));
     }
     Ok(sla::format::render(&lines, format, separator)?)
 }

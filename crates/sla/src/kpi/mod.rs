@@ -3,6 +3,7 @@
 
 pub mod agent_idle;
 pub mod answer_rate;
+pub mod availability;
 pub mod callbot;
 pub mod daily_pickup;
 pub mod file0;

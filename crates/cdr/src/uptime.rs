@@ -1,0 +1,80 @@
+//! Service availability (GAP01) needs the time the service was up, which
+//! call records cannot tell: softswitch writes `start`, then `up` every
+//! [`HEARTBEAT`], then `stop` on a clean stop, one JSON line each, to
+//! `<cdr dir>/uptime/uptime-YYYY-MM-DD.jsonl`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How often a running softswitch says it is up.
+pub const HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// One line of the uptime journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UptimeRecord {
+    pub at: DateTime<Utc>,
+    /// `start`, `up` or `stop`.
+    pub event: String,
+}
+
+fn uptime_dir(cdr_dir: &Path) -> PathBuf {
+    cdr_dir.join("uptime")
+}
+
+/// Append one line (a failure is logged: availability is then
+/// under-counted, never invented).
+pub fn write_uptime(cdr_dir: &Path, event: &str) {
+    let now = Utc::now();
+    let rec = UptimeRecord {
+        at: now,
+        event: event.to_string(),
+    };
+    let path = uptime_dir(cdr_dir).join(format!("uptime-{}.jsonl", now.format("%Y-%m-%d")));
+    let r = std::fs::create_dir_all(uptime_dir(cdr_dir)).and_then(|_| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        let mut line = serde_json::to_vec(&rec)?;
+        line.push(b'\n');
+        f.write_all(&line)
+    });
+    if let Err(e) = r {
+        tracing::error!(error = %e, file = %path.display(), "cannot write the uptime journal");
+    }
+}
+
+/// Every line of the journal of `cdr_dir`, in time order (none when it
+/// has no journal); unreadable lines as `file:line: message`.
+pub fn read_uptime(cdr_dir: &Path) -> std::io::Result<Vec<UptimeRecord>> {
+    let Ok(entries) = std::fs::read_dir(uptime_dir(cdr_dir)) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path)?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            out.push(serde_json::from_str(line).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}:{}: {e}", path.display(), n + 1),
+                )
+            })?);
+        }
+    }
+    out.sort_by_key(|r: &UptimeRecord| r.at);
+    Ok(out)
+}
