@@ -771,6 +771,22 @@ fn absolute_then_relative_priority_decide_who_is_served_first() {
     );
 }
 
+/// agent1 registers, a caller dials 7100; how long until agent1 is rung,
+/// and the record once agent1 answered and hung up.
+fn time_to_ring(srv: &Server, why: &str) -> (Duration, serde_json::Value) {
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, T);
+    let queued = std::time::Instant::now();
+    let ring = phone.await_invite(Duration::from_secs(10)).expect(why);
+    let waited = queued.elapsed();
+    let mut c = phone.answer(ring, "PCMU");
+    phone.bye(&mut c);
+    (waited, await_bye(&mut ua, srv, &call, T))
+}
+
 #[test]
 fn a_call_overflows_to_another_queue_after_its_delay() {
     let srv = server_with(
@@ -778,23 +794,11 @@ fn a_call_overflows_to_another_queue_after_its_delay() {
          [[queues]]\nname = \"backup\"\nskills = { backup = 1 }\n\
          [[agents]]\nid = \"agent1\"\npassword = \"agent1\"\nskills = { backup = 5 }\n",
     );
-    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
-    phone.register();
-    let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("7100", &Offer::default());
-    ua.answer(&mut call, T);
-    let queued = std::time::Instant::now();
-    let ring = phone
-        .await_invite(Duration::from_secs(10))
-        .expect("rung from backup");
-    let waited = queued.elapsed();
+    let (waited, rec) = time_to_ring(&srv, "rung from backup");
     assert!(
         waited >= Duration::from_millis(1900),
         "not before the overflow delay: {waited:?}"
     );
-    let mut c = phone.answer(ring, "PCMU");
-    phone.bye(&mut c);
-    let rec = await_bye(&mut ua, &srv, &call, T);
     assert_eq!(rec["overflowed_from"][0], "first", "{rec}");
     assert_eq!(rec["queue"], "backup", "{rec}");
 }
@@ -805,23 +809,11 @@ fn the_skill_requirement_widens_after_its_delay() {
         "[[queues]]\nname = \"first\"\nskills = { general = 8 }\nwiden = { after_s = 2, skills = { general = 3 } }\n\
          [[agents]]\nid = \"agent1\"\npassword = \"agent1\"\nskills = { general = 5 }\n",
     );
-    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
-    phone.register();
-    let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("7100", &Offer::default());
-    ua.answer(&mut call, T);
-    let queued = std::time::Instant::now();
-    let ring = phone
-        .await_invite(Duration::from_secs(10))
-        .expect("a level-5 agent once the requirement widens to 3");
-    let waited = queued.elapsed();
+    let (waited, rec) = time_to_ring(&srv, "a level-5 agent once the requirement widens to 3");
     assert!(
         waited >= Duration::from_millis(1900),
         "level 8 first: {waited:?}"
     );
-    let mut c = phone.answer(ring, "PCMU");
-    phone.bye(&mut c);
-    let rec = await_bye(&mut ua, &srv, &call, T);
     assert_eq!(rec["outcome"], "answered", "{rec}");
 }
 

@@ -105,9 +105,6 @@ impl Drop for Baresip {
     }
 }
 
-const QUEUE_FLOW: &str =
-    "[flow]\nname = \"q\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n";
-
 /// The PCMU audio arriving on `sock` within `dur`, decoded.
 fn read_pcmu(sock: &UdpSocket, dur: Duration) -> Vec<i16> {
     let mut pcm = Vec::new();
@@ -133,11 +130,7 @@ fn level(pcm: &[i16]) -> f64 {
 
 #[test]
 fn baresip_registers_as_an_agent_answers_and_talks() {
-    let srv = Server::start_with(Options {
-        flows: vec![("q.toml".into(), QUEUE_FLOW.into())],
-        dids: r#", "7100" = "q""#.into(),
-        ..Options::default()
-    });
+    let srv = Server::start_with(queue_options());
     let phone = Baresip::start("agent2", "agent2", srv.udp, &srv.dir.join("baresip"));
 
     // Registered: the agent becomes offerable.

@@ -137,10 +137,8 @@ fn metric(page: &str, name_and_labels: &str) -> Option<f64> {
 #[test]
 fn export_api_and_metrics_survive_a_restart() {
     let mut srv = Server::start_with(Options {
-        dids: r#", "7100" = "q-general""#.into(),
-        flows: vec![("q-general.toml".into(), QUEUE_FLOW.into())],
         extra_config: "[cdr]\ntest_numbers = [\"0184900000\"]\n".into(),
-        ..Options::default()
+        ..queue_options()
     });
     // A queued call abandoned after ~1.5 s (no agent logged in).
     let mut ua = Ua::udp(srv.udp);
@@ -298,16 +296,6 @@ fn export_api_and_metrics_survive_a_restart() {
         "{page}"
     );
 }
-
-/// Test flow on 7100: straight into queue `general`.
-const QUEUE_FLOW: &str = r#"
-[flow]
-name = "q-general"
-start = "q"
-[nodes.q]
-kind = "queue"
-queue = "general"
-"#;
 
 /// A minimal SLA engine: the first `fail` POSTs get 503; the others are
 /// kept (body and Idempotency-Key) and acknowledged.

@@ -11,15 +11,7 @@ use support::*;
 const T: Duration = Duration::from_secs(5);
 
 fn server() -> Server {
-    Server::start_with(Options {
-        flows: vec![(
-            "q.toml".into(),
-            "[flow]\nname = \"q\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n"
-                .into(),
-        )],
-        dids: r#", "7100" = "q""#.into(),
-        ..Options::default()
-    })
+    Server::start_with(queue_options())
 }
 
 #[test]

@@ -205,14 +205,8 @@ fn one_sipp_agent_serves_1000_sipp_callers_in_arrival_order() {
         max_calls: 2000,
         // 1,000 callers wait at once: a range of their own.
         rtp_ports: Some((26_000, 28_400)),
-        flows: vec![(
-            "q.toml".into(),
-            "[flow]\nname = \"q\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n"
-                .into(),
-        )],
-        dids: r#", "7100" = "q""#.into(),
         acd: TEST_ACD.replacen("wrap_up_s = 1\n", "wrap_up_s = 0\n", 1),
-        ..Options::default()
+        ..queue_options()
     });
     let _agent = SippAgent::start(&srv, "agent1");
     await_registered(&srv, "agent1");
@@ -270,10 +264,7 @@ fn sla_report(cdr_dir: &std::path::Path) -> Vec<serde_json::Value> {
 fn sipp_calls_answered_abandoned_and_dissuaded_add_up_in_softswitch_sla() {
     let srv = Server::start_with(Options {
         flows: vec![
-            (
-                "q.toml".into(),
-                "[flow]\nname = \"q\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n".into(),
-            ),
+            ("q.toml".into(), QUEUE_FLOW.into()),
             (
                 "shut.toml".into(),
                 "[flow]\nname = \"shut\"\nstart = \"bye\"\n[nodes.bye]\nkind = \"hangup\"\nprompt = \"closed\"\ndisposition = \"closed\"\n".into(),

@@ -113,6 +113,20 @@ kind = "hangup"
 disposition = "informed"
 "#;
 
+/// Flow `q`: straight into queue `general`.
+pub const QUEUE_FLOW: &str =
+    "[flow]\nname = \"q\"\nstart = \"q\"\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n";
+
+/// Test options with 7100 leading to [`QUEUE_FLOW`] (add the rest with
+/// `Options { .., ..queue_options() }`).
+pub fn queue_options() -> Options {
+    Options {
+        flows: vec![("q.toml".into(), QUEUE_FLOW.into())],
+        dids: r#", "7100" = "q""#.into(),
+        ..Options::default()
+    }
+}
+
 /// Queues and agents of test servers: DESIGN's default agents, short
 /// ring timeout and wrap-up so tests run quickly.
 pub const TEST_ACD: &str = r#"
