@@ -35,31 +35,8 @@ pub fn agents_file(cdr_dir: &Path, day: NaiveDate) -> PathBuf {
 /// directory is no change at all. Unreadable lines are reported as
 /// `file:line: message`.
 pub fn read_agent_states(cdr_dir: &Path) -> std::io::Result<Vec<AgentStateRecord>> {
-    let dir = agents_dir(cdr_dir);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path)?;
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let r: AgentStateRecord = serde_json::from_str(line).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}:{}: {e}", path.display(), n + 1),
-                )
-            })?;
-            out.push(r);
-        }
-    }
+    let mut out: Vec<AgentStateRecord> =
+        crate::jsonl::read_dir(&agents_dir(cdr_dir), false, |_| true)?;
     out.sort_by_key(|r| r.at);
     Ok(out)
 }

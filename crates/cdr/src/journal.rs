@@ -416,31 +416,11 @@ pub fn read_records(
         let end = start + chrono::Duration::days(1);
         from.is_some_and(|f| end <= f) || to.is_some_and(|t| start >= t)
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl") && !outside(p))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path)?;
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let r: CallRecord = serde_json::from_str(line).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}:{}: {e}", path.display(), n + 1),
-                )
-            })?;
-            let end = r.ended_at.unwrap_or(r.arrived_at);
-            if from.is_some_and(|f| end < f) || to.is_some_and(|t| end >= t) {
-                continue;
-            }
-            out.push(r);
-        }
-    }
+    let mut out: Vec<CallRecord> = crate::jsonl::read_dir(dir, true, |p| !outside(p))?;
+    out.retain(|r| {
+        let end = r.ended_at.unwrap_or(r.arrived_at);
+        !(from.is_some_and(|f| end < f) || to.is_some_and(|t| end >= t))
+    });
     Ok(out)
 }
 

@@ -6,6 +6,7 @@ pub mod event;
 mod eventlog;
 pub mod export;
 pub mod journal;
+mod jsonl;
 pub mod live;
 pub mod push;
 pub mod record;

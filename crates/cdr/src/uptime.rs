@@ -51,30 +51,7 @@ pub fn write_uptime(cdr_dir: &Path, event: &str) {
 /// Every line of the journal of `cdr_dir`, in time order (none when it
 /// has no journal); unreadable lines as `file:line: message`.
 pub fn read_uptime(cdr_dir: &Path) -> std::io::Result<Vec<UptimeRecord>> {
-    let Ok(entries) = std::fs::read_dir(uptime_dir(cdr_dir)) else {
-        return Ok(Vec::new());
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path)?;
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            out.push(serde_json::from_str(line).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}:{}: {e}", path.display(), n + 1),
-                )
-            })?);
-        }
-    }
-    out.sort_by_key(|r: &UptimeRecord| r.at);
+    let mut out: Vec<UptimeRecord> = crate::jsonl::read_dir(&uptime_dir(cdr_dir), false, |_| true)?;
+    out.sort_by_key(|r| r.at);
     Ok(out)
 }
