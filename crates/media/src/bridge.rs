@@ -236,6 +236,7 @@ mod engine_tests {
             port_max: 41100,
             workers: 2,
             rtp_timeout: None,
+            priority: crate::priority::Priority::Normal,
         })
         .unwrap();
         let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -279,5 +280,50 @@ mod engine_tests {
             .packets_relayed
             .load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(relayed, 2);
+    }
+
+    #[test]
+    fn a_quiet_bridge_keeps_both_legs_flowing_with_silence() {
+        let engine = MediaEngine::start(MediaConfig {
+            ip: "127.0.0.1".parse().unwrap(),
+            port_min: 41200,
+            port_max: 41300,
+            workers: 1,
+            rtp_timeout: None,
+            priority: crate::priority::Priority::Normal,
+        })
+        .unwrap();
+        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&caller, &agent] {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        }
+        let (etx, _erx) = tokio::sync::mpsc::unbounded_channel();
+        let a = engine.open(etx.clone()).unwrap();
+        let b = engine.open_beside(a.reference(), etx).unwrap();
+        a.start(params(Codec::Pcmu, caller.local_addr().unwrap()));
+        b.start(params(Codec::Pcma, agent.local_addr().unwrap()));
+        a.bridge(&b.reference());
+        // Neither side talks: after 100 ms each leg gets silence in its law,
+        // so the far ends (and rtpload in the bridged benchmark) hear RTP.
+        let mut buf = [0u8; 400];
+        for (sock, pt, silence) in [(&caller, 0u8, 0xFFu8), (&agent, 8, 0xD5)] {
+            let (n, _) = sock.recv_from(&mut buf).expect("silence on a quiet bridge");
+            let p = rtp::read(&buf[..n]).unwrap();
+            assert_eq!(p.payload_type, pt);
+            assert_eq!(p.payload.len(), 160);
+            assert!(
+                p.payload.iter().all(|b| *b == silence),
+                "silence in the leg's law"
+            );
+        }
+        let relayed = engine
+            .stats
+            .packets_relayed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            relayed, 0,
+            "nothing was relayed: the silence is the leg's own"
+        );
     }
 }

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -20,7 +20,10 @@ use crate::codec::{Codec, FRAME_SAMPLES};
 use crate::dtmf::goertzel::InbandDetector;
 use crate::dtmf::rfc4733::Rfc4733Detector;
 use crate::dtmf::DtmfEvent;
+use crate::mmsg::RecvBatch;
+use crate::pacer::Pacer;
 use crate::ports::PortPool;
+use crate::priority::{self, Priority};
 use crate::prompt::Prompt;
 use crate::record::{ChannelBuffer, RecMsg, RecordSink};
 use crate::rtp::{self, RtpSender, MAX_PACKET};
@@ -28,7 +31,21 @@ use crate::stats::{JitterHistogram, MediaStats};
 
 /// Pacing interval: one G.711 frame.
 pub const TICK: Duration = Duration::from_millis(20);
+/// A tick is cut into this many slots, and each session sends in its own
+/// slot: a worker sends a twentieth of its sessions every millisecond
+/// instead of all of them at once, so a call's packet leaves at the same
+/// moment of every tick whatever the other calls do.
+pub const SLOTS: usize = 20;
+const SLOT_PERIOD: Duration = Duration::from_micros(20_000 / SLOTS as u64);
+/// Datagrams read from one socket per system call (recvmmsg).
+const RECV_BATCH: usize = 8;
+/// New sessions fill a slot up to this many before the next is used, so a
+/// lightly loaded worker wakes once a tick, not once a slot.
+const SLOT_FILL: usize = 64;
+/// A bridged leg the peer sent nothing to for this many ticks gets silence.
+const BRIDGE_QUIET_TICKS: u32 = 5;
 const WAKER: Token = Token(usize::MAX);
+const PACER: Token = Token(usize::MAX - 1);
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -42,6 +59,8 @@ pub struct MediaConfig {
     /// Hang-up hint when RTP stops for this long after it had flowed
     /// (`None` = never).
     pub rtp_timeout: Option<Duration>,
+    /// Scheduling class asked for the worker threads.
+    pub priority: Priority,
 }
 
 /// What a session is told to do with its peer, from SDP negotiation.
@@ -119,17 +138,25 @@ enum Cmd {
     Close(u64),
 }
 
+/// Commands waiting for a worker. A mutex, not a lock-free channel: a
+/// real-time worker that preempted a sender in the middle of a lock-free
+/// push would spin on it while the sender cannot run (`sched_yield` does
+/// not hand the core to a normal thread); a mutex makes the worker sleep.
+#[derive(Default)]
+struct Inbox {
+    queue: Mutex<Vec<Cmd>>,
+}
+
 #[derive(Clone)]
 struct WorkerHandle {
-    tx: Sender<Cmd>,
+    inbox: Arc<Inbox>,
     waker: Arc<Waker>,
 }
 
 impl WorkerHandle {
     fn send(&self, cmd: Cmd) {
-        if self.tx.send(cmd).is_ok() {
-            let _ = self.waker.wake();
-        }
+        self.inbox.queue.lock().expect("media inbox lock").push(cmd);
+        let _ = self.waker.wake();
     }
 }
 
@@ -174,10 +201,13 @@ impl MediaEngine {
         for i in 0..n {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-            let (tx, rx) = mpsc::channel();
+            let pacer = Pacer::new()?;
+            pacer.register(poll.registry(), PACER)?;
+            let inbox = Arc::new(Inbox::default());
             let worker = Worker {
                 poll,
-                rx,
+                inbox: inbox.clone(),
+                batch: Vec::new(),
                 sessions: HashMap::new(),
                 ports: ports.clone(),
                 stats: stats.clone(),
@@ -189,11 +219,27 @@ impl MediaEngine {
                 relay_buf: Box::new([0u8; MAX_RELAY]),
                 recorder: recorder.clone(),
                 tapped: Vec::new(),
+                pacer,
+                base: Instant::now(),
+                slots: vec![Vec::new(); SLOTS],
+                rx_batch: RecvBatch::new(RECV_BATCH, false),
+                pcm: Vec::with_capacity(FRAME_SAMPLES * 2),
             };
+            let want = cfg.priority;
             std::thread::Builder::new()
                 .name(format!("media-{i}"))
-                .spawn(move || worker.run())?;
-            workers.push(WorkerHandle { tx, waker });
+                .spawn(move || {
+                    let got = priority::apply_to_current_thread(want);
+                    if got != want && i == 0 {
+                        tracing::warn!(
+                            asked = ?want,
+                            got = ?got,
+                            "media worker priority not granted (needs CAP_SYS_NICE or RLIMIT_RTPRIO); packet spacing suffers on a busy machine"
+                        );
+                    }
+                    worker.run()
+                })?;
+            workers.push(WorkerHandle { inbox, waker });
         }
         tracing::info!(workers = n, ports = ports.total(), ip = %cfg.ip, "media engine started");
         Ok(MediaEngine {
@@ -278,6 +324,11 @@ impl MediaEngine {
         let mut last_err = None;
         for _ in 0..16 {
             let Some(port) = self.ports.take() else {
+                tracing::warn!(
+                    sessions = self.stats.sessions.load(Ordering::Relaxed),
+                    ports = self.ports.total(),
+                    "RTP port range exhausted"
+                );
                 return Err(io::Error::new(
                     io::ErrorKind::AddrNotAvailable,
                     "no free RTP port in the configured range",
@@ -400,11 +451,17 @@ struct Playing {
 struct Session {
     socket: mio::net::UdpSocket,
     port: u16,
+    /// Which slot of the tick it sends in.
+    slot: usize,
     events: UnboundedSender<MediaEvent>,
     params: Option<SessionParams>,
     /// Where we send and accept from (SDP address, or the latched source).
     remote: Option<SocketAddr>,
     latched: bool,
+    /// The socket is connected to this address (the remote, once settled):
+    /// the kernel then keeps its route and filters sources, which makes
+    /// each send cheaper.
+    connected: Option<SocketAddr>,
     tx: RtpSender,
     sent_last_tick: bool,
     playing: Option<Playing>,
@@ -414,47 +471,77 @@ struct Session {
     timed_out: bool,
     /// Bridged: what we receive goes out of the peer session.
     relay: Option<Relay>,
+    /// Ticks since the peer last relayed a packet out of this session.
+    relay_idle: u32,
     /// Recorded: what we receive, decoded, waiting for the next tick.
     tap: Option<ChannelBuffer>,
     /// A supervisor's leg: it gets the mix of a conversation, no prompts.
     listening: bool,
 }
 
-/// What reading one datagram of a session gave.
-enum Read {
-    /// Nothing left to read.
-    Drained,
-    /// Read (and maybe dropped, or turned into a digit).
-    Kept,
-    /// A packet of `n` bytes to send out of the bridged peer.
-    Relay(usize, SessionParams, Relay),
-}
-
 impl Session {
-    /// Read one datagram: check its source, detect DTMF; a bridged session
-    /// hands the packet (and its relay state) back to be sent on.
-    fn read_one(&mut self, buf: &mut [u8], pcm: &mut Vec<i16>, stats: &MediaStats) -> Read {
-        let (n, src) = match self.socket.recv_from(buf) {
-            Ok(x) => x,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Read::Drained,
-            Err(_) => return Read::Kept, // ICMP errors from our own sends
-        };
-        stats.packets_received.fetch_add(1, Ordering::Relaxed);
+    /// Connect the socket to the remote once it can no longer move: at
+    /// once without latching, else when the first packet latched it. A
+    /// re-INVITE to a new address connects again.
+    fn settle(&mut self) {
         let Some(params) = self.params else {
-            return Read::Kept; // not negotiated yet
+            return;
         };
         if params.symmetric && !self.latched {
-            self.remote = Some(src);
-            self.latched = true;
-        } else if self.remote != Some(src) {
-            stats.dropped_source.fetch_add(1, Ordering::Relaxed);
-            return Read::Kept;
+            return;
         }
-        let Some(pkt) = rtp::read(&buf[..n]) else {
-            stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
-            return Read::Kept;
+        let Some(to) = self.remote else {
+            return;
         };
-        self.last_rx = Some(Instant::now());
+        // A held call's 0.0.0.0 is no address to connect to.
+        if to.ip().is_unspecified() || to.port() == 0 {
+            return;
+        }
+        if self.connected != Some(to) {
+            match self.socket.connect(to) {
+                Ok(()) => self.connected = Some(to),
+                Err(e) => {
+                    tracing::debug!(error = %e, remote = %to, "RTP socket not connected");
+                    self.connected = None;
+                }
+            }
+        }
+    }
+
+    fn send(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        if self.connected == Some(to) {
+            self.socket.send(data)
+        } else {
+            self.socket.send_to(data, to)
+        }
+    }
+
+    /// One datagram from `src`: check its source, detect DTMF, feed the
+    /// tap. A bridged session hands back what relaying it needs (its relay
+    /// state is taken out while the peer is borrowed, then put back).
+    fn on_datagram(
+        &mut self,
+        data: &[u8],
+        src: Option<SocketAddr>,
+        now: Instant,
+        pcm: &mut Vec<i16>,
+        stats: &MediaStats,
+    ) -> Option<(SessionParams, Relay)> {
+        stats.packets_received.fetch_add(1, Ordering::Relaxed);
+        let params = self.params?; // not negotiated yet
+        if params.symmetric && !self.latched && src.is_some() {
+            self.remote = src;
+            self.latched = true;
+            self.settle();
+        } else if src.is_none() || self.remote != src {
+            stats.dropped_source.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let Some(pkt) = rtp::read(data) else {
+            stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        self.last_rx = Some(now);
         self.timed_out = false;
         if Some(pkt.payload_type) == params.dtmf_payload_type {
             if let Some(ev) = self
@@ -477,10 +564,81 @@ impl Session {
                 }
             }
         }
-        match self.relay.take() {
-            Some(relay) => Read::Relay(n, params, relay),
-            None => Read::Kept,
+        self.relay.take().map(|r| (params, r))
+    }
+
+    /// This tick's frame: the prompt's next one, else silence (if asked
+    /// for). Bridged and listening sessions send as audio comes instead.
+    /// True when a packet went out.
+    fn send_frame(&mut self, packet: &mut [u8; MAX_PACKET], stats: &MediaStats) -> bool {
+        self.tx.advance(FRAME_SAMPLES as u32);
+        let (Some(params), Some(remote)) = (self.params, self.remote) else {
+            return false;
+        };
+        if self.listening {
+            return false;
         }
+        if !params.send {
+            self.sent_last_tick = false;
+            return false;
+        }
+        if self.relay.is_some() {
+            // Bridged: the peer's packets go out as they come. When the
+            // peer is quiet (a phone with voice activity detection, a hold
+            // without music, a leg not talking yet), silence keeps this
+            // leg's RTP flowing for NAT bindings and the far end's
+            // inactivity timer.
+            self.relay_idle = self.relay_idle.saturating_add(1);
+            if self.relay_idle <= BRIDGE_QUIET_TICKS || !params.send_silence {
+                return false;
+            }
+            if self.relay_idle == BRIDGE_QUIET_TICKS + 1 {
+                self.tx.mark_spurt();
+            }
+            let silence = [params.codec.silence(); FRAME_SAMPLES];
+            let len = self.tx.build(params.payload_type, &silence, packet);
+            return self.send(&packet[..len], remote).is_ok();
+        }
+        let frame = match self.playing.as_mut() {
+            Some(p) => p
+                .prompt
+                .frame(params.codec, p.frame)
+                .inspect(|_| p.frame += 1),
+            None => None,
+        };
+        let len = match frame {
+            Some(f) => self.tx.build(params.payload_type, f, packet),
+            None => {
+                if self.playing.is_some() {
+                    self.finish_play(PlayEnd::Completed);
+                }
+                if !params.send_silence {
+                    if self.sent_last_tick {
+                        self.tx.mark_spurt();
+                    }
+                    self.sent_last_tick = false;
+                    return false;
+                }
+                let silence = [params.codec.silence(); FRAME_SAMPLES];
+                self.tx.build(params.payload_type, &silence, packet)
+            }
+        };
+        let sent = match self.send(&packet[..len], remote) {
+            Ok(_) => true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                stats.send_dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Err(_) => false,
+        };
+        self.sent_last_tick = true;
+        // A finished prompt reports at once, not a tick later.
+        if let Some(p) = self.playing.as_ref() {
+            if p.frame >= p.prompt.frame_count() {
+                self.finish_play(PlayEnd::Completed);
+            }
+        }
+        sent
     }
 
     fn finish_play(&mut self, end: PlayEnd) {
@@ -506,7 +664,9 @@ impl Session {
 
 struct Worker {
     poll: Poll,
-    rx: Receiver<Cmd>,
+    inbox: Arc<Inbox>,
+    /// Commands taken from the inbox, applied outside its lock.
+    batch: Vec<Cmd>,
     sessions: HashMap<u64, Session>,
     ports: Arc<PortPool>,
     stats: Arc<MediaStats>,
@@ -521,65 +681,101 @@ struct Worker {
     relay_buf: Box<[u8; MAX_RELAY]>,
     recorder: RecordSink,
     tapped: Vec<Tapped>,
+    pacer: Pacer,
+    /// Slot `k` of the worker's life is due at `base + k * SLOT_PERIOD`.
+    base: Instant,
+    /// Session ids by sending slot.
+    slots: Vec<Vec<u64>>,
+    rx_batch: RecvBatch,
+    pcm: Vec<i16>,
 }
 
 impl Worker {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        let mut buf = [0u8; 2048];
-        let mut next_tick = Instant::now() + TICK;
+        let mut slot = 0usize;
+        let mut due = self.base + SLOT_PERIOD;
         let mut ticks: u64 = 0;
-        let mut prev_offset = Duration::ZERO;
+        // Offset of each slot's last packet the previous tick.
+        let mut prev_offset = [Duration::ZERO; SLOTS];
         loop {
-            let now = Instant::now();
-            let timeout = next_tick.saturating_duration_since(now);
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            // The pacer wakes us for the next slot with sessions, and slot 0
+            // of every tick; the timeout is only a safety net.
+            if let Err(e) = self.poll.poll(&mut events, Some(TICK)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "media poll failed");
                 }
             }
             for ev in events.iter() {
-                if ev.token() == WAKER {
-                    if !self.commands() {
-                        return; // engine dropped
+                match ev.token() {
+                    WAKER => {
+                        if !self.commands() {
+                            return; // engine dropped
+                        }
                     }
-                } else {
-                    self.receive(ev.token().0 as u64, &mut buf);
+                    PACER => {
+                        self.pacer.acknowledge();
+                    }
+                    t => self.receive(t.0 as u64),
                 }
             }
-            let now = Instant::now();
-            if now >= next_tick {
-                let late = now - next_tick;
-                self.tick();
-                let spent = Instant::now() - now;
-                // The last session of the batch goes out `late + spent` after
-                // its slot (the batch offset). A call's packet spacing moves
-                // by how much that offset changed since the previous tick:
-                // the bound on any call's send jitter this tick.
-                let offset = late + spent;
-                let deviation = offset.abs_diff(prev_offset);
-                prev_offset = offset;
-                self.jitter.record(deviation);
-                self.pending.record(deviation);
-                self.offset.record(offset);
-                next_tick += TICK;
-                if now > next_tick + TICK * 5 {
+            loop {
+                let now = Instant::now();
+                if now < due {
+                    break;
+                }
+                let late = now - due;
+                let busy = !self.slots[slot].is_empty();
+                self.send_slot(slot);
+                if slot == 0 {
+                    self.tap_tick();
+                }
+                // The slot's last session went out `late + spent` after the
+                // slot began (its offset). A call's packet spacing moves by
+                // how much that offset changed since the same slot of the
+                // previous tick: the bound on its send jitter.
+                if busy {
+                    let offset = late + now.elapsed();
+                    let deviation = offset.abs_diff(prev_offset[slot]);
+                    prev_offset[slot] = offset;
+                    self.jitter.record(deviation);
+                    self.pending.record(deviation);
+                    self.offset.record(offset);
+                }
+                due += SLOT_PERIOD;
+                slot = (slot + 1) % SLOTS;
+                let now = Instant::now();
+                if now > due + TICK * 5 {
                     tracing::warn!(
-                        behind_ms = (now - next_tick).as_millis() as u64,
+                        behind_ms = (now - due).as_millis() as u64,
                         "media worker overrun; resynchronising"
                     );
                     self.stats.overruns.fetch_add(1, Ordering::Relaxed);
-                    next_tick = now + TICK;
+                    // Whole ticks are skipped, so each slot keeps its place.
+                    let behind = (now - due).as_nanos() / TICK.as_nanos() + 1;
+                    due += TICK * behind as u32;
                 }
-                ticks += 1;
-                if ticks.is_multiple_of(50) {
-                    self.check_timeouts(now);
-                    self.stats.merge_jitter(&self.pending);
-                    self.pending = JitterHistogram::default();
+                if slot == 0 {
+                    ticks += 1;
+                    if ticks.is_multiple_of(50) {
+                        self.check_timeouts(now);
+                        self.stats.merge_jitter(&self.pending);
+                        self.pending = JitterHistogram::default();
+                    }
+                    if ticks.is_multiple_of(3000) {
+                        self.report();
+                    }
                 }
-                if ticks.is_multiple_of(3000) {
-                    self.report();
-                }
+            }
+            // Empty slots are passed over without waking up.
+            let ahead = (0..SLOTS)
+                .find(|k| {
+                    let s = (slot + k) % SLOTS;
+                    s == 0 || !self.slots[s].is_empty()
+                })
+                .unwrap_or(0);
+            if let Err(e) = self.pacer.arm(due + SLOT_PERIOD * ahead as u32) {
+                tracing::error!(error = %e, "media pacer failed");
             }
         }
     }
@@ -604,11 +800,20 @@ impl Worker {
     /// Apply queued commands; false when the engine is gone.
     fn commands(&mut self) -> bool {
         loop {
-            match self.rx.try_recv() {
-                Ok(cmd) => self.command(cmd),
-                Err(mpsc::TryRecvError::Empty) => return true,
-                Err(mpsc::TryRecvError::Disconnected) => return false,
+            std::mem::swap(
+                &mut *self.inbox.queue.lock().expect("media inbox lock"),
+                &mut self.batch,
+            );
+            if self.batch.is_empty() {
+                // Nobody else holds the inbox: the engine and every
+                // session are gone.
+                return Arc::strong_count(&self.inbox) > 1;
             }
+            let mut batch = std::mem::take(&mut self.batch);
+            for cmd in batch.drain(..) {
+                self.command(cmd);
+            }
+            self.batch = batch;
         }
     }
 
@@ -628,15 +833,24 @@ impl Worker {
                     tracing::error!(error = %e, port, "cannot register RTP socket");
                 }
                 self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+                // The first slot with room; when all are full, the least
+                // used, which keeps the slots even as calls come and go.
+                let slot = (0..SLOTS)
+                    .find(|k| self.slots[*k].len() < SLOT_FILL)
+                    .or_else(|| (0..SLOTS).min_by_key(|k| self.slots[*k].len()))
+                    .unwrap_or(0);
+                self.slots[slot].push(id);
                 self.sessions.insert(
                     id,
                     Session {
                         socket,
                         port,
+                        slot,
                         events,
                         params: None,
                         remote: None,
                         latched: false,
+                        connected: None,
                         tx: RtpSender::new(),
                         sent_last_tick: false,
                         playing: None,
@@ -645,6 +859,7 @@ impl Worker {
                         last_rx: None,
                         timed_out: false,
                         relay: None,
+                        relay_idle: 0,
                         tap: None,
                         listening: false,
                     },
@@ -656,10 +871,11 @@ impl Worker {
                     if remote_changed && !s.latched {
                         s.remote = Some(params.remote);
                     }
+                    s.params = Some(params);
+                    s.settle();
                     s.inband = params
                         .inband_dtmf
                         .then(|| s.inband.take().unwrap_or_else(InbandDetector::new));
-                    s.params = Some(params);
                 }
             }
             Cmd::Play {
@@ -701,6 +917,7 @@ impl Worker {
                 self.untap(id);
                 self.unbridge(id);
                 if let Some(mut s) = self.sessions.remove(&id) {
+                    self.slots[s.slot].retain(|x| *x != id);
                     let _ = self.poll.registry().deregister(&mut s.socket);
                     drop(s.socket);
                     self.ports.give_back(s.port);
@@ -721,6 +938,7 @@ impl Worker {
             if let Some(s) = self.sessions.get_mut(&me) {
                 s.finish_play(PlayEnd::Stopped);
                 s.relay = Some(Relay::new(peer));
+                s.relay_idle = 0;
             }
         }
     }
@@ -889,7 +1107,7 @@ impl Worker {
                 payload.clear();
                 params.codec.encode(&mono, &mut payload);
                 let len = s.tx.build(params.payload_type, &payload, &mut packet);
-                match s.socket.send_to(&packet[..len], remote) {
+                match s.send(&packet[..len], remote) {
                     Ok(_) => {
                         self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -917,128 +1135,68 @@ impl Worker {
         }
     }
 
-    /// Drain one socket. The session is looked up once per readiness,
-    /// and again only after relaying a packet of a bridge.
-    fn receive(&mut self, id: u64, buf: &mut [u8]) {
-        let mut pcm = Vec::new();
+    /// Drain one socket, a batch of datagrams per system call (recvmmsg):
+    /// a socket with one packet waiting costs one call, not two (the second
+    /// being the read that found it empty).
+    fn receive(&mut self, id: u64) {
+        let mut errors = 0;
         loop {
-            let Some(s) = self.sessions.get_mut(&id) else {
+            let Some(s) = self.sessions.get(&id) else {
                 return;
             };
-            let (n, params, mut relay) = loop {
-                match s.read_one(buf, &mut pcm, &self.stats) {
-                    Read::Drained => return,
-                    Read::Kept => {}
-                    Read::Relay(n, params, relay) => break (n, params, relay),
+            let n = match self.rx_batch.recv(s.socket.as_raw_fd()) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // ICMP errors of our own sends come one per call: read on.
+                Err(_) if errors < 8 => {
+                    errors += 1;
+                    continue;
                 }
+                Err(_) => return,
             };
-            self.relay(&mut relay, &params, &buf[..n]);
-            if let Some(s) = self.sessions.get_mut(&id) {
-                if s.relay.is_none() {
-                    s.relay = Some(relay);
+            let now = Instant::now();
+            for i in 0..n {
+                let Some(s) = self.sessions.get_mut(&id) else {
+                    return;
+                };
+                let data = self.rx_batch.data(i);
+                let src = self.rx_batch.source(i);
+                let Some((params, mut relay)) =
+                    s.on_datagram(data, src, now, &mut self.pcm, &self.stats)
+                else {
+                    continue;
+                };
+                relay_packet(
+                    &mut self.sessions,
+                    &mut relay,
+                    &params,
+                    data,
+                    &mut self.scratch,
+                    &mut self.relay_buf,
+                    &self.stats,
+                );
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    if s.relay.is_none() {
+                        s.relay = Some(relay);
+                    }
                 }
             }
+            if n < self.rx_batch.capacity() {
+                return;
+            }
         }
     }
 
-    /// Send a packet received on a bridged session out of its peer.
-    fn relay(&mut self, relay: &mut Relay, from: &SessionParams, data: &[u8]) {
-        let Some(pkt) = rtp::read(data) else {
-            return;
-        };
-        let Some(peer) = self.sessions.get_mut(&relay.peer) else {
-            return;
-        };
-        let (Some(to), Some(remote)) = (peer.params, peer.remote) else {
-            return;
-        };
-        if !to.send {
-            return; // the other leg holds
-        }
-        let Some(len) = relay.forward(
-            &pkt,
-            from,
-            &to,
-            &mut peer.tx,
-            &mut self.scratch,
-            &mut self.relay_buf,
-        ) else {
-            return;
-        };
-        match peer.socket.send_to(&self.relay_buf[..len], remote) {
-            Ok(_) => {
-                self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-                self.stats.packets_relayed.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.stats.send_dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {}
-        }
-    }
-
-    /// Send the next frame of every session.
-    fn tick(&mut self) {
+    /// Send the next frame of every session of `slot`.
+    fn send_slot(&mut self, slot: usize) {
         let mut packet = [0u8; MAX_PACKET];
         let mut sent = 0u64;
-        for s in self.sessions.values_mut() {
-            s.tx.advance(FRAME_SAMPLES as u32);
-            let (Some(params), Some(remote)) = (s.params, s.remote) else {
-                continue;
-            };
-            if s.relay.is_some() || s.listening {
-                // Bridged: the peer's packets go out as they come; a
-                // listener gets the mix in `tap_tick`.
-                continue;
-            }
-            if !params.send {
-                s.sent_last_tick = false;
-                continue;
-            }
-            let frame = match s.playing.as_mut() {
-                Some(p) => match p.prompt.frame(params.codec, p.frame) {
-                    Some(f) => {
-                        p.frame += 1;
-                        Some(f)
-                    }
-                    None => None,
-                },
-                None => None,
-            };
-            let len = match frame {
-                Some(f) => s.tx.build(params.payload_type, f, &mut packet),
-                None => {
-                    if s.playing.is_some() {
-                        s.finish_play(PlayEnd::Completed);
-                    }
-                    if !params.send_silence {
-                        if s.sent_last_tick {
-                            s.tx.mark_spurt();
-                        }
-                        s.sent_last_tick = false;
-                        continue;
-                    }
-                    let silence = [params.codec.silence(); FRAME_SAMPLES];
-                    s.tx.build(params.payload_type, &silence, &mut packet)
-                }
-            };
-            match s.socket.send_to(&packet[..len], remote) {
-                Ok(_) => sent += 1,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stats.send_dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {}
-            }
-            s.sent_last_tick = true;
-            // A finished prompt reports at once, not a tick later.
-            if let Some(p) = s.playing.as_ref() {
-                if p.frame >= p.prompt.frame_count() {
-                    s.finish_play(PlayEnd::Completed);
-                }
+        for id in &self.slots[slot] {
+            if let Some(s) = self.sessions.get_mut(id) {
+                sent += u64::from(s.send_frame(&mut packet, &self.stats));
             }
         }
         self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
-        self.tap_tick();
     }
 
     fn check_timeouts(&mut self, now: Instant) {
@@ -1054,5 +1212,43 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// Send a packet received on a bridged session out of its peer.
+fn relay_packet(
+    sessions: &mut HashMap<u64, Session>,
+    relay: &mut Relay,
+    from: &SessionParams,
+    data: &[u8],
+    scratch: &mut Scratch,
+    relay_buf: &mut [u8; MAX_RELAY],
+    stats: &MediaStats,
+) {
+    let Some(pkt) = rtp::read(data) else {
+        return;
+    };
+    let Some(peer) = sessions.get_mut(&relay.peer) else {
+        return;
+    };
+    let (Some(to), Some(remote)) = (peer.params, peer.remote) else {
+        return;
+    };
+    if !to.send {
+        return; // the other leg holds
+    }
+    let Some(len) = relay.forward(&pkt, from, &to, &mut peer.tx, scratch, relay_buf) else {
+        return;
+    };
+    peer.relay_idle = 0;
+    match peer.send(&relay_buf[..len], remote) {
+        Ok(_) => {
+            stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+            stats.packets_relayed.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            stats.send_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(_) => {}
     }
 }

@@ -73,6 +73,9 @@ pub struct MediaSection {
     /// Hang up when the caller's RTP stops this long (0 = never).
     #[serde(default = "default_rtp_timeout")]
     pub rtp_timeout_s: u64,
+    /// Scheduling of the media workers: realtime, high (nice -10) or normal.
+    #[serde(default)]
+    pub priority: media::priority::Priority,
     #[serde(default = "default_codecs", deserialize_with = "codecs")]
     pub codecs: Vec<Codec>,
 }

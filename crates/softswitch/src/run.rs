@@ -77,6 +77,7 @@ async fn serve(cfg: Config) -> Result<()> {
         workers: cfg.media.workers,
         rtp_timeout: (cfg.media.rtp_timeout_s > 0)
             .then(|| Duration::from_secs(cfg.media.rtp_timeout_s)),
+        priority: cfg.media.priority,
     })
     .context("starting the media engine")?;
 

@@ -1,0 +1,107 @@
+# Shared by the load scripts in this directory (sourced, not run).
+# Knobs (environment): SOFTSWITCH_BIN, RTPLOAD_BIN (default: the release
+# builds), SIP (softswitch's SIP address, default 127.0.0.1:0 = any free
+# port), RTP_MIN/RTP_MAX (softswitch's RTP range, default 16384-60999:
+# 22,307 calls' worth), KEEP=1 keeps the work directory.
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$REPO/benches/load
+SOFTSWITCH_BIN=${SOFTSWITCH_BIN:-$REPO/target/release/softswitch}
+RTPLOAD_BIN=${RTPLOAD_BIN:-$REPO/target/release/rtpload}
+SIP=${SIP:-127.0.0.1:0}
+RTP_MIN=${RTP_MIN:-16384}
+RTP_MAX=${RTP_MAX:-60999}
+TOKEN=bench-token-0123
+for b in "$SOFTSWITCH_BIN" "$RTPLOAD_BIN"; do
+  [ -x "$b" ] || { echo "missing $b: run cargo build --release -p softswitch --bins" >&2; exit 2; }
+done
+command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 2; }
+W=$(mktemp -d /tmp/ss-load.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $W" >&2 || rm -rf "$W"
+}
+trap cleanup EXIT
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# The common part of a bench configuration; the caller appends trunks,
+# queues and agents. $1 = max_calls.
+base_config() {
+  cat <<CONF
+[sip]
+udp = ["$SIP"]
+tcp = []
+[media]
+ip = "127.0.0.1"
+port_min = $RTP_MIN
+port_max = $RTP_MAX
+workers = 0
+rtp_timeout_s = 0
+[calls]
+max_calls = $1
+[data]
+dir = "$W/var"
+[prompts]
+dir = "$REPO/prompts"
+[flows]
+dir = "$W/flows"
+[admin]
+listen = "127.0.0.1:0"
+token = "$TOKEN"
+CONF
+}
+
+# Start softswitch on $W/ss.toml; sets SS (pid), SIP_ADDR and ADMIN.
+start_softswitch() {
+  SOFTSWITCH_LOG=${SOFTSWITCH_LOG:-warn} "$SOFTSWITCH_BIN" run --config "$W/ss.toml" \
+    > "$W/ready.txt" 2> "$W/softswitch.err" &
+  SS=$!
+  PIDS+=("$SS")
+  for _ in $(seq 1 100); do grep -q READY "$W/ready.txt" && break; sleep 0.1; done
+  grep -q READY "$W/ready.txt" || { echo "softswitch did not start:" >&2; tail -5 "$W/softswitch.err" >&2; exit 1; }
+  SIP_ADDR=$(grep -o 'sip_udp=[0-9.:]*' "$W/ready.txt" | cut -d= -f2)
+  ADMIN=$(grep -o 'admin=[0-9.:]*' "$W/ready.txt" | cut -d= -f2)
+}
+
+# Start rtpload on the given number of ports for $1 seconds, skipping the
+# first $2; extra arguments go to rtpload. Sets PROBE (pid) and PROBE_PORTS.
+start_rtpload() {
+  local secs=$1 skip=$2 n=$3; shift 3
+  local listen=()
+  for _ in $(seq 1 "$n"); do listen+=(--listen 127.0.0.1:0); done
+  # The probe must not be starved by the media workers it measures
+  # (nice -10): the same nice value when the machine allows.
+  local rt=()
+  [ "${PROBE_NICE:-1}" = 1 ] && nice -n -10 true 2>/dev/null && rt=(nice -n -10)
+  "${rt[@]}" "$RTPLOAD_BIN" "${listen[@]}" --threads 2 --seconds "$secs" --skip "$skip" "$@" \
+    > "$W/rtpload.json" 2> "$W/rtpload.err" &
+  PROBE=$!
+  PIDS+=("$PROBE")
+  for _ in $(seq 1 50); do grep -q listening "$W/rtpload.err" && break; sleep 0.1; done
+  PROBE_PORTS=($(head -1 "$W/rtpload.err" | grep -o '127.0.0.1:[0-9]*' | cut -d: -f2))
+  [ "${#PROBE_PORTS[@]}" = "$n" ] || { echo "rtpload did not start:" >&2; cat "$W/rtpload.err" >&2; exit 1; }
+}
+
+metric() { curl -s "http://$ADMIN/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+api() { curl -s -H "Authorization: Bearer $TOKEN" "http://$ADMIN/api/v1/$1"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+now() { date +%s.%N; }
+# Cores used by pid $1 between ($2 ticks at time $3) and now.
+cores_since() { awk -v c0="$2" -v c1="$(cpu_ticks "$1")" -v t0="$3" -v t1="$(now)" -v hz="$(getconf CLK_TCK)" \
+  'BEGIN { printf "%.2f", (c1 - c0) / hz / (t1 - t0) }'; }
+
+# Fields of the last line of a SIPp statistics file (-trace_stat -stf F):
+# sets created, successful, failed, retrans, peak.
+sipp_stats() {
+  eval "$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    { if ($col["CurrentCall"] + 0 > peak) peak = $col["CurrentCall"] + 0; last = $0 }
+    END { split(last, f, ";");
+      printf "created=%d successful=%d failed=%d retrans=%d peak=%d\n",
+        f[col["TotalCallCreated"]], f[col["SuccessfulCall(C)"]], f[col["FailedCall(C)"]],
+        f[col["Retransmissions(C)"]], peak }' "$1")"
+}
+
+# A field of rtpload's JSON summary.
+probe() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$W/rtpload.json" "$1"; }

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Concurrent calls playing a prompt (issue 8; DESIGN budget 10,000 calls,
+# p99 send jitter < 2 ms). N SIPp callers at RATE/s into a flow that plays
+# the `info` prompt in a loop; their SDP points at rtpload, which measures
+# each call's packet spacing from kernel receive timestamps once every call
+# is in. Loopback only, bounded: N calls, HOLD_S seconds each.
+#   cargo build --release -p softswitch --bins && benches/load/plateau.sh N [RATE] [HOLD_S]
+# Prints one summary line; the work directory has every log (KEEP=1).
+set -euo pipefail
+N=${1:-1000}; RATE=${2:-200}; HOLD=${3:-60}
+source "$(dirname "$0")/common.sh"
+RAMP=$(( (N + RATE - 1) / RATE ))
+SKIP=$(( RAMP + 2 ))
+(( HOLD >= SKIP + 3 )) || { echo "HOLD_S must be at least $((SKIP + 3)) s for $N calls at $RATE/s" >&2; exit 2; }
+
+mkdir -p "$W/flows"
+cat > "$W/flows/loop.toml" <<'FLOW'
+[flow]
+name = "loop"
+start = "m"
+[nodes.m]
+kind = "menu"
+greeting = "info"
+options = { "9" = "m" }
+timeout_s = 1
+tries = 1000000
+fallback = "m"
+FLOW
+{ base_config $(( N * 2 + 100 ))
+  printf '[[trunks]]\nname = "local"\nallow = ["127.0.0.0/8"]\ndids = { "7200" = "loop" }\n'
+} > "$W/ss.toml"
+start_softswitch
+# rtpload measures from SKIP to HOLD - 1 s: every call in, none gone.
+start_rtpload $(( HOLD - 1 )) "$SKIP" 1 --report-every 5
+RSS0=$(rss_kib "$SS")
+
+sipp "$SIP_ADDR" -sf "$HERE/uac_hold.xml" -s 7200 -i 127.0.0.1 -p 0 \
+  -key rtp_ip 127.0.0.1 -key rtp_port "${PROBE_PORTS[0]}" \
+  -m "$N" -r "$RATE" -l "$N" -d $(( HOLD * 1000 )) -nostdin -timeout $(( HOLD + RAMP + 60 ))s \
+  -max_socket 60000 -trace_stat -stf "$W/callers.csv" -fd 1 > "$W/callers.out" 2>&1 &
+CALLERS=$!
+PIDS+=("$CALLERS")
+sleep "$SKIP"
+CPU0=$(cpu_ticks "$SS"); PCPU0=$(cpu_ticks "$PROBE"); T0=$(now)
+HALF=$(( (HOLD - 2 - SKIP) / 2 ))
+sleep "$HALF"
+RSSP=$(rss_kib "$SS")
+UP=$(metric softswitch_calls_in_progress)
+sleep $(( HOLD - 2 - SKIP - HALF ))
+CORES=$(cores_since "$SS" "$CPU0" "$T0")
+PCORES=$(cores_since "$PROBE" "$PCPU0" "$T0")
+wait "$PROBE" || true
+wait "$CALLERS" || true
+sipp_stats "$W/callers.csv"
+INT_P99=$(metric 'softswitch_rtp_send_jitter_seconds{quantile="0.99"}')
+python3 - "$W/rtpload.json" <<PY
+import json, sys
+p = json.load(open(sys.argv[1]))
+n, up = $N, int(float("${UP:-0}" or 0))
+per_call = ($RSSP - $RSS0) / max(up, 1)
+print(f"plateau N={n} rate=$RATE hold=${HOLD}s: calls {$successful} ok {$failed} failed {$retrans} retrans, "
+      f"{up} in progress at the sample; rtpload heard {p['active_peak']} calls, {p['pps']:.0f} pkt/s "
+      f"({p['pps'] / max(n * 50, 1):.1%} of 50/s per call), lost {p['lost']} ({p['loss_ratio']:.2%}); "
+      f"per-call spacing |dt-20ms| p50 {p['jitter_p50_us'] / 1000:.2f} ms p99 {p['jitter_p99_us'] / 1000:.2f} ms "
+      f"p99.9 {p['jitter_p999_us'] / 1000:.2f} ms max {p['jitter_max_us'] / 1000:.1f} ms "
+      f"({p['spacing_samples']} samples over {p['window_s']:.0f} s); "
+      f"RSS {$RSS0 / 1024:.1f} -> {$RSSP / 1024:.1f} MB ({per_call:.1f} KiB per call); "
+      f"server $CORES cores, rtpload $PCORES cores; worker bound p99 {float('${INT_P99:-0}' or 0) * 1000:.2f} ms")
+PY
