@@ -26,7 +26,7 @@ pub fn repo_root() -> PathBuf {
 static INSTANCE: AtomicU32 = AtomicU32::new(0);
 
 /// A unique RTP port range per server instance (tests run in parallel).
-fn rtp_range() -> (u16, u16) {
+pub fn rtp_range() -> (u16, u16) {
     let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
     let slot = (std::process::id() % 40 + n * 41) % 160;
     let base = 30_000 + slot as u16 * 200;

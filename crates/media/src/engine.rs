@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -46,6 +47,7 @@ const SLOT_FILL: usize = 64;
 const BRIDGE_QUIET_TICKS: u32 = 5;
 const WAKER: Token = Token(usize::MAX);
 const PACER: Token = Token(usize::MAX - 1);
+const SOCKETS: Token = Token(usize::MAX - 2);
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -206,6 +208,9 @@ impl MediaEngine {
             let inbox = Arc::new(Inbox::default());
             let worker = Worker {
                 poll,
+                sockets: Poll::new()?,
+                ready: Events::with_capacity(1024),
+                direct: false,
                 inbox: inbox.clone(),
                 batch: Vec::new(),
                 sessions: HashMap::new(),
@@ -663,7 +668,19 @@ impl Session {
 }
 
 struct Worker {
+    /// The worker sleeps on this one: its waker and its pacer only.
     poll: Poll,
+    /// RTP sockets, asked (without waiting) what is ready each time the
+    /// worker wakes. Under load (`SLOT_FILL` sessions and more) a packet
+    /// does not wake the worker by itself: it waits for the next slot, at
+    /// most 1 ms, and every socket ready by then is read in one go (waking
+    /// per packet cost 10 us a relayed packet, reading per slot 3.2 us).
+    /// Below that, this poll is nested in `poll` and a packet wakes the
+    /// worker at once.
+    sockets: Poll,
+    ready: Events,
+    /// `sockets` is nested in `poll` (light load).
+    direct: bool,
     inbox: Arc<Inbox>,
     /// Commands taken from the inbox, applied outside its lock.
     batch: Vec<Cmd>,
@@ -693,6 +710,7 @@ struct Worker {
 impl Worker {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
+        self.set_direct(true);
         let mut slot = 0usize;
         let mut due = self.base + SLOT_PERIOD;
         let mut ticks: u64 = 0;
@@ -708,17 +726,14 @@ impl Worker {
             }
             for ev in events.iter() {
                 match ev.token() {
-                    WAKER => {
-                        if !self.commands() {
-                            return; // engine dropped
-                        }
-                    }
+                    WAKER if !self.commands() => return, // engine dropped
                     PACER => {
                         self.pacer.acknowledge();
                     }
-                    t => self.receive(t.0 as u64),
+                    _ => {}
                 }
             }
+            self.drain_sockets();
             loop {
                 let now = Instant::now();
                 if now < due {
@@ -767,8 +782,11 @@ impl Worker {
                     }
                 }
             }
-            // Empty slots are passed over without waking up.
-            let ahead = (0..SLOTS)
+            // Light load: empty slots are passed over without waking up.
+            // Under load every slot wakes the worker, which reads the sockets.
+            self.set_direct(self.sessions.len() < SLOT_FILL);
+            let first = if self.direct { 0 } else { 1 };
+            let ahead = (first..SLOTS)
                 .find(|k| {
                     let s = (slot + k) % SLOTS;
                     s == 0 || !self.slots[s].is_empty()
@@ -825,7 +843,7 @@ impl Worker {
                 port,
                 events,
             } => {
-                if let Err(e) = self.poll.registry().register(
+                if let Err(e) = self.sockets.registry().register(
                     &mut socket,
                     Token(id as usize),
                     Interest::READABLE,
@@ -918,7 +936,7 @@ impl Worker {
                 self.unbridge(id);
                 if let Some(mut s) = self.sessions.remove(&id) {
                     self.slots[s.slot].retain(|x| *x != id);
-                    let _ = self.poll.registry().deregister(&mut s.socket);
+                    let _ = self.sockets.registry().deregister(&mut s.socket);
                     drop(s.socket);
                     self.ports.give_back(s.port);
                     self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
@@ -1133,6 +1151,46 @@ impl Worker {
             p.relay = None;
             p.tx.mark_spurt();
         }
+    }
+
+    /// Nest (or un-nest) the sockets' poll in the one the worker sleeps on.
+    fn set_direct(&mut self, direct: bool) {
+        if direct == self.direct {
+            return;
+        }
+        let fd = self.sockets.as_raw_fd();
+        let registry = self.poll.registry();
+        let r = if direct {
+            registry.register(&mut SourceFd(&fd), SOCKETS, Interest::READABLE)
+        } else {
+            registry.deregister(&mut SourceFd(&fd))
+        };
+        match r {
+            Ok(()) => self.direct = direct,
+            Err(e) => tracing::error!(error = %e, direct, "media socket poll not switched"),
+        }
+    }
+
+    /// Read every socket that has datagrams waiting.
+    fn drain_sockets(&mut self) {
+        let mut ready = std::mem::replace(&mut self.ready, Events::with_capacity(0));
+        loop {
+            if let Err(e) = self.sockets.poll(&mut ready, Some(Duration::ZERO)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "media socket poll failed");
+                }
+                break;
+            }
+            let mut n = 0;
+            for ev in ready.iter() {
+                n += 1;
+                self.receive(ev.token().0 as u64);
+            }
+            if n < ready.capacity() {
+                break;
+            }
+        }
+        self.ready = ready;
     }
 
     /// Drain one socket, a batch of datagrams per system call (recvmmsg):
