@@ -45,24 +45,14 @@ done
 (( REG >= N )) || { echo "only $REG of $N agents registered" >&2; exit 1; }
 RSS0=$(rss_kib "$SS")
 
-sipp "$SIP_ADDR" -sf "$HERE/uac_hold.xml" -s 7100 -i 127.0.0.1 -p 0 \
-  -key rtp_ip 127.0.0.1 -key rtp_port "$CALLER_RTP" \
-  -m "$N" -r "$RATE" -l "$N" -d $(( HOLD * 1000 )) -nostdin -timeout $(( HOLD + RAMP + 60 ))s \
-  -max_socket 60000 -trace_stat -stf "$W/callers.csv" -fd 1 > "$W/callers.out" 2>&1 &
-CALLERS=$!
-PIDS+=("$CALLERS")
-sleep "$SKIP"
-kill -USR1 "$PROBE"
-CPU0=$(cpu_ticks "$SS"); PCPU0=$(cpu_ticks "$PROBE"); T0=$(now)
-R0=$(metric softswitch_rtp_packets_relayed_total)
-HALF=$(( (HOLD - 2 - SKIP) / 2 ))
-sleep "$HALF"
-RSSP=$(rss_kib "$SS")
-BRIDGED=$(api agents | { grep -o '"state":"on_call"' || true; } | wc -l)
-sleep $(( HOLD - 2 - SKIP - HALF ))
-R1=$(metric softswitch_rtp_packets_relayed_total); T1=$(now)
-CORES=$(cores_since "$SS" "$CPU0" "$T0")
-PCORES=$(cores_since "$PROBE" "$PCPU0" "$T0")
+start_callers 7100 "$CALLER_RTP"
+on_window_start() {
+  kill -USR1 "$PROBE"
+  R0=$(metric softswitch_rtp_packets_relayed_total); T0=$(now)
+}
+on_window_middle() { BRIDGED=$(api agents | { grep -o '"state":"on_call"' || true; } | wc -l); }
+on_window_end() { R1=$(metric softswitch_rtp_packets_relayed_total); T1=$(now); }
+measure_window
 kill -USR2 "$PROBE" 2>/dev/null || true
 wait "$PROBE" || true
 wait "$CALLERS" || true

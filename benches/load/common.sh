@@ -83,6 +83,36 @@ start_rtpload() {
   [ "${#PROBE_PORTS[@]}" = "$n" ] || { echo "rtpload did not start:" >&2; cat "$W/rtpload.err" >&2; exit 1; }
 }
 
+# SIPp callers (uac_hold.xml) to service $1, their SDP at rtpload's port
+# $2: N calls at RATE/s, each held HOLD s. Sets CALLERS (pid).
+start_callers() {
+  sipp "$SIP_ADDR" -sf "$HERE/uac_hold.xml" -s "$1" -i 127.0.0.1 -p 0 \
+    -key rtp_ip 127.0.0.1 -key rtp_port "$2" \
+    -m "$N" -r "$RATE" -l "$N" -d $(( HOLD * 1000 )) -nostdin -timeout $(( HOLD + RAMP + 60 ))s \
+    -max_socket 60000 -trace_stat -stf "$W/callers.csv" -fd 1 > "$W/callers.out" 2>&1 &
+  CALLERS=$!
+  PIDS+=("$CALLERS")
+}
+
+# The measured window of a plateau: from SKIP s after the callers started
+# to HOLD - 2 s (every call in, none gone yet). Calls the script's
+# on_window_start, on_window_middle and on_window_end; sets RSSP (server RSS
+# in the middle), CORES and PCORES (server and rtpload over the window).
+measure_window() {
+  local c0 p0 t0 half
+  sleep "$SKIP"
+  on_window_start
+  c0=$(cpu_ticks "$SS"); p0=$(cpu_ticks "$PROBE"); t0=$(now)
+  half=$(( (HOLD - 2 - SKIP) / 2 ))
+  sleep "$half"
+  RSSP=$(rss_kib "$SS")
+  on_window_middle
+  sleep $(( HOLD - 2 - SKIP - half ))
+  on_window_end
+  CORES=$(cores_since "$SS" "$c0" "$t0")
+  PCORES=$(cores_since "$PROBE" "$p0" "$t0")
+}
+
 metric() { curl -s "http://$ADMIN/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 api() { curl -s -H "Authorization: Bearer $TOKEN" "http://$ADMIN/api/v1/$1"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -34,21 +34,11 @@ start_softswitch
 start_rtpload $(( HOLD - 1 )) "$SKIP" 1 --report-every 5
 RSS0=$(rss_kib "$SS")
 
-sipp "$SIP_ADDR" -sf "$HERE/uac_hold.xml" -s 7200 -i 127.0.0.1 -p 0 \
-  -key rtp_ip 127.0.0.1 -key rtp_port "${PROBE_PORTS[0]}" \
-  -m "$N" -r "$RATE" -l "$N" -d $(( HOLD * 1000 )) -nostdin -timeout $(( HOLD + RAMP + 60 ))s \
-  -max_socket 60000 -trace_stat -stf "$W/callers.csv" -fd 1 > "$W/callers.out" 2>&1 &
-CALLERS=$!
-PIDS+=("$CALLERS")
-sleep "$SKIP"
-CPU0=$(cpu_ticks "$SS"); PCPU0=$(cpu_ticks "$PROBE"); T0=$(now)
-HALF=$(( (HOLD - 2 - SKIP) / 2 ))
-sleep "$HALF"
-RSSP=$(rss_kib "$SS")
-UP=$(metric softswitch_calls_in_progress)
-sleep $(( HOLD - 2 - SKIP - HALF ))
-CORES=$(cores_since "$SS" "$CPU0" "$T0")
-PCORES=$(cores_since "$PROBE" "$PCPU0" "$T0")
+start_callers 7200 "${PROBE_PORTS[0]}"
+on_window_start() { :; }
+on_window_middle() { UP=$(metric softswitch_calls_in_progress); }
+on_window_end() { :; }
+measure_window
 wait "$PROBE" || true
 wait "$CALLERS" || true
 sipp_stats "$W/callers.csv"

@@ -199,8 +199,48 @@ mod engine_tests {
     use std::time::Duration;
 
     use crate::codec::Codec;
-    use crate::engine::{MediaConfig, MediaEngine, SessionParams};
+    use crate::engine::{MediaConfig, MediaEngine, MediaSession, SessionParams};
     use crate::rtp::{self, RtpSender};
+
+    /// An engine with a PCMU caller leg bridged to a PCMA agent leg, and
+    /// the two far ends' sockets.
+    struct Bridged {
+        engine: MediaEngine,
+        caller: UdpSocket,
+        agent: UdpSocket,
+        a: MediaSession,
+        b: MediaSession,
+    }
+
+    fn bridged(ports: (u16, u16), workers: usize) -> Bridged {
+        let engine = MediaEngine::start(MediaConfig {
+            ip: "127.0.0.1".parse().unwrap(),
+            port_min: ports.0,
+            port_max: ports.1,
+            workers,
+            rtp_timeout: None,
+            priority: crate::priority::Priority::Normal,
+        })
+        .unwrap();
+        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&caller, &agent] {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        }
+        let (etx, _erx) = tokio::sync::mpsc::unbounded_channel();
+        let a = engine.open(etx.clone()).unwrap();
+        let b = engine.open_beside(a.reference(), etx).unwrap();
+        a.start(params(Codec::Pcmu, caller.local_addr().unwrap()));
+        b.start(params(Codec::Pcma, agent.local_addr().unwrap()));
+        a.bridge(&b.reference());
+        Bridged {
+            engine,
+            caller,
+            agent,
+            a,
+            b,
+        }
+    }
 
     fn params(codec: Codec, remote: std::net::SocketAddr) -> SessionParams {
         SessionParams {
@@ -230,26 +270,13 @@ mod engine_tests {
 
     #[test]
     fn bridged_sessions_relay_both_ways_and_transcode() {
-        let engine = MediaEngine::start(MediaConfig {
-            ip: "127.0.0.1".parse().unwrap(),
-            port_min: 41000,
-            port_max: 41100,
-            workers: 2,
-            rtp_timeout: None,
-            priority: crate::priority::Priority::Normal,
-        })
-        .unwrap();
-        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for s in [&caller, &agent] {
-            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        }
-        let (etx, _erx) = tokio::sync::mpsc::unbounded_channel();
-        let a = engine.open(etx.clone()).unwrap();
-        let b = engine.open_beside(a.reference(), etx).unwrap();
-        a.start(params(Codec::Pcmu, caller.local_addr().unwrap()));
-        b.start(params(Codec::Pcma, agent.local_addr().unwrap()));
-        a.bridge(&b.reference());
+        let Bridged {
+            engine,
+            caller,
+            agent,
+            a,
+            b,
+        } = bridged((41000, 41100), 2);
         std::thread::sleep(Duration::from_millis(50));
 
         let mut tx = RtpSender::new();
@@ -284,26 +311,14 @@ mod engine_tests {
 
     #[test]
     fn a_quiet_bridge_keeps_both_legs_flowing_with_silence() {
-        let engine = MediaEngine::start(MediaConfig {
-            ip: "127.0.0.1".parse().unwrap(),
-            port_min: 41200,
-            port_max: 41300,
-            workers: 1,
-            rtp_timeout: None,
-            priority: crate::priority::Priority::Normal,
-        })
-        .unwrap();
-        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for s in [&caller, &agent] {
-            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        }
-        let (etx, _erx) = tokio::sync::mpsc::unbounded_channel();
-        let a = engine.open(etx.clone()).unwrap();
-        let b = engine.open_beside(a.reference(), etx).unwrap();
-        a.start(params(Codec::Pcmu, caller.local_addr().unwrap()));
-        b.start(params(Codec::Pcma, agent.local_addr().unwrap()));
-        a.bridge(&b.reference());
+        // The sessions are kept (not `..`): dropping them closes them.
+        let Bridged {
+            engine,
+            caller,
+            agent,
+            a: _a,
+            b: _b,
+        } = bridged((41200, 41300), 1);
         // Neither side talks: after 100 ms each leg gets silence in its law,
         // so the far ends (and rtpload in the bridged benchmark) hear RTP.
         let mut buf = [0u8; 400];

@@ -212,7 +212,6 @@ impl MediaEngine {
                 ready: Events::with_capacity(1024),
                 direct: false,
                 inbox: inbox.clone(),
-                batch: Vec::new(),
                 sessions: HashMap::new(),
                 ports: ports.clone(),
                 stats: stats.clone(),
@@ -225,7 +224,6 @@ impl MediaEngine {
                 recorder: recorder.clone(),
                 tapped: Vec::new(),
                 pacer,
-                base: Instant::now(),
                 slots: vec![Vec::new(); SLOTS],
                 rx_batch: RecvBatch::new(RECV_BATCH, false),
                 pcm: Vec::with_capacity(FRAME_SAMPLES * 2),
@@ -513,25 +511,43 @@ impl Session {
         }
     }
 
-    fn send(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
-        if self.connected == Some(to) {
+    /// Send one packet; true when it went out. A full socket buffer drops
+    /// it (a paced sender never waits) and is counted; other errors are
+    /// ICMP reports of earlier sends.
+    fn send(&self, data: &[u8], to: SocketAddr, stats: &MediaStats) -> bool {
+        let r = if self.connected == Some(to) {
             self.socket.send(data)
         } else {
             self.socket.send_to(data, to)
+        };
+        match r {
+            Ok(_) => true,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    stats.send_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                false
+            }
         }
+    }
+
+    /// A silence frame in the session's codec, built into `packet`.
+    fn silence(&mut self, params: &SessionParams, packet: &mut [u8; MAX_PACKET]) -> usize {
+        let silence = [params.codec.silence(); FRAME_SAMPLES];
+        self.tx.build(params.payload_type, &silence, packet)
     }
 
     /// One datagram from `src`: check its source, detect DTMF, feed the
     /// tap. A bridged session hands back what relaying it needs (its relay
     /// state is taken out while the peer is borrowed, then put back).
-    fn on_datagram(
+    fn on_datagram<'d>(
         &mut self,
-        data: &[u8],
+        data: &'d [u8],
         src: Option<SocketAddr>,
         now: Instant,
         pcm: &mut Vec<i16>,
         stats: &MediaStats,
-    ) -> Option<(SessionParams, Relay)> {
+    ) -> Option<(rtp::Received<'d>, SessionParams, Relay)> {
         stats.packets_received.fetch_add(1, Ordering::Relaxed);
         let params = self.params?; // not negotiated yet
         if params.symmetric && !self.latched && src.is_some() {
@@ -569,7 +585,7 @@ impl Session {
                 }
             }
         }
-        self.relay.take().map(|r| (params, r))
+        self.relay.take().map(|r| (pkt, params, r))
     }
 
     /// This tick's frame: the prompt's next one, else silence (if asked
@@ -600,9 +616,8 @@ impl Session {
             if self.relay_idle == BRIDGE_QUIET_TICKS + 1 {
                 self.tx.mark_spurt();
             }
-            let silence = [params.codec.silence(); FRAME_SAMPLES];
-            let len = self.tx.build(params.payload_type, &silence, packet);
-            return self.send(&packet[..len], remote).is_ok();
+            let len = self.silence(&params, packet);
+            return self.send(&packet[..len], remote, stats);
         }
         let frame = match self.playing.as_mut() {
             Some(p) => p
@@ -624,18 +639,10 @@ impl Session {
                     self.sent_last_tick = false;
                     return false;
                 }
-                let silence = [params.codec.silence(); FRAME_SAMPLES];
-                self.tx.build(params.payload_type, &silence, packet)
+                self.silence(&params, packet)
             }
         };
-        let sent = match self.send(&packet[..len], remote) {
-            Ok(_) => true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                stats.send_dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
-            Err(_) => false,
-        };
+        let sent = self.send(&packet[..len], remote, stats);
         self.sent_last_tick = true;
         // A finished prompt reports at once, not a tick later.
         if let Some(p) = self.playing.as_ref() {
@@ -682,8 +689,6 @@ struct Worker {
     /// `sockets` is nested in `poll` (light load).
     direct: bool,
     inbox: Arc<Inbox>,
-    /// Commands taken from the inbox, applied outside its lock.
-    batch: Vec<Cmd>,
     sessions: HashMap<u64, Session>,
     ports: Arc<PortPool>,
     stats: Arc<MediaStats>,
@@ -699,8 +704,6 @@ struct Worker {
     recorder: RecordSink,
     tapped: Vec<Tapped>,
     pacer: Pacer,
-    /// Slot `k` of the worker's life is due at `base + k * SLOT_PERIOD`.
-    base: Instant,
     /// Session ids by sending slot.
     slots: Vec<Vec<u64>>,
     rx_batch: RecvBatch,
@@ -712,7 +715,7 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         self.set_direct(true);
         let mut slot = 0usize;
-        let mut due = self.base + SLOT_PERIOD;
+        let mut due = Instant::now() + SLOT_PERIOD;
         let mut ticks: u64 = 0;
         // Offset of each slot's last packet the previous tick.
         let mut prev_offset = [Duration::ZERO; SLOTS];
@@ -818,20 +821,16 @@ impl Worker {
     /// Apply queued commands; false when the engine is gone.
     fn commands(&mut self) -> bool {
         loop {
-            std::mem::swap(
-                &mut *self.inbox.queue.lock().expect("media inbox lock"),
-                &mut self.batch,
-            );
-            if self.batch.is_empty() {
+            // Taken out, so the commands run outside the lock.
+            let batch = std::mem::take(&mut *self.inbox.queue.lock().expect("media inbox lock"));
+            if batch.is_empty() {
                 // Nobody else holds the inbox: the engine and every
                 // session are gone.
                 return Arc::strong_count(&self.inbox) > 1;
             }
-            let mut batch = std::mem::take(&mut self.batch);
-            for cmd in batch.drain(..) {
+            for cmd in batch {
                 self.command(cmd);
             }
-            self.batch = batch;
         }
     }
 
@@ -1125,14 +1124,8 @@ impl Worker {
                 payload.clear();
                 params.codec.encode(&mono, &mut payload);
                 let len = s.tx.build(params.payload_type, &payload, &mut packet);
-                match s.send(&packet[..len], remote) {
-                    Ok(_) => {
-                        self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.stats.send_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {}
+                if s.send(&packet[..len], remote, &self.stats) {
+                    self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -1219,7 +1212,7 @@ impl Worker {
                 };
                 let data = self.rx_batch.data(i);
                 let src = self.rx_batch.source(i);
-                let Some((params, mut relay)) =
+                let Some((pkt, params, mut relay)) =
                     s.on_datagram(data, src, now, &mut self.pcm, &self.stats)
                 else {
                     continue;
@@ -1228,7 +1221,7 @@ impl Worker {
                     &mut self.sessions,
                     &mut relay,
                     &params,
-                    data,
+                    &pkt,
                     &mut self.scratch,
                     &mut self.relay_buf,
                     &self.stats,
@@ -1278,14 +1271,11 @@ fn relay_packet(
     sessions: &mut HashMap<u64, Session>,
     relay: &mut Relay,
     from: &SessionParams,
-    data: &[u8],
+    pkt: &rtp::Received,
     scratch: &mut Scratch,
     relay_buf: &mut [u8; MAX_RELAY],
     stats: &MediaStats,
 ) {
-    let Some(pkt) = rtp::read(data) else {
-        return;
-    };
     let Some(peer) = sessions.get_mut(&relay.peer) else {
         return;
     };
@@ -1295,18 +1285,12 @@ fn relay_packet(
     if !to.send {
         return; // the other leg holds
     }
-    let Some(len) = relay.forward(&pkt, from, &to, &mut peer.tx, scratch, relay_buf) else {
+    let Some(len) = relay.forward(pkt, from, &to, &mut peer.tx, scratch, relay_buf) else {
         return;
     };
     peer.relay_idle = 0;
-    match peer.send(&relay_buf[..len], remote) {
-        Ok(_) => {
-            stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-            stats.packets_relayed.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            stats.send_dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(_) => {}
+    if peer.send(&relay_buf[..len], remote, stats) {
+        stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+        stats.packets_relayed.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -247,7 +247,8 @@ fn run_port(sock: UdpSocket, args: &Args, start: Instant) -> anyhow::Result<Port
                         &mut warmup
                     };
                     for i in 0..n {
-                        on_datagram(&batch, i, now, &mut streams, c, &mut interval);
+                        let new = on_datagram(&batch, i, now, &mut streams, c, &mut interval);
+                        report.streams += usize::from(new);
                     }
                     if n < batch.capacity() {
                         break;
@@ -286,10 +287,7 @@ fn run_port(sock: UdpSocket, args: &Args, start: Instant) -> anyhow::Result<Port
             }
         }
         if !report_every.is_zero() && now >= next_report {
-            let active = streams
-                .values()
-                .filter(|s| now.duration_since(s.last_rx) <= idle)
-                .count();
+            let active = active(&streams, now, idle);
             report.active_peak = report.active_peak.max(active);
             let secs = report_every.as_secs_f64();
             eprintln!(
@@ -311,18 +309,23 @@ fn run_port(sock: UdpSocket, args: &Args, start: Instant) -> anyhow::Result<Port
             streams.retain(|_, s| now.duration_since(s.last_rx) <= idle * 30);
         }
     }
-    let now = Instant::now();
-    let active = streams
-        .values()
-        .filter(|s| now.duration_since(s.last_rx) <= idle)
-        .count();
-    report.active_peak = report.active_peak.max(active);
-    report.streams += streams.len();
+    report.active_peak = report
+        .active_peak
+        .max(active(&streams, Instant::now(), idle));
     report.window_s = window_from.map_or(0.0, |t| t.elapsed().as_secs_f64());
     Ok(report)
 }
 
-/// Count one datagram into the window (or warm-up) and interval counters.
+/// Streams heard within `idle` of `now`.
+fn active(streams: &HashMap<SocketAddr, Stream>, now: Instant, idle: Duration) -> usize {
+    streams
+        .values()
+        .filter(|s| now.duration_since(s.last_rx) <= idle)
+        .count()
+}
+
+/// Count one datagram into the window (or warm-up) and interval counters;
+/// true when it opened a stream.
 fn on_datagram(
     batch: &RecvBatch,
     i: usize,
@@ -330,27 +333,28 @@ fn on_datagram(
     streams: &mut HashMap<SocketAddr, Stream>,
     c: &mut Counters,
     interval: &mut Counters,
-) {
+) -> bool {
     let (Some(src), Some(p)) = (batch.source(i), media::rtp::read(batch.data(i))) else {
         c.not_rtp += 1;
-        return;
+        return false;
     };
     let at = batch.received_at(i).unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
     });
-    let seen = if p.payload_type >= 96 {
-        Observed::default() // telephone events: not audio frames
+    let (seen, new) = if p.payload_type >= 96 {
+        (Observed::default(), false) // telephone events: not audio frames
     } else {
         match streams.get_mut(&src) {
-            Some(s) => s.on_packet(&p, at, now),
+            Some(s) => (s.on_packet(&p, at, now), false),
             None => {
                 streams.insert(src, Stream::new(&p, at, now));
-                Observed::default()
+                (Observed::default(), true)
             }
         }
     };
     c.add(&seen);
     interval.add(&seen);
+    new
 }
