@@ -119,8 +119,12 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 now() { date +%s.%N; }
 # Cores used by pid $1 between ($2 ticks at time $3) and now.
-cores_since() { awk -v c0="$2" -v c1="$(cpu_ticks "$1")" -v t0="$3" -v t1="$(now)" -v hz="$(getconf CLK_TCK)" \
-  'BEGIN { printf "%.2f", (c1 - c0) / hz / (t1 - t0) }'; }
+# "?" when the process has already gone.
+cores_since() {
+  [ -r "/proc/$1/stat" ] || { echo "?"; return; }
+  awk -v c0="$2" -v c1="$(cpu_ticks "$1")" -v t0="$3" -v t1="$(now)" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.2f", (c1 - c0) / hz / (t1 - t0) }'
+}
 
 # Fields of the last line of a SIPp statistics file (-trace_stat -stf F):
 # sets created, successful, failed, retrans, peak.

@@ -785,16 +785,20 @@ impl Worker {
                     }
                 }
             }
-            // Light load: empty slots are passed over without waking up.
-            // Under load every slot wakes the worker, which reads the sockets.
+            // `slot` is the next one due. Light load: empty slots are passed
+            // over without waking up. Under load every slot wakes the
+            // worker, which reads the sockets then.
             self.set_direct(self.sessions.len() < SLOT_FILL);
-            let first = if self.direct { 0 } else { 1 };
-            let ahead = (first..SLOTS)
-                .find(|k| {
-                    let s = (slot + k) % SLOTS;
-                    s == 0 || !self.slots[s].is_empty()
-                })
-                .unwrap_or(0);
+            let ahead = if self.direct {
+                (0..SLOTS)
+                    .find(|k| {
+                        let s = (slot + k) % SLOTS;
+                        s == 0 || !self.slots[s].is_empty()
+                    })
+                    .unwrap_or(0)
+            } else {
+                0
+            };
             if let Err(e) = self.pacer.arm(due + SLOT_PERIOD * ahead as u32) {
                 tracing::error!(error = %e, "media pacer failed");
             }
