@@ -8,10 +8,15 @@ mod support;
 use std::process::Command;
 
 fn run(script: &str, args: &[&str]) -> String {
+    run_with(script, args, &[])
+}
+
+fn run_with(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let (min, max) = support::rtp_range();
     let out = Command::new("bash")
         .arg(support::repo_root().join("benches/load").join(script))
         .args(args)
+        .envs(env.iter().copied())
         .env("SOFTSWITCH_BIN", env!("CARGO_BIN_EXE_softswitch"))
         .env("RTPLOAD_BIN", env!("CARGO_BIN_EXE_rtpload"))
         .env("RTP_MIN", min.to_string())
@@ -32,7 +37,8 @@ fn run(script: &str, args: &[&str]) -> String {
 fn plateau_script_smoke_run() {
     let line = run("plateau.sh", &["4", "4", "7"]);
     assert!(line.starts_with("plateau N=4"), "{line}");
-    assert!(line.contains("calls 4 ok 0 failed"), "{line}");
+    assert!(line.contains("calls 4 ok 0 refused"), "{line}");
+    assert!(line.contains(" 0 failed"), "{line}");
     assert!(line.contains("rtpload heard 4 calls"), "{line}");
     assert!(line.contains("lost 0 "), "{line}");
 }
@@ -41,8 +47,86 @@ fn plateau_script_smoke_run() {
 fn bridged_script_smoke_run() {
     let line = run("bridged.sh", &["3", "3", "8"]);
     assert!(line.starts_with("bridged N=3"), "{line}");
-    assert!(line.contains("calls 3 ok 0 failed"), "{line}");
+    assert!(line.contains("calls 3 ok 0 refused 0 failed"), "{line}");
     assert!(line.contains("3 bridged at the sample"), "{line}");
     // Both legs of every call: the callers' and the agents'.
     assert!(line.contains("rtpload heard 6 streams"), "{line}");
+}
+
+#[test]
+fn plateau_script_sheds_calls_beyond_the_media_load_limit() {
+    // One worker allowed 1% of its time: a few dozen calls' worth. The
+    // calls beyond are refused with 503, those admitted keep their audio.
+    let line = run_with(
+        "plateau.sh",
+        &["400", "100", "10"],
+        &[("WORKERS", "1"), ("BUSY_PERCENT", "1")],
+    );
+    let field = |after: &str| -> u64 {
+        let rest = &line[line
+            .find(after)
+            .unwrap_or_else(|| panic!("{after}: {line}"))
+            + after.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let ok = field("calls ");
+    let refused = field(" ok ");
+    assert!(refused > 0, "some calls refused: {line}");
+    assert_eq!(ok + refused, 400, "{line}");
+    assert!(line.contains(" 0 failed"), "none timed out: {line}");
+    assert!(line.contains("1 overloaded"), "{line}");
+    assert!(
+        line.contains(&format!("rtpload heard {ok} calls")),
+        "every admitted call heard: {line}"
+    );
+    assert!(line.contains("lost 0 "), "{line}");
+}
+
+#[test]
+fn cps_script_smoke_run() {
+    let out = run_with("cps.sh", &["20"], &[("STEP_S", "2"), ("CALL_MS", "500")]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "softswitch and the sipp-uas peer: {out}");
+    assert!(
+        lines[0].starts_with("cps rate=20 target=softswitch"),
+        "{out}"
+    );
+    assert!(
+        lines[0].contains("calls 40, 40 ok, 0 refused (0 within 10 ms), 0 failed"),
+        "{out}"
+    );
+    assert!(lines[0].contains("40 heard the prompt, 40 CDRs"), "{out}");
+    assert!(lines[1].starts_with("cps rate=20 target=sipp-uas"), "{out}");
+    assert!(
+        lines[1].contains("calls 40, 40 ok, 0 refused, 0 failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn flood_script_smoke_run() {
+    // 3 calls in progress, then 20 new calls a second for 2 s against a
+    // limit of 5 a second: most of the flood is refused, nothing fails,
+    // and the calls in progress lose no packet.
+    let line = run_with("flood.sh", &["3", "3", "20", "2"], &[("MAX_CPS", "5")]);
+    assert!(
+        line.starts_with("flood N=3 in progress: calls 3 ok 0 refused 0 failed"),
+        "{line}"
+    );
+    assert!(
+        line.contains("flood 20 cps for 2s (max_cps 5): calls 40,"),
+        "{line}"
+    );
+    let refused: u64 = line
+        .split(" admitted, ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(refused >= 20, "{line}");
+    assert!(
+        line.contains("within 10 ms), 0 failed"),
+        "no flood call failed: {line}"
+    );
+    assert!(line.contains("lost 0,"), "{line}");
 }

@@ -112,28 +112,6 @@ fn kill_9_loses_no_finished_call_and_closes_open_ones_as_interrupted() {
     assert_eq!(ids.len(), n, "duplicate records");
 }
 
-fn get_text(srv: &Server, path: &str, token: bool) -> (u16, String) {
-    let mut c = std::process::Command::new("curl");
-    c.args(["-s", "-o", "-", "-w", "\n%{http_code}"])
-        .arg(format!("http://{}{path}", srv.admin));
-    if token {
-        c.args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")]);
-    }
-    let out = c.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.trim().parse().unwrap(), body.to_string())
-}
-
-fn metric(page: &str, name_and_labels: &str) -> Option<f64> {
-    page.lines().find_map(|l| {
-        l.strip_prefix(name_and_labels)?
-            .strip_prefix(' ')?
-            .parse()
-            .ok()
-    })
-}
-
 #[test]
 fn export_api_and_metrics_survive_a_restart() {
     let mut srv = Server::start_with(Options {

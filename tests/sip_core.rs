@@ -282,6 +282,66 @@ fn over_capacity_gets_503_with_retry_after() {
 }
 
 #[test]
+fn a_flood_beyond_the_call_rate_gets_503_at_once() {
+    let srv = Server::start_with(Options {
+        max_cps: Some(2),
+        ..Options::default()
+    });
+    // Ten callers at once: the bucket holds one second's worth (2 calls).
+    let mut uas: Vec<Ua> = (0..10).map(|_| Ua::udp(srv.udp)).collect();
+    let mut calls: Vec<_> = uas
+        .iter_mut()
+        .map(|ua| ua.invite("7000", &Offer::default()))
+        .collect();
+    let mut answered = Vec::new();
+    let mut refused = 0;
+    for (i, (ua, call)) in uas.iter_mut().zip(calls.iter_mut()).enumerate() {
+        let r = ua.final_response(T);
+        match status(&r) {
+            Some(200) => {
+                call.to_tag = header(&r, "To").and_then(tag);
+                let ack = call.in_dialog(ua, "ACK", "", "");
+                ua.send(&ack);
+                answered.push(i);
+            }
+            Some(503) => {
+                refused += 1;
+                assert_eq!(header(&r, "Retry-After"), Some("7"), "{r}");
+                assert_eq!(
+                    srv.record(&call.call_id)["reject_reason"],
+                    "call rate limit"
+                );
+            }
+            other => panic!("unexpected {other:?}:\n{r}"),
+        }
+    }
+    assert!(
+        (2..=4).contains(&answered.len()),
+        "two at once, one more each 500 ms: {answered:?}"
+    );
+    assert_eq!(answered.len() + refused, 10);
+    let (_, page) = get_text(&srv, "/metrics", false);
+    assert_eq!(
+        metric(
+            &page,
+            "softswitch_calls_rejected_total{reason=\"call rate limit\"}"
+        ),
+        Some(refused as f64),
+        "{page}"
+    );
+    for i in answered {
+        uas[i].request(&mut calls[i], "BYE", "", "");
+        srv.record(&calls[i].call_id);
+    }
+    // A second later the rate admits calls again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut ua = Ua::udp(srv.udp);
+    let mut again = ua.invite("7000", &Offer::default());
+    ua.answer(&mut again, T);
+    ua.request(&mut again, "BYE", "", "");
+}
+
+#[test]
 fn bad_messages_get_400_or_501_and_service_goes_on() {
     let srv = Server::start();
     let mut ua = Ua::udp(srv.udp);

@@ -38,7 +38,8 @@ sipp "$SIP_ADDR" -sf "$HERE/agent_register.xml" -oocsf "$HERE/agent_answer.xml" 
   > "$W/agents.out" 2>&1 &
 PIDS+=("$!")
 REG=0
-for _ in $(seq 1 100); do
+# Up to 10 s, plus 1 s per 100 agents (500 register a second).
+for _ in $(seq 1 $(( 100 + N / 10 ))); do
   REG=$(api agents | { grep -o '"registered":true' || true; } | wc -l)
   [ "$REG" -ge "$N" ] && break; sleep 0.1
 done
@@ -66,7 +67,7 @@ except Exception:
 n, b = $N, $BRIDGED
 relayed = ($R1 - $R0) / ($T1 - $T0)
 per_call = ($RSSP - $RSS0) / max(b, 1)
-line = (f"bridged N={n} rate=$RATE hold=${HOLD}s: calls {$successful} ok {$failed} failed {$retrans} retrans, "
+line = (f"bridged N={n} rate=$RATE hold=${HOLD}s: calls {$answered} ok {$refused} refused {$failed} failed {$retrans} retrans, "
         f"{b} bridged at the sample; softswitch relayed {relayed:.0f} pkt/s ({relayed / max(n * 100, 1):.1%} of 2 x 50/s per call); "
         f"RSS {$RSS0 / 1024:.1f} -> {$RSSP / 1024:.1f} MB ({per_call:.1f} KiB per bridged call, two legs); "
         f"server $CORES cores, rtpload $PCORES cores")

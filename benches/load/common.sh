@@ -2,7 +2,10 @@
 # Knobs (environment): SOFTSWITCH_BIN, RTPLOAD_BIN (default: the release
 # builds), SIP (softswitch's SIP address, default 127.0.0.1:0 = any free
 # port), RTP_MIN/RTP_MAX (softswitch's RTP range, default 16384-60999:
-# 22,307 calls' worth), KEEP=1 keeps the work directory.
+# 22,307 calls' worth), WORKERS (media workers, default 0 = one per core),
+# BUSY_PERCENT (media load past which new calls get 503, default the
+# shipped 75), MAX_CPS (call rate limit, default 0 = none: the benches
+# measure capacity), KEEP=1 keeps the work directory.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/benches/load
 SOFTSWITCH_BIN=${SOFTSWITCH_BIN:-$REPO/target/release/softswitch}
@@ -36,10 +39,12 @@ tcp = []
 ip = "127.0.0.1"
 port_min = $RTP_MIN
 port_max = $RTP_MAX
-workers = 0
+workers = ${WORKERS:-0}
 rtp_timeout_s = 0
+busy_percent = ${BUSY_PERCENT:-75}
 [calls]
 max_calls = $1
+max_cps = ${MAX_CPS:-0}
 [data]
 dir = "$W/var"
 [prompts]
@@ -114,6 +119,18 @@ measure_window() {
 }
 
 metric() { curl -s "http://$ADMIN/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+# The sum of a metric over all its labels.
+metric_sum() {
+  curl -s "http://$ADMIN/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d\n", s }'
+}
+# Each media worker's busy share (percent, comma-separated), and how many
+# are overloaded (taking no new calls).
+worker_load() {
+  local page
+  page=$(curl -s "http://$ADMIN/metrics")
+  BUSY=$(awk '/^softswitch_media_worker_busy_ratio/ { printf "%s%d%%", sep, $2 * 100; sep = "," }' <<< "$page")
+  OVERLOADED=$(awk '$1 == "softswitch_media_workers_overloaded" { print $2 }' <<< "$page")
+}
 api() { curl -s -H "Authorization: Bearer $TOKEN" "http://$ADMIN/api/v1/$1"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -127,14 +144,21 @@ cores_since() {
 }
 
 # Fields of the last line of a SIPp statistics file (-trace_stat -stf F):
-# sets created, successful, failed, retrans, peak.
+# sets created, successful (answered or refused, see uac_hold.xml), failed,
+# retrans, peak, answered and refused (counted by response times 1 and 2),
+# answered_10ms and refused_10ms (those that got their answer within 10 ms).
 sipp_stats() {
   eval "$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     { if ($col["CurrentCall"] + 0 > peak) peak = $col["CurrentCall"] + 0; last = $0 }
     END { split(last, f, ";");
-      printf "created=%d successful=%d failed=%d retrans=%d peak=%d\n",
+      for (name in col) {
+        if (name ~ /^ResponseTimeRepartition1_/) answered += f[col[name]];
+        if (name ~ /^ResponseTimeRepartition2_/) refused += f[col[name]];
+      }
+      printf "created=%d successful=%d failed=%d retrans=%d peak=%d answered=%d refused=%d answered_10ms=%d refused_10ms=%d\n",
         f[col["TotalCallCreated"]], f[col["SuccessfulCall(C)"]], f[col["FailedCall(C)"]],
-        f[col["Retransmissions(C)"]], peak }' "$1")"
+        f[col["Retransmissions(C)"]], peak, answered, refused,
+        f[col["ResponseTimeRepartition1_<10"]], f[col["ResponseTimeRepartition2_<10"]] }' "$1")"
 }
 
 # A field of rtpload's JSON summary.

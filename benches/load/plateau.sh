@@ -4,6 +4,9 @@
 # the `info` prompt in a loop; their SDP points at rtpload, which measures
 # each call's packet spacing from kernel receive timestamps once every call
 # is in. Loopback only, bounded: N calls, HOLD_S seconds each.
+# Overload: offered more than the media workers carry (or with a low
+# BUSY_PERCENT), the calls beyond get 503; the line counts them and how
+# fast they were told, and the spacing is that of the calls admitted.
 #   cargo build --release -p softswitch --bins && benches/load/plateau.sh N [RATE] [HOLD_S]
 # Prints one summary line; the work directory has every log (KEEP=1).
 set -euo pipefail
@@ -36,7 +39,7 @@ RSS0=$(rss_kib "$SS")
 
 start_callers 7200 "${PROBE_PORTS[0]}"
 on_window_start() { :; }
-on_window_middle() { UP=$(metric softswitch_calls_in_progress); }
+on_window_middle() { UP=$(metric softswitch_calls_in_progress); worker_load; }
 on_window_end() { :; }
 measure_window
 wait "$PROBE" || true
@@ -48,9 +51,11 @@ import json, sys
 p = json.load(open(sys.argv[1]))
 n, up = $N, int(float("${UP:-0}" or 0))
 per_call = ($RSSP - $RSS0) / max(up, 1)
-print(f"plateau N={n} rate=$RATE hold=${HOLD}s: calls {$successful} ok {$failed} failed {$retrans} retrans, "
-      f"{up} in progress at the sample; rtpload heard {p['active_peak']} calls, {p['pps']:.0f} pkt/s "
-      f"({p['pps'] / max(n * 50, 1):.1%} of 50/s per call), lost {p['lost']} ({p['loss_ratio']:.2%}); "
+print(f"plateau N={n} rate=$RATE hold=${HOLD}s: calls {$answered} ok {$refused} refused ({$refused_10ms} within 10 ms) "
+      f"{$failed} failed {$retrans} retrans, {up} in progress at the sample; "
+      f"media workers busy $BUSY, {int(float('${OVERLOADED:-0}' or 0))} overloaded; "
+      f"rtpload heard {p['active_peak']} calls, {p['pps']:.0f} pkt/s "
+      f"({p['pps'] / max($answered * 50, 1):.1%} of 50/s per call answered), lost {p['lost']} ({p['loss_ratio']:.2%}); "
       f"per-call spacing |dt-20ms| p50 {p['jitter_p50_us'] / 1000:.2f} ms p99 {p['jitter_p99_us'] / 1000:.2f} ms "
       f"p99.9 {p['jitter_p999_us'] / 1000:.2f} ms max {p['jitter_max_us'] / 1000:.1f} ms "
       f"({p['spacing_samples']} samples over {p['window_s']:.0f} s); "

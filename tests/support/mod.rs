@@ -53,6 +53,10 @@ pub struct Options {
     pub extra_config: String,
     /// `[flows] http_ca_file`.
     pub http_ca_file: Option<PathBuf>,
+    /// `[calls] max_cps` (the shipped default when `None`).
+    pub max_cps: Option<u32>,
+    /// `[media] busy_percent` (the shipped default when `None`).
+    pub media_busy_percent: Option<u32>,
 }
 
 impl Default for Options {
@@ -70,6 +74,8 @@ impl Default for Options {
             acd: TEST_ACD.into(),
             extra_config: String::new(),
             http_ca_file: None,
+            max_cps: None,
+            media_busy_percent: None,
         }
     }
 }
@@ -230,12 +236,12 @@ port_min = {pmin}
 port_max = {pmax}
 workers = 1
 rtp_timeout_s = 60
-
+{busy}
 [calls]
 max_calls = {max_calls}
 retry_after_s = 7
 drain_timeout_s = {drain}
-
+{max_cps}
 [data]
 dir = "{data}"
 cdr_fsync = {{ mode = "always" }}
@@ -261,6 +267,14 @@ answer_after_ms = {answer}
 {extra_config}
 "#,
             max_calls = o.max_calls,
+            busy = o
+                .media_busy_percent
+                .map(|b| format!("busy_percent = {b}\n"))
+                .unwrap_or_default(),
+            max_cps = o
+                .max_cps
+                .map(|c| format!("max_cps = {c}\n"))
+                .unwrap_or_default(),
             drain = o.drain_timeout_s,
             data = dir.join("var").display(),
             prompts = prompts.display(),
@@ -361,9 +375,10 @@ answer_after_ms = {answer}
         out
     }
 
-    /// Wait for the CDR of a SIP call.
+    /// Wait for the CDR of a SIP call. An answered call's record is closed
+    /// when its agent's wrap-up ends (10 s by default): wait beyond that.
     pub fn record(&self, sip_call_id: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(r) = self
                 .records()
@@ -827,7 +842,7 @@ pub fn read_rtp(sock: &UdpSocket, dur: Duration) -> Vec<Packet> {
 }
 
 impl Call {
-    fn in_dialog(&self, ua: &Ua, method: &str, extra: &str, body: &str) -> String {
+    pub fn in_dialog(&self, ua: &Ua, method: &str, extra: &str, body: &str) -> String {
         let to_tag = self
             .to_tag
             .as_ref()
@@ -959,4 +974,28 @@ pub fn digits_of(rec: &serde_json::Value) -> String {
         .iter()
         .map(|d| d["digit"].as_str().unwrap())
         .collect()
+}
+
+/// GET an admin path with curl (a real HTTP client): status and body.
+pub fn get_text(srv: &Server, path: &str, token: bool) -> (u16, String) {
+    let mut c = std::process::Command::new("curl");
+    c.args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .arg(format!("http://{}{path}", srv.admin));
+    if token {
+        c.args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")]);
+    }
+    let out = c.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_string())
+}
+
+/// A sample's value on a /metrics page (`name{labels}` as printed).
+pub fn metric(page: &str, name_and_labels: &str) -> Option<f64> {
+    page.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)?
+            .strip_prefix(' ')?
+            .parse()
+            .ok()
+    })
 }

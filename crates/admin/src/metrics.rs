@@ -197,6 +197,24 @@ pub async fn metrics(State(st): State<Arc<AdminState>>) -> Response {
     ] {
         p.single(name, "counter", help, v.load(Ordering::Relaxed) as f64);
     }
+    p.family(
+        "softswitch_media_worker_busy_ratio",
+        "gauge",
+        "Share of the last second each media worker spent working.",
+    );
+    for (i, w) in m.workers.iter().enumerate() {
+        p.sample(
+            "softswitch_media_worker_busy_ratio",
+            &[("worker", &i.to_string())],
+            w.busy(),
+        );
+    }
+    p.single(
+        "softswitch_media_workers_overloaded",
+        "gauge",
+        "Media workers taking no new calls (all of them: new calls get 503).",
+        m.workers.iter().filter(|w| w.overloaded()).count() as f64,
+    );
     let jitter = m.jitter.lock().map(|h| h.clone()).unwrap_or_default();
     p.family(
         "softswitch_rtp_send_jitter_seconds",

@@ -6,6 +6,7 @@ pub mod handle;
 pub mod manager;
 mod offer;
 pub mod queueing;
+pub mod rate;
 pub mod registrar;
 pub mod registry;
 pub mod trunk;

@@ -15,6 +15,7 @@ use sip::{Essentials, Peer, ServerTxId, TxEvent};
 use tokio::sync::mpsc;
 
 use crate::handle::CallInfo;
+use crate::rate::CallRate;
 use crate::registrar::Registrar;
 use crate::registry::{CallEntry, CallInput, CallRegistry};
 use crate::trunk::{Admission, InbandDtmf, Trunks};
@@ -27,6 +28,8 @@ pub struct CallLimits {
     pub max_calls: usize,
     /// Seconds a refused caller is told to wait before retrying.
     pub retry_after_secs: u32,
+    /// New calls admitted per second; more get `503` (0 = no limit).
+    pub max_cps: u32,
 }
 
 /// Why calls were refused, for /metrics.
@@ -35,6 +38,8 @@ pub struct RejectCounters {
     pub forbidden: AtomicU64,
     pub not_found: AtomicU64,
     pub busy: AtomicU64,
+    /// Over the call rate, or every media worker overloaded.
+    pub overload: AtomicU64,
     pub codec: AtomicU64,
     pub shutdown: AtomicU64,
     pub challenged: AtomicU64,
@@ -57,6 +62,7 @@ pub struct CallManager {
     media: MediaEngine,
     trunks: Arc<Trunks>,
     limits: CallLimits,
+    rate: CallRate,
     draining: AtomicBool,
     pub rejects: RejectCounters,
 }
@@ -74,6 +80,7 @@ impl CallManager {
             registrar,
             media,
             trunks,
+            rate: CallRate::new(limits.max_cps),
             limits,
             draining: AtomicBool::new(false),
             rejects: RejectCounters::default(),
@@ -248,9 +255,19 @@ impl CallManager {
             return;
         };
         let did = did.unwrap_or_default();
+        if !self.rate.admit() {
+            self.rejects.overload.fetch_add(1, Ordering::Relaxed);
+            self.reject(&inc, 503, "call rate limit", Some(&tname), Some(&did));
+            return;
+        }
         if self.ctx.registry.len() >= self.limits.max_calls {
             self.rejects.busy.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 503, "system at capacity", Some(&tname), Some(&did));
+            return;
+        }
+        if self.media.overloaded() {
+            self.rejects.overload.fetch_add(1, Ordering::Relaxed);
+            self.reject(&inc, 503, "media overload", Some(&tname), Some(&did));
             return;
         }
         let Some(slot) = trunk.try_acquire() else {

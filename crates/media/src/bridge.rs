@@ -220,6 +220,7 @@ mod engine_tests {
             workers,
             rtp_timeout: None,
             priority: crate::priority::Priority::Normal,
+            busy_limit: None,
         })
         .unwrap();
         let caller = UdpSocket::bind("127.0.0.1:0").unwrap();

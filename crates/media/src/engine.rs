@@ -21,6 +21,7 @@ use crate::codec::{Codec, FRAME_SAMPLES};
 use crate::dtmf::goertzel::InbandDetector;
 use crate::dtmf::rfc4733::Rfc4733Detector;
 use crate::dtmf::DtmfEvent;
+use crate::load::{LoadGauge, Meter, WorkerLoad};
 use crate::mmsg::RecvBatch;
 use crate::pacer::Pacer;
 use crate::ports::PortPool;
@@ -63,6 +64,9 @@ pub struct MediaConfig {
     pub rtp_timeout: Option<Duration>,
     /// Scheduling class asked for the worker threads.
     pub priority: Priority,
+    /// Share of its time (0..1] a worker may spend working before it
+    /// takes no new calls (see [`crate::load`]); `None`: no limit.
+    pub busy_limit: Option<f64>,
 }
 
 /// What a session is told to do with its peer, from SDP negotiation.
@@ -197,7 +201,10 @@ impl MediaEngine {
             cfg.workers
         };
         let ports = Arc::new(PortPool::new(cfg.port_min, cfg.port_max));
-        let stats = Arc::new(MediaStats::default());
+        let stats = Arc::new(MediaStats {
+            workers: (0..n).map(|_| WorkerLoad::default()).collect(),
+            ..MediaStats::default()
+        });
         let recorder = RecordSink::start()?;
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
@@ -207,6 +214,9 @@ impl MediaEngine {
             pacer.register(poll.registry(), PACER)?;
             let inbox = Arc::new(Inbox::default());
             let worker = Worker {
+                index: i,
+                gauge: LoadGauge::new(cfg.busy_limit),
+                meter: Meter::new(Instant::now()),
                 poll,
                 sockets: Poll::new()?,
                 ready: Events::with_capacity(1024),
@@ -261,9 +271,22 @@ impl MediaEngine {
     }
 
     /// Open a session on a fresh port. It sends nothing until started.
+    /// Workers take new sessions in turn, passing over overloaded ones
+    /// while any other is not.
     pub fn open(&self, events: UnboundedSender<MediaEvent>) -> io::Result<MediaSession> {
-        let w = self.next_worker.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+        let n = self.workers.len();
+        let first = self.next_worker.fetch_add(1, Ordering::Relaxed) % n;
+        let w = (0..n)
+            .map(|k| (first + k) % n)
+            .find(|&w| !self.stats.workers[w].overloaded())
+            .unwrap_or(first);
         self.open_on(w, events)
+    }
+
+    /// Every worker is overloaded: new calls should be refused (503) so
+    /// the calls in progress keep their packet spacing.
+    pub fn overloaded(&self) -> bool {
+        self.stats.workers.iter().all(WorkerLoad::overloaded)
     }
 
     /// Open a session on the worker of `other`, so the two can be bridged.
@@ -675,6 +698,10 @@ impl Session {
 }
 
 struct Worker {
+    /// Its place in the engine's list (and in `stats.workers`).
+    index: usize,
+    gauge: LoadGauge,
+    meter: Meter,
     /// The worker sleeps on this one: its waker and its pacer only.
     poll: Poll,
     /// RTP sockets, asked (without waiting) what is ready each time the
@@ -727,6 +754,7 @@ impl Worker {
                     tracing::error!(error = %e, "media poll failed");
                 }
             }
+            let woke = Instant::now();
             for ev in events.iter() {
                 match ev.token() {
                     WAKER if !self.commands() => return, // engine dropped
@@ -753,6 +781,7 @@ impl Worker {
                 // how much that offset changed since the same slot of the
                 // previous tick: the bound on its send jitter.
                 if busy {
+                    self.meter.slot(late);
                     let offset = late + now.elapsed();
                     let deviation = offset.abs_diff(prev_offset[slot]);
                     prev_offset[slot] = offset;
@@ -776,6 +805,7 @@ impl Worker {
                 if slot == 0 {
                     ticks += 1;
                     if ticks.is_multiple_of(50) {
+                        self.end_second(now);
                         self.check_timeouts(now);
                         self.stats.merge_jitter(&self.pending);
                         self.pending = JitterHistogram::default();
@@ -802,7 +832,35 @@ impl Worker {
             if let Err(e) = self.pacer.arm(due + SLOT_PERIOD * ahead as u32) {
                 tracing::error!(error = %e, "media pacer failed");
             }
+            self.meter.work(woke.elapsed());
         }
+    }
+
+    /// Once a second: publish the worker's load, and refuse or take new
+    /// calls again when its overload state changes.
+    fn end_second(&mut self, now: Instant) {
+        let s = self.meter.take(now, self.sessions.len());
+        if self.gauge.second(s) {
+            let busy_percent = (s.busy * 100.0).round() as u32;
+            if self.gauge.overloaded() {
+                tracing::warn!(
+                    worker = self.index,
+                    busy_percent,
+                    late_slots = s.late,
+                    slots = s.slots,
+                    sessions = self.sessions.len(),
+                    "media worker overloaded: new calls get 503 until it is calm again"
+                );
+            } else {
+                tracing::info!(
+                    worker = self.index,
+                    busy_percent,
+                    sessions = self.sessions.len(),
+                    "media worker calm again: taking new calls"
+                );
+            }
+        }
+        self.stats.workers[self.index].publish(s.busy, self.gauge.overloaded());
     }
 
     fn report(&mut self) {

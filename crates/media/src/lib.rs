@@ -7,6 +7,7 @@ pub mod codec;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
+pub mod load;
 pub mod mmsg;
 pub mod pacer;
 pub mod ports;

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::load::WorkerLoad;
+
 const BUCKET_US: u64 = 50;
 const BUCKETS: usize = 400; // 0..20 ms in 50 µs steps, then one overflow bucket
 
@@ -87,6 +89,8 @@ pub struct MediaStats {
     pub overruns: AtomicU64,
     /// Send jitter since start, all workers.
     pub jitter: Mutex<JitterHistogram>,
+    /// Each worker's load over the last second.
+    pub workers: Vec<WorkerLoad>,
 }
 
 impl MediaStats {

@@ -76,6 +76,11 @@ pub struct MediaSection {
     /// Scheduling of the media workers: realtime, high (nice -10) or normal.
     #[serde(default)]
     pub priority: media::priority::Priority,
+    /// A worker busier than this share of its time (or sending late) takes
+    /// no new calls: they get 503 while the calls in progress keep clean
+    /// audio. 100 = on late sending only; 0 = never.
+    #[serde(default = "default_busy_percent")]
+    pub busy_percent: u32,
     #[serde(default = "default_codecs", deserialize_with = "codecs")]
     pub codecs: Vec<Codec>,
 }
@@ -87,6 +92,10 @@ pub struct CallsSection {
     pub max_calls: usize,
     #[serde(default = "default_retry_after")]
     pub retry_after_s: u32,
+    /// New calls admitted per second (a second's worth may come at once);
+    /// beyond, 503 with Retry-After. 0 = no limit.
+    #[serde(default = "default_max_cps")]
+    pub max_cps: u32,
     /// On SIGTERM, how long calls may go on before they are hung up.
     #[serde(default = "default_drain")]
     pub drain_timeout_s: u64,
@@ -97,6 +106,7 @@ impl Default for CallsSection {
         CallsSection {
             max_calls: default_max_calls(),
             retry_after_s: default_retry_after(),
+            max_cps: default_max_cps(),
             drain_timeout_s: default_drain(),
         }
     }
@@ -266,6 +276,12 @@ fn default_max_calls() -> usize {
 }
 fn default_retry_after() -> u32 {
     5
+}
+fn default_max_cps() -> u32 {
+    2_000
+}
+fn default_busy_percent() -> u32 {
+    75
 }
 fn default_drain() -> u64 {
     30
@@ -469,6 +485,13 @@ impl Config {
                 self.media.port_min
             );
         }
+        if self.media.busy_percent > 100 {
+            bail!(
+                "{o}:{}: media.busy_percent ({}) must be 1 to 100, or 0 (never refuse calls for media load)",
+                line_of_key(text, "busy_percent"),
+                self.media.busy_percent
+            );
+        }
         if self.media.ip.is_unspecified() {
             bail!(
                 "{o}:{}: media.ip must be the address callers send RTP to, not {}",
@@ -546,6 +569,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("w.toml:3: ") && e.contains("bogus"), "{e}");
+        let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 21000\nbusy_percent = 101\n";
+        let e = Config::parse(&format!("{bad}{admin}"), "v.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("v.toml:7: media.busy_percent (101) must be 1 to 100"),
+            "{e}"
+        );
     }
 
     /// The embedded default with `agents` instead of its `[[agents]]`.

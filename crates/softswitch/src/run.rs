@@ -78,6 +78,7 @@ async fn serve(cfg: Config) -> Result<()> {
         rtp_timeout: (cfg.media.rtp_timeout_s > 0)
             .then(|| Duration::from_secs(cfg.media.rtp_timeout_s)),
         priority: cfg.media.priority,
+        busy_limit: (cfg.media.busy_percent > 0).then(|| f64::from(cfg.media.busy_percent) / 100.0),
     })
     .context("starting the media engine")?;
 
@@ -129,6 +130,7 @@ async fn serve(cfg: Config) -> Result<()> {
         CallLimits {
             max_calls: cfg.calls.max_calls,
             retry_after_secs: cfg.calls.retry_after_s,
+            max_cps: cfg.calls.max_cps,
         },
         Some(registrar.clone()),
     );

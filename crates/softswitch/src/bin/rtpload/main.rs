@@ -135,7 +135,10 @@ fn main() -> anyhow::Result<()> {
                 "active_peak": r.active_peak,
                 "packets": r.window.packets,
                 "lost": r.window.lost,
+                "jitter_p50_us": r.window.spacing.quantile_us(0.5),
                 "jitter_p99_us": r.window.spacing.quantile_us(0.99),
+                "jitter_p999_us": r.window.spacing.quantile_us(0.999),
+                "jitter_max_us": r.window.spacing.summary().2,
             })
         })
         .collect();

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Overload by a flood of new calls (issue 8: beyond capacity, new calls get
+# 503 quickly while calls in progress keep clean audio). N calls are set up
+# at RATE/s and play a prompt; once all are in, a second SIPp offers
+# FLOOD_CPS new calls a second for FLOOD_S seconds (each kept CALL_MS if
+# admitted). softswitch runs with `[calls] max_cps` = MAX_CPS (default the
+# shipped 2,000). rtpload hears the calls in progress on one port and the
+# admitted flood calls on another, and measures the first ones' packet
+# spacing during the flood. Loopback only, bounded: N + FLOOD_CPS x FLOOD_S
+# calls.
+#   cargo build --release -p softswitch --bins && benches/load/flood.sh N RATE FLOOD_CPS FLOOD_S
+# Prints one summary line.
+set -euo pipefail
+(( $# == 4 )) || { echo "usage: $0 N RATE FLOOD_CPS FLOOD_S" >&2; exit 2; }
+N=$1; RATE=$2; FLOOD=$3; FLOOD_S=$4
+CALL_MS=${CALL_MS:-1000}
+MAX_CPS=${MAX_CPS:-2000}
+source "$(dirname "$0")/common.sh"
+RAMP=$(( (N + RATE - 1) / RATE ))
+SKIP=$(( RAMP + 2 ))
+# The calls in progress outlast the flood and its stragglers.
+HOLD=$(( SKIP + FLOOD_S + CALL_MS / 1000 + 5 ))
+
+mkdir -p "$W/flows"
+cat > "$W/flows/loop.toml" <<'FLOW'
+[flow]
+name = "loop"
+start = "m"
+[nodes.m]
+kind = "menu"
+greeting = "info"
+options = { "9" = "m" }
+timeout_s = 1
+tries = 1000000
+fallback = "m"
+FLOW
+{ base_config $(( N + FLOOD * (CALL_MS / 1000 + 2) + 100 ))
+  printf '[[trunks]]\nname = "local"\nallow = ["127.0.0.0/8"]\ndids = { "7200" = "loop" }\n'
+} > "$W/ss.toml"
+start_softswitch
+# Port 0: the calls in progress; port 1: the flood's admitted calls.
+start_rtpload $(( HOLD - 1 )) "$SKIP" 2 --report-every 5
+start_callers 7200 "${PROBE_PORTS[0]}"
+
+on_window_start() {
+  sipp "$SIP_ADDR" -sf "$HERE/uac_hold.xml" -s 7200 -i 127.0.0.1 -p 0 \
+    -key rtp_ip 127.0.0.1 -key rtp_port "${PROBE_PORTS[1]}" \
+    -m $(( FLOOD * FLOOD_S )) -r "$FLOOD" -l $(( FLOOD * (CALL_MS / 1000 + 2) )) -d "$CALL_MS" \
+    -nostdin -timeout $(( FLOOD_S + 60 ))s -max_socket 60000 \
+    -trace_stat -stf "$W/flood.csv" -fd 1 > "$W/flood.out" 2>&1 &
+  FLOODER=$!
+  PIDS+=("$FLOODER")
+}
+on_window_middle() { UP=$(metric softswitch_calls_in_progress); }
+on_window_end() { :; }
+measure_window
+wait "$FLOODER" || true
+wait "$PROBE" || true
+wait "$CALLERS" || true
+sipp_stats "$W/flood.csv"
+F="flood $FLOOD cps for ${FLOOD_S}s (max_cps $MAX_CPS): calls $created, $answered admitted, $refused refused ($refused_10ms within 10 ms), $failed failed, $retrans retrans"
+sipp_stats "$W/callers.csv"
+python3 - "$W/rtpload.json" <<PY
+import json, sys
+p = json.load(open(sys.argv[1]))
+steady, flood = p["ports"][0], p["ports"][1]
+secs = max(p["window_s"], 0.001)
+print(f"flood N=$N in progress: calls {$answered} ok {$refused} refused {$failed} failed, "
+      f"{int(float('${UP:-0}' or 0))} in progress at the sample; $F; "
+      f"during it the calls in progress got {steady['packets'] / secs:.0f} pkt/s "
+      f"({steady['packets'] / secs / max($answered * 50, 1):.1%} of 50/s per call), lost {steady['lost']}, "
+      f"spacing |dt-20ms| p50 {steady['jitter_p50_us'] / 1000:.2f} ms p99 {steady['jitter_p99_us'] / 1000:.2f} ms "
+      f"p99.9 {steady['jitter_p999_us'] / 1000:.2f} ms max {steady['jitter_max_us'] / 1000:.1f} ms; "
+      f"admitted flood calls heard: {flood['streams']}; server $CORES cores, rtpload $PCORES cores")
+PY

@@ -1,0 +1,275 @@
+//! How loaded each media worker is, and when it is too loaded to take new
+//! calls. Each second a worker measures the share of its time spent
+//! working and how many of its sending slots began late; past the limit it
+//! raises its `overloaded` flag and new calls are refused (SIP 503) until
+//! it has been calm for a few seconds, so the calls it already carries keep
+//! their 20 ms packet spacing.
+//!
+//! Late slots count only on a worker carrying many sessions: with a few,
+//! lateness is the host's doing (a paused VM, a stolen core), and refusing
+//! calls would not help the calls in progress.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A slot that begins this much after its time moves its calls' packet
+/// spacing by as much: the p99 spacing budget.
+pub const LATE: Duration = Duration::from_millis(2);
+/// Late slots in a second that count as a trend, not a hiccup of the host.
+const LATE_MIN: u32 = 10;
+/// Share of busy slots that may be late (the budget is p99).
+const LATE_SHARE: f64 = 0.01;
+/// Sessions from which a worker's late slots are its own load's doing.
+pub const LOADED_SESSIONS: usize = 64;
+/// An overloaded worker takes calls again once this far under its limit...
+const HYSTERESIS: f64 = 0.10;
+/// ...for this many seconds in a row.
+const CALM_SECONDS: u32 = 3;
+
+/// What one worker publishes once a second (read by the call manager and
+/// /metrics).
+#[derive(Debug, Default)]
+pub struct WorkerLoad {
+    busy_permille: AtomicU32,
+    overloaded: AtomicBool,
+}
+
+impl WorkerLoad {
+    /// Share of the last second the worker spent working (0..1).
+    pub fn busy(&self) -> f64 {
+        f64::from(self.busy_permille.load(Ordering::Relaxed)) / 1000.0
+    }
+
+    pub fn overloaded(&self) -> bool {
+        self.overloaded.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn publish(&self, busy: f64, overloaded: bool) {
+        self.busy_permille
+            .store((busy.clamp(0.0, 1.0) * 1000.0) as u32, Ordering::Relaxed);
+        self.overloaded.store(overloaded, Ordering::Release);
+    }
+}
+
+/// One second of a worker's measurements.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Second {
+    /// Share of wall time spent working (0..1).
+    pub busy: f64,
+    /// Slots with sessions that began more than [`LATE`] after their time.
+    pub late: u32,
+    /// Slots with sessions.
+    pub slots: u32,
+    /// Sessions on the worker at the end of the second.
+    pub sessions: usize,
+}
+
+/// A worker's measurements of the second under way.
+#[derive(Debug)]
+pub(crate) struct Meter {
+    since: Instant,
+    busy: Duration,
+    late: u32,
+    slots: u32,
+}
+
+impl Meter {
+    pub(crate) fn new(now: Instant) -> Meter {
+        Meter {
+            since: now,
+            busy: Duration::ZERO,
+            late: 0,
+            slots: 0,
+        }
+    }
+
+    /// Time spent working, from a wake-up to the next sleep.
+    pub(crate) fn work(&mut self, d: Duration) {
+        self.busy += d;
+    }
+
+    /// A slot with sessions, begun `late` after its time.
+    pub(crate) fn slot(&mut self, late: Duration) {
+        self.slots += 1;
+        if late > LATE {
+            self.late += 1;
+        }
+    }
+
+    /// The second so far; a new one begins.
+    pub(crate) fn take(&mut self, now: Instant, sessions: usize) -> Second {
+        let wall = now
+            .saturating_duration_since(self.since)
+            .max(Duration::from_millis(1));
+        let s = Second {
+            busy: self.busy.as_secs_f64() / wall.as_secs_f64(),
+            late: self.late,
+            slots: self.slots,
+            sessions,
+        };
+        *self = Meter::new(now);
+        s
+    }
+}
+
+/// One worker's overload decision, with hysteresis (owned by the worker).
+#[derive(Debug)]
+pub struct LoadGauge {
+    /// `None`: never overloaded.
+    limit: Option<f64>,
+    overloaded: bool,
+    calm: u32,
+}
+
+impl LoadGauge {
+    /// `limit`: the busy share (0..1] above which the worker is
+    /// overloaded; `None` turns overload detection off.
+    pub fn new(limit: Option<f64>) -> LoadGauge {
+        LoadGauge {
+            limit,
+            overloaded: false,
+            calm: 0,
+        }
+    }
+
+    pub fn overloaded(&self) -> bool {
+        self.overloaded
+    }
+
+    /// Take one second in; true when the state changed.
+    pub fn second(&mut self, s: Second) -> bool {
+        let Some(limit) = self.limit else {
+            return false;
+        };
+        let late_share = f64::from(s.late) / f64::from(s.slots.max(1));
+        let late = s.sessions >= LOADED_SESSIONS && s.late >= LATE_MIN && late_share > LATE_SHARE;
+        let hot = s.busy > limit || late;
+        if hot {
+            self.calm = 0;
+            let changed = !self.overloaded;
+            self.overloaded = true;
+            return changed;
+        }
+        if !self.overloaded {
+            return false;
+        }
+        let calm = s.busy < limit - HYSTERESIS
+            && (s.sessions < LOADED_SESSIONS || late_share <= LATE_SHARE / 10.0);
+        self.calm = if calm { self.calm + 1 } else { 0 };
+        if self.calm >= CALM_SECONDS {
+            self.overloaded = false;
+            self.calm = 0;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sec(busy: f64, late: u32, slots: u32) -> Second {
+        Second {
+            busy,
+            late,
+            slots,
+            sessions: 1000,
+        }
+    }
+
+    #[test]
+    fn busy_over_the_limit_overloads_at_once() {
+        let mut g = LoadGauge::new(Some(0.75));
+        assert!(!g.second(sec(0.70, 0, 1000)));
+        assert!(!g.overloaded());
+        assert!(g.second(sec(0.80, 0, 1000)), "state changed");
+        assert!(g.overloaded());
+        assert!(
+            !g.second(sec(0.90, 0, 1000)),
+            "no change while it stays hot"
+        );
+    }
+
+    #[test]
+    fn late_slots_overload_only_as_a_trend() {
+        let mut g = LoadGauge::new(Some(0.75));
+        // A host hiccup: a few late slots, or a high share of very few.
+        assert!(!g.second(sec(0.2, 9, 1000)));
+        assert!(!g.second(sec(0.01, 3, 50)));
+        // 10 of 1,000 is 1%: at the budget, not over it.
+        assert!(!g.second(sec(0.2, 10, 1000)));
+        assert!(g.second(sec(0.2, 11, 1000)));
+        assert!(g.overloaded());
+    }
+
+    #[test]
+    fn leaves_after_three_calm_seconds_well_under_the_limit() {
+        let mut g = LoadGauge::new(Some(0.75));
+        g.second(sec(0.9, 0, 1000));
+        // Under the limit but within the hysteresis band: still overloaded.
+        for _ in 0..10 {
+            assert!(!g.second(sec(0.70, 0, 1000)));
+        }
+        assert!(g.overloaded());
+        assert!(!g.second(sec(0.5, 0, 1000)));
+        assert!(!g.second(sec(0.5, 0, 1000)));
+        // A late slot too many breaks the calm streak.
+        assert!(!g.second(sec(0.5, 2, 1000)));
+        assert!(!g.second(sec(0.5, 0, 1000)));
+        assert!(!g.second(sec(0.5, 1, 1000)), "0.1% late is still calm");
+        assert!(g.overloaded());
+        assert!(g.second(sec(0.5, 0, 1000)), "third calm second in a row");
+        assert!(!g.overloaded());
+    }
+
+    #[test]
+    fn a_limit_of_one_sheds_on_late_slots_only() {
+        let mut g = LoadGauge::new(Some(1.0));
+        assert!(!g.second(sec(1.0, 0, 1000)));
+        assert!(g.second(sec(1.0, 50, 1000)));
+    }
+
+    #[test]
+    fn late_slots_of_a_lightly_loaded_worker_are_the_hosts_doing() {
+        let mut g = LoadGauge::new(Some(0.75));
+        let few = Second {
+            sessions: LOADED_SESSIONS - 1,
+            ..sec(0.1, 500, 1000)
+        };
+        assert!(!g.second(few));
+        assert!(!g.overloaded());
+    }
+
+    #[test]
+    fn no_limit_is_never_overloaded() {
+        let mut g = LoadGauge::new(None);
+        assert!(!g.second(sec(1.0, 1000, 1000)));
+        assert!(!g.overloaded());
+    }
+
+    #[test]
+    fn meter_takes_a_second_and_starts_again() {
+        let t0 = Instant::now();
+        let mut m = Meter::new(t0);
+        m.work(Duration::from_millis(250));
+        m.slot(Duration::from_millis(1));
+        m.slot(Duration::from_millis(3));
+        let s = m.take(t0 + Duration::from_secs(1), 7);
+        assert_eq!((s.late, s.slots, s.sessions), (1, 2, 7));
+        assert!((s.busy - 0.25).abs() < 1e-9, "{}", s.busy);
+        let s = m.take(t0 + Duration::from_secs(2), 0);
+        assert_eq!(s, Second::default());
+    }
+
+    #[test]
+    fn published_busy_is_clamped_and_read_back() {
+        let w = WorkerLoad::default();
+        w.publish(0.4567, true);
+        assert_eq!(w.busy(), 0.456);
+        assert!(w.overloaded());
+        w.publish(3.0, false);
+        assert_eq!(w.busy(), 1.0);
+        assert!(!w.overloaded());
+    }
+}
