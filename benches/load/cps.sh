@@ -39,11 +39,7 @@ step() {
   local rate=$1 target=$2 pid=$3 c0 t0 rss rpeak=0
   local n=$(( rate * STEP_S )) csv="$W/step-$rate-$pid.csv"
   c0=$(cpu_ticks "$pid"); t0=$(now)
-  sipp "$target" -sf "$HERE/uac_hold.xml" -s 7300 -i 127.0.0.1 -p 0 \
-    -key rtp_ip 127.0.0.1 -key rtp_port "${PROBE_PORTS[0]}" \
-    -m "$n" -r "$rate" -l $(( rate * 2 + 100 )) -d "$CALL_MS" -nostdin \
-    -timeout $(( STEP_S + CALL_MS / 1000 + 60 ))s -max_socket 60000 \
-    -trace_stat -stf "$csv" -fd 1 > "$W/step-$rate-$pid.out" 2>&1 &
+  sipp_callers "$target" 7300 "${PROBE_PORTS[0]}" "$n" "$rate" $(( rate * 2 + 100 )) "$CALL_MS" "$csv" &
   local sp=$!
   PIDS+=("$sp")
   while kill -0 "$sp" 2>/dev/null; do

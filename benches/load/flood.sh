@@ -43,11 +43,8 @@ start_rtpload $(( HOLD - 1 )) "$SKIP" 2 --report-every 5
 start_callers 7200 "${PROBE_PORTS[0]}"
 
 on_window_start() {
-  sipp "$SIP_ADDR" -sf "$HERE/uac_hold.xml" -s 7200 -i 127.0.0.1 -p 0 \
-    -key rtp_ip 127.0.0.1 -key rtp_port "${PROBE_PORTS[1]}" \
-    -m $(( FLOOD * FLOOD_S )) -r "$FLOOD" -l $(( FLOOD * (CALL_MS / 1000 + 2) )) -d "$CALL_MS" \
-    -nostdin -timeout $(( FLOOD_S + 60 ))s -max_socket 60000 \
-    -trace_stat -stf "$W/flood.csv" -fd 1 > "$W/flood.out" 2>&1 &
+  sipp_callers "$SIP_ADDR" 7200 "${PROBE_PORTS[1]}" $(( FLOOD * FLOOD_S )) "$FLOOD" \
+    $(( FLOOD * (CALL_MS / 1000 + 2) )) "$CALL_MS" "$W/flood.csv" &
   FLOODER=$!
   PIDS+=("$FLOODER")
 }
@@ -68,7 +65,8 @@ secs = max(p["window_s"], 0.001)
 print(f"flood N=$N in progress: calls {$answered} ok {$refused} refused {$failed} failed, "
       f"{int(float('${UP:-0}' or 0))} in progress at the sample; $F; "
       f"during it the calls in progress got {steady['packets'] / secs:.0f} pkt/s "
-      f"({steady['packets'] / secs / max($answered * 50, 1):.1%} of 50/s per call), lost {steady['lost']}, "
+      f"({steady['packets'] / secs / max($answered * 50, 1):.1%} of 50/s per call), lost {steady['lost']} "
+      f"(UDP receive-buffer drops on the machine: $RCVBUF_DROPS, softswitch send drops: $SEND_DROPS), "
       f"spacing |dt-20ms| p50 {steady['jitter_p50_us'] / 1000:.2f} ms p99 {steady['jitter_p99_us'] / 1000:.2f} ms "
       f"p99.9 {steady['jitter_p999_us'] / 1000:.2f} ms max {steady['jitter_max_us'] / 1000:.1f} ms; "
       f"admitted flood calls heard: {flood['streams']}; server $CORES cores, rtpload $PCORES cores")

@@ -194,6 +194,21 @@ pub async fn metrics(State(st): State<Arc<AdminState>>) -> Response {
             "Media ticks that ran late.",
             &m.overruns,
         ),
+        (
+            "softswitch_rtp_send_dropped_total",
+            "RTP packets not sent: the socket's buffer was full.",
+            &m.send_dropped,
+        ),
+        (
+            "softswitch_rtp_dropped_source_total",
+            "RTP packets dropped: not from the call's far end.",
+            &m.dropped_source,
+        ),
+        (
+            "softswitch_rtp_dropped_malformed_total",
+            "Datagrams on RTP ports that are not RTP.",
+            &m.dropped_malformed,
+        ),
     ] {
         p.single(name, "counter", help, v.load(Ordering::Relaxed) as f64);
     }

@@ -781,10 +781,10 @@ impl Worker {
                 // how much that offset changed since the same slot of the
                 // previous tick: the bound on its send jitter.
                 if busy {
-                    self.meter.slot(late);
                     let offset = late + now.elapsed();
                     let deviation = offset.abs_diff(prev_offset[slot]);
                     prev_offset[slot] = offset;
+                    self.meter.slot(deviation);
                     self.jitter.record(deviation);
                     self.pending.record(deviation);
                     self.offset.record(offset);

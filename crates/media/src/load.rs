@@ -1,6 +1,9 @@
 //! How loaded each media worker is, and when it is too loaded to take new
 //! calls. Each second a worker measures the share of its time spent
-//! working and how many of its sending slots began late; past the limit it
+//! working and how many of its sending slots moved: went out more than
+//! [`LATE`] earlier or later, relative to their time, than the tick before
+//! (which moves the packet spacing of their calls by as much; a slot that is
+//! late by the same amount every tick does not). Past the limit it
 //! raises its `overloaded` flag and new calls are refused (SIP 503) until
 //! it has been calm for a few seconds, so the calls it already carries keep
 //! their 20 ms packet spacing.
@@ -12,8 +15,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// A slot that begins this much after its time moves its calls' packet
-/// spacing by as much: the p99 spacing budget.
+/// A slot whose offset from its time changes this much from one tick to
+/// the next moves its calls' packet spacing by as much: the p99 budget.
 pub const LATE: Duration = Duration::from_millis(2);
 /// Late slots in a second that count as a trend, not a hiccup of the host.
 const LATE_MIN: u32 = 10;
@@ -56,7 +59,7 @@ impl WorkerLoad {
 pub struct Second {
     /// Share of wall time spent working (0..1).
     pub busy: f64,
-    /// Slots with sessions that began more than [`LATE`] after their time.
+    /// Slots with sessions that moved by more than [`LATE`] (see above).
     pub late: u32,
     /// Slots with sessions.
     pub slots: u32,
@@ -88,10 +91,11 @@ impl Meter {
         self.busy += d;
     }
 
-    /// A slot with sessions, begun `late` after its time.
-    pub(crate) fn slot(&mut self, late: Duration) {
+    /// A slot with sessions, whose offset from its time moved by `moved`
+    /// since the tick before.
+    pub(crate) fn slot(&mut self, moved: Duration) {
         self.slots += 1;
-        if late > LATE {
+        if moved > LATE {
             self.late += 1;
         }
     }

@@ -407,9 +407,12 @@ impl Core {
     ) {
         loop {
             let wake = self.tx.poll_timeout();
+            // Work under way first: what the call layer asks us to send,
+            // then retransmission timers, then what arrives. Taking new
+            // messages first would, under a flood, hold back our own
+            // answers until callers retransmit, adding to the flood.
             tokio::select! {
                 biased;
-                Some(inbound) = in_rx.recv() => self.inbound(inbound),
                 cmd = cmd_rx.recv() => match cmd {
                     Some(cmd) => self.command(cmd),
                     None => return,
@@ -417,6 +420,7 @@ impl Core {
                 _ = sleep_until(wake), if wake.is_some() => {
                     self.tx.handle_timeout(Instant::now());
                 }
+                Some(inbound) = in_rx.recv() => self.inbound(inbound),
             }
             self.flush().await;
         }

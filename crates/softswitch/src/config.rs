@@ -76,9 +76,10 @@ pub struct MediaSection {
     /// Scheduling of the media workers: realtime, high (nice -10) or normal.
     #[serde(default)]
     pub priority: media::priority::Priority,
-    /// A worker busier than this share of its time (or sending late) takes
+    /// A worker busier than this share of its time (or whose sending
+    /// wavers by over 2 ms from tick to tick) takes
     /// no new calls: they get 503 while the calls in progress keep clean
-    /// audio. 100 = on late sending only; 0 = never.
+    /// audio. 100 = on wavering only; 0 = never.
     #[serde(default = "default_busy_percent")]
     pub busy_percent: u32,
     #[serde(default = "default_codecs", deserialize_with = "codecs")]

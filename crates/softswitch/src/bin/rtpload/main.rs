@@ -350,8 +350,9 @@ fn on_datagram(
         (Observed::default(), false) // telephone events: not audio frames
     } else {
         match streams.get_mut(&src) {
-            Some(s) => (s.on_packet(&p, at, now), false),
-            None => {
+            Some(s) if s.ssrc == p.ssrc => (s.on_packet(&p, at, now), false),
+            // New, or a new call from a port softswitch used before.
+            _ => {
                 streams.insert(src, Stream::new(&p, at, now));
                 (Observed::default(), true)
             }

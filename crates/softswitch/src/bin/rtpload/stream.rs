@@ -50,6 +50,8 @@ impl Counters {
 }
 
 pub struct Stream {
+    /// A new SSRC from the same address is a new call on a reused port.
+    pub ssrc: u32,
     last_seq: u16,
     last_ts: u32,
     last_at: Duration,
@@ -62,6 +64,7 @@ pub struct Stream {
 impl Stream {
     pub fn new(p: &Received, at: Duration, now: Instant) -> Stream {
         Stream {
+            ssrc: p.ssrc,
             last_seq: p.sequence,
             last_ts: p.timestamp,
             last_at: at,
