@@ -339,6 +339,25 @@ fn a_flood_beyond_the_call_rate_gets_503_at_once() {
     let mut again = ua.invite("7000", &Offer::default());
     ua.answer(&mut again, T);
     ua.request(&mut again, "BYE", "", "");
+    // The refusals are logged as one line with their sum (every 10 s),
+    // not a line per call.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !srv.log_text().contains("calls refused with 503") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no summary of the refusals:\n{}",
+            srv.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = srv.log_text();
+    assert!(
+        log.contains(&format!(
+            "refused={refused} reasons=call rate limit: {refused}"
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("call refused"), "no line per call: {log}");
 }
 
 #[test]

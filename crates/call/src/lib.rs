@@ -9,6 +9,7 @@ pub mod queueing;
 pub mod rate;
 pub mod registrar;
 pub mod registry;
+pub mod shed;
 pub mod trunk;
 pub mod uac;
 pub mod uas;

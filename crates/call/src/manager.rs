@@ -18,6 +18,7 @@ use crate::handle::CallInfo;
 use crate::rate::CallRate;
 use crate::registrar::Registrar;
 use crate::registry::{CallEntry, CallInput, CallRegistry};
+use crate::shed::{ShedLog, SHED_REPORT};
 use crate::trunk::{Admission, InbandDtmf, Trunks};
 use crate::uas::{self, CallContext, Setup, ALLOW};
 
@@ -63,6 +64,7 @@ pub struct CallManager {
     trunks: Arc<Trunks>,
     limits: CallLimits,
     rate: CallRate,
+    shed: ShedLog,
     draining: AtomicBool,
     pub rejects: RejectCounters,
 }
@@ -81,6 +83,7 @@ impl CallManager {
             media,
             trunks,
             rate: CallRate::new(limits.max_cps),
+            shed: ShedLog::default(),
             limits,
             draining: AtomicBool::new(false),
             rejects: RejectCounters::default(),
@@ -97,6 +100,16 @@ impl CallManager {
 
     /// Serve SIP events until the endpoint closes.
     pub async fn run(self: Arc<Self>, mut events: mpsc::UnboundedReceiver<TxEvent>) {
+        let manager = Arc::downgrade(&self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SHED_REPORT);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(m) = manager.upgrade() else { return };
+                m.shed.report();
+            }
+        });
         while let Some(ev) = events.recv().await {
             self.event(ev);
         }
@@ -184,7 +197,13 @@ impl CallManager {
         did: Option<&str>,
     ) {
         let Incoming { id, req, ess, from } = *inc;
-        tracing::info!(call_id = %ess.call_id, source = %from.addr, trunk, did, code, reason, "call refused");
+        if code == 503 {
+            // Capacity: summed and logged every few seconds (see shed.rs).
+            self.shed.count(reason);
+            tracing::debug!(call_id = %ess.call_id, source = %from.addr, trunk, did, code, reason, "call refused");
+        } else {
+            tracing::info!(call_id = %ess.call_id, source = %from.addr, trunk, did, code, reason, "call refused");
+        }
         let record_id = new_record_id();
         let (caller, withheld) = caller_identity(req);
         self.ctx.cdr.emit(CallEvent::now(
