@@ -71,6 +71,7 @@ fn plateau_script_sheds_calls_beyond_the_media_load_limit() {
     };
     let ok = field("calls ");
     let refused = field(" ok ");
+    assert!(ok > 0, "calls admitted until the limit: {line}");
     assert!(refused > 0, "some calls refused: {line}");
     assert_eq!(ok + refused, 400, "{line}");
     assert!(line.contains(" 0 failed"), "none timed out: {line}");
@@ -123,7 +124,9 @@ fn flood_script_smoke_run() {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{line}"));
-    assert!(refused >= 20, "{line}");
+    // At most 5 at once and 5 a second get in, even if SIPp spreads the
+    // 40 calls over 4 s on a loaded machine.
+    assert!(refused >= 15, "{line}");
     assert!(
         line.contains("within 10 ms), 0 failed"),
         "no flood call failed: {line}"

@@ -3,9 +3,8 @@
 # builds), SIP (softswitch's SIP address, default 127.0.0.1:0 = any free
 # port), RTP_MIN/RTP_MAX (softswitch's RTP range, default 16384-60999:
 # 22,307 calls' worth), WORKERS (media workers, default 0 = one per core),
-# BUSY_PERCENT (media load past which new calls get 503, default the
-# shipped 75), MAX_CPS (call rate limit, default 0 = none: the benches
-# measure capacity), KEEP=1 keeps the work directory.
+# BUSY_PERCENT ([media] busy_percent) and MAX_CPS ([calls] max_cps; the
+# shipped defaults when unset), KEEP=1 keeps the work directory.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/benches/load
 SOFTSWITCH_BIN=${SOFTSWITCH_BIN:-$REPO/target/release/softswitch}
@@ -28,6 +27,23 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+# A flow playing the `info` prompt in a loop, as $W/flows/$1.toml.
+loop_flow() {
+  mkdir -p "$W/flows"
+  cat > "$W/flows/$1.toml" <<FLOW
+[flow]
+name = "$1"
+start = "m"
+[nodes.m]
+kind = "menu"
+greeting = "info"
+options = { "9" = "m" }
+timeout_s = 1
+tries = 1000000
+fallback = "m"
+FLOW
+}
+
 # The common part of a bench configuration; the caller appends trunks,
 # queues and agents. $1 = max_calls.
 base_config() {
@@ -41,10 +57,10 @@ port_min = $RTP_MIN
 port_max = $RTP_MAX
 workers = ${WORKERS:-0}
 rtp_timeout_s = 0
-busy_percent = ${BUSY_PERCENT:-75}
+${BUSY_PERCENT:+busy_percent = $BUSY_PERCENT}
 [calls]
 max_calls = $1
-max_cps = ${MAX_CPS:-0}
+${MAX_CPS:+max_cps = $MAX_CPS}
 [data]
 dir = "$W/var"
 [prompts]
@@ -98,11 +114,13 @@ start_rtpload() {
 # rtpload's port (their SDP), $4 calls at $5 a second, at most $6 at once,
 # each held $7 ms; statistics to $8 (and its .out beside it). Bounded: a
 # call waits 30 s at most for each answer (beyond, it fails), and the run
-# ends within the time its calls need plus a minute, whatever SIPp does.
+# ends within the time its calls need plus a minute, whatever SIPp does
+# (SIPp's own -timeout first, so that it writes its last statistics).
 # Run it in the background (&): it execs, so $! is the process to stop.
 sipp_callers() {
+  (( $5 > 0 )) || { echo "sipp_callers: the rate must be above 0" >&2; exit 2; }
   local secs=$(( $4 / $5 + $7 / 1000 + 60 ))
-  exec timeout -k 5 "$secs" sipp "$1" -sf "$HERE/uac_hold.xml" -s "$2" -i 127.0.0.1 -p 0 \
+  exec timeout -k 5 $(( secs + 30 )) sipp "$1" -sf "$HERE/uac_hold.xml" -s "$2" -i 127.0.0.1 -p 0 \
     -key rtp_ip 127.0.0.1 -key rtp_port "$3" \
     -m "$4" -r "$5" -l "$6" -d "$7" -nostdin -timeout "${secs}s" -recv_timeout 30000 \
     -max_socket 60000 -trace_stat -stf "$8" -fd 1 > "${8%.csv}.out" 2>&1
@@ -126,6 +144,7 @@ measure_window() {
   on_window_start
   c0=$(cpu_ticks "$SS"); p0=$(cpu_ticks "$PROBE"); t0=$(now)
   RCVBUF0=$(udp_rcvbuf_errors); SENDDROP0=$(metric softswitch_rtp_send_dropped_total)
+  SENDDROP0=${SENDDROP0:-0}
   half=$(( (HOLD - 2 - SKIP) / 2 ))
   sleep "$half"
   RSSP=$(rss_kib "$SS")
@@ -136,7 +155,9 @@ measure_window() {
   # buffer (of any UDP socket on the machine: the receiver's, mostly), or
   # softswitch finding its send buffer full.
   RCVBUF_DROPS=$(( $(udp_rcvbuf_errors) - RCVBUF0 ))
-  SEND_DROPS=$(( $(metric softswitch_rtp_send_dropped_total) - SENDDROP0 ))
+  local senddrop1
+  senddrop1=$(metric softswitch_rtp_send_dropped_total)
+  SEND_DROPS=$(( ${senddrop1:-0} - SENDDROP0 ))
   CORES=$(cores_since "$SS" "$c0" "$t0")
   PCORES=$(cores_since "$PROBE" "$p0" "$t0")
 }
@@ -151,7 +172,7 @@ metric_sum() {
 worker_load() {
   local page
   page=$(curl -s "http://$ADMIN/metrics")
-  BUSY=$(awk '/^softswitch_media_worker_busy_ratio/ { printf "%s%d%%", sep, $2 * 100; sep = "," }' <<< "$page")
+  BUSY=$(awk '/^softswitch_media_worker_busy_ratio/ { printf "%s%.0f%%", sep, $2 * 100; sep = "," }' <<< "$page")
   OVERLOADED=$(awk '$1 == "softswitch_media_workers_overloaded" { print $2 }' <<< "$page")
 }
 api() { curl -s -H "Authorization: Bearer $TOKEN" "http://$ADMIN/api/v1/$1"; }

@@ -7,26 +7,15 @@
 # ceiling: the same-run peer. Loopback only, bounded: RATE x STEP_S calls
 # per step and target.
 #   cargo build --release -p softswitch --bins && benches/load/cps.sh RATE [RATE...]
-# Knobs: STEP_S (default 10), CALL_MS (default 1000), PEER=0 skips the peer.
+# Knobs: STEP_S (default 10), CALL_MS (default 1000), PEER=0 skips the peer,
+# MAX_CPS (default 0 here: no limit, to measure capacity).
 # Prints one summary line per rate and target.
 set -euo pipefail
 (( $# >= 1 )) || { echo "usage: $0 RATE [RATE...]" >&2; exit 2; }
-STEP_S=${STEP_S:-10}; CALL_MS=${CALL_MS:-1000}
+STEP_S=${STEP_S:-10}; CALL_MS=${CALL_MS:-1000}; MAX_CPS=${MAX_CPS:-0}
 source "$(dirname "$0")/common.sh"
 
-mkdir -p "$W/flows"
-cat > "$W/flows/prompt.toml" <<'FLOW'
-[flow]
-name = "prompt"
-start = "m"
-[nodes.m]
-kind = "menu"
-greeting = "info"
-options = { "9" = "m" }
-timeout_s = 1
-tries = 1000000
-fallback = "m"
-FLOW
+loop_flow prompt
 MAX_RATE=$(printf '%s\n' "$@" | sort -n | tail -1)
 { base_config $(( MAX_RATE * (CALL_MS / 1000 + 40) + 1000 ))
   printf '[[trunks]]\nname = "local"\nallow = ["127.0.0.0/8"]\ndids = { "7300" = "prompt" }\n'
@@ -62,12 +51,14 @@ if [ "${PEER:-1}" = 1 ]; then
 fi
 
 for RATE in "$@"; do
-  # rtpload counts the calls that heard the prompt (a stream each).
-  start_rtpload $(( STEP_S + CALL_MS / 1000 + 4 )) 0 1 --report-every 0
+  # rtpload counts the calls that heard the prompt (a stream each); it is
+  # stopped (SIGUSR2) once the step's calls are over.
+  start_rtpload $(( STEP_S + CALL_MS / 1000 + 300 )) 0 1 --report-every 0
   CDR0=$(metric_sum softswitch_calls_total)
   step "$RATE" "$SIP_ADDR" "$SS"
-  wait "$PROBE" || true
   sleep 1
+  kill -USR2 "$PROBE" 2>/dev/null || true
+  wait "$PROBE" || true
   CDR1=$(metric_sum softswitch_calls_total)
   echo "cps rate=$RATE target=softswitch: calls $created, $answered ok, $refused refused ($refused_10ms within 10 ms), $failed failed, $retrans retrans," \
     "$(probe streams) heard the prompt, $(( CDR1 - CDR0 )) CDRs;" \

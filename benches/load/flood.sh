@@ -3,8 +3,8 @@
 # 503 quickly while calls in progress keep clean audio). N calls are set up
 # at RATE/s and play a prompt; once all are in, a second SIPp offers
 # FLOOD_CPS new calls a second for FLOOD_S seconds (each kept CALL_MS if
-# admitted). softswitch runs with `[calls] max_cps` = MAX_CPS (default the
-# shipped 2,000). rtpload hears the calls in progress on one port and the
+# admitted). softswitch runs with `[calls] max_cps` = MAX_CPS (the shipped
+# default when unset). rtpload hears the calls in progress on one port and the
 # admitted flood calls on another, and measures the first ones' packet
 # spacing during the flood. Loopback only, bounded: N + FLOOD_CPS x FLOOD_S
 # calls.
@@ -14,26 +14,13 @@ set -euo pipefail
 (( $# == 4 )) || { echo "usage: $0 N RATE FLOOD_CPS FLOOD_S" >&2; exit 2; }
 N=$1; RATE=$2; FLOOD=$3; FLOOD_S=$4
 CALL_MS=${CALL_MS:-1000}
-MAX_CPS=${MAX_CPS:-2000}
 source "$(dirname "$0")/common.sh"
 RAMP=$(( (N + RATE - 1) / RATE ))
 SKIP=$(( RAMP + 2 ))
 # The calls in progress outlast the flood and its stragglers.
 HOLD=$(( SKIP + FLOOD_S + CALL_MS / 1000 + 5 ))
 
-mkdir -p "$W/flows"
-cat > "$W/flows/loop.toml" <<'FLOW'
-[flow]
-name = "loop"
-start = "m"
-[nodes.m]
-kind = "menu"
-greeting = "info"
-options = { "9" = "m" }
-timeout_s = 1
-tries = 1000000
-fallback = "m"
-FLOW
+loop_flow loop
 { base_config $(( N + FLOOD * (CALL_MS / 1000 + 2) + 100 ))
   printf '[[trunks]]\nname = "local"\nallow = ["127.0.0.0/8"]\ndids = { "7200" = "loop" }\n'
 } > "$W/ss.toml"
@@ -55,7 +42,7 @@ wait "$FLOODER" || true
 wait "$PROBE" || true
 wait "$CALLERS" || true
 sipp_stats "$W/flood.csv"
-F="flood $FLOOD cps for ${FLOOD_S}s (max_cps $MAX_CPS): calls $created, $answered admitted, $refused refused ($refused_10ms within 10 ms), $failed failed, $retrans retrans"
+F="flood $FLOOD cps for ${FLOOD_S}s (max_cps ${MAX_CPS:-shipped}): calls $created, $answered admitted, $refused refused ($refused_10ms within 10 ms), $failed failed, $retrans retrans"
 sipp_stats "$W/callers.csv"
 python3 - "$W/rtpload.json" <<PY
 import json, sys

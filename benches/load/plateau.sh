@@ -16,19 +16,7 @@ RAMP=$(( (N + RATE - 1) / RATE ))
 SKIP=$(( RAMP + 2 ))
 (( HOLD >= SKIP + 3 )) || { echo "HOLD_S must be at least $((SKIP + 3)) s for $N calls at $RATE/s" >&2; exit 2; }
 
-mkdir -p "$W/flows"
-cat > "$W/flows/loop.toml" <<'FLOW'
-[flow]
-name = "loop"
-start = "m"
-[nodes.m]
-kind = "menu"
-greeting = "info"
-options = { "9" = "m" }
-timeout_s = 1
-tries = 1000000
-fallback = "m"
-FLOW
+loop_flow loop
 { base_config $(( N * 2 + 100 ))
   printf '[[trunks]]\nname = "local"\nallow = ["127.0.0.0/8"]\ndids = { "7200" = "loop" }\n'
 } > "$W/ss.toml"

@@ -274,11 +274,6 @@ impl CallManager {
             return;
         };
         let did = did.unwrap_or_default();
-        if !self.rate.admit() {
-            self.rejects.overload.fetch_add(1, Ordering::Relaxed);
-            self.reject(&inc, 503, "call rate limit", Some(&tname), Some(&did));
-            return;
-        }
         if self.ctx.registry.len() >= self.limits.max_calls {
             self.rejects.busy.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 503, "system at capacity", Some(&tname), Some(&did));
@@ -304,6 +299,13 @@ impl CallManager {
                 return;
             }
         };
+        // Last of the checks: a call refused for another reason takes no
+        // place in the rate.
+        if !self.rate.admit() {
+            self.rejects.overload.fetch_add(1, Ordering::Relaxed);
+            self.reject(&inc, 503, "call rate limit", Some(&tname), Some(&did));
+            return;
+        }
         let (media_tx, media_rx) = mpsc::unbounded_channel();
         let media = match self.media.open(media_tx) {
             Ok(m) => m,

@@ -21,7 +21,7 @@ use crate::codec::{Codec, FRAME_SAMPLES};
 use crate::dtmf::goertzel::InbandDetector;
 use crate::dtmf::rfc4733::Rfc4733Detector;
 use crate::dtmf::DtmfEvent;
-use crate::load::{LoadGauge, Meter, WorkerLoad};
+use crate::load::{thread_cpu_time, LoadGauge, Meter, WorkerLoad};
 use crate::mmsg::RecvBatch;
 use crate::pacer::Pacer;
 use crate::ports::PortPool;
@@ -216,7 +216,8 @@ impl MediaEngine {
             let worker = Worker {
                 index: i,
                 gauge: LoadGauge::new(cfg.busy_limit),
-                meter: Meter::new(Instant::now()),
+                // Set again on the worker's own thread (see run).
+                meter: Meter::new(Instant::now(), Duration::ZERO),
                 poll,
                 sockets: Poll::new()?,
                 ready: Events::with_capacity(1024),
@@ -739,6 +740,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
+        self.meter = Meter::new(Instant::now(), thread_cpu_time());
         let mut events = Events::with_capacity(1024);
         self.set_direct(true);
         let mut slot = 0usize;
@@ -754,7 +756,6 @@ impl Worker {
                     tracing::error!(error = %e, "media poll failed");
                 }
             }
-            let woke = Instant::now();
             for ev in events.iter() {
                 match ev.token() {
                     WAKER if !self.commands() => return, // engine dropped
@@ -832,14 +833,13 @@ impl Worker {
             if let Err(e) = self.pacer.arm(due + SLOT_PERIOD * ahead as u32) {
                 tracing::error!(error = %e, "media pacer failed");
             }
-            self.meter.work(woke.elapsed());
         }
     }
 
     /// Once a second: publish the worker's load, and refuse or take new
     /// calls again when its overload state changes.
     fn end_second(&mut self, now: Instant) {
-        let s = self.meter.take(now, self.sessions.len());
+        let s = self.meter.take(now, thread_cpu_time(), self.sessions.len());
         if self.gauge.second(s) {
             let busy_percent = (s.busy * 100.0).round() as u32;
             if self.gauge.overloaded() {

@@ -1,6 +1,6 @@
 //! How loaded each media worker is, and when it is too loaded to take new
-//! calls. Each second a worker measures the share of its time spent
-//! working and how many of its sending slots moved: went out more than
+//! calls. Each second a worker measures the share of it spent working (its
+//! thread's CPU time: time it was preempted does not count) and how many of its sending slots moved: went out more than
 //! [`LATE`] earlier or later, relative to their time, than the tick before
 //! (which moves the packet spacing of their calls by as much; a slot that is
 //! late by the same amount every tick does not). Past the limit it
@@ -24,7 +24,8 @@ const LATE_MIN: u32 = 10;
 const LATE_SHARE: f64 = 0.01;
 /// Sessions from which a worker's late slots are its own load's doing.
 pub const LOADED_SESSIONS: usize = 64;
-/// An overloaded worker takes calls again once this far under its limit...
+/// An overloaded worker takes calls again once this far under its limit
+/// (or at half its limit, for limits under 20%)...
 const HYSTERESIS: f64 = 0.10;
 /// ...for this many seconds in a row.
 const CALM_SECONDS: u32 = 3;
@@ -67,28 +68,40 @@ pub struct Second {
     pub sessions: usize,
 }
 
+/// CPU time the calling thread has used.
+pub(crate) fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given; this clock
+    // exists on every Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 /// A worker's measurements of the second under way.
 #[derive(Debug)]
 pub(crate) struct Meter {
     since: Instant,
-    busy: Duration,
+    /// The worker thread's CPU time then.
+    cpu_since: Duration,
     late: u32,
     slots: u32,
 }
 
 impl Meter {
-    pub(crate) fn new(now: Instant) -> Meter {
+    /// `cpu`: the worker thread's CPU time now.
+    pub(crate) fn new(now: Instant, cpu: Duration) -> Meter {
         Meter {
             since: now,
-            busy: Duration::ZERO,
+            cpu_since: cpu,
             late: 0,
             slots: 0,
         }
-    }
-
-    /// Time spent working, from a wake-up to the next sleep.
-    pub(crate) fn work(&mut self, d: Duration) {
-        self.busy += d;
     }
 
     /// A slot with sessions, whose offset from its time moved by `moved`
@@ -100,18 +113,20 @@ impl Meter {
         }
     }
 
-    /// The second so far; a new one begins.
-    pub(crate) fn take(&mut self, now: Instant, sessions: usize) -> Second {
+    /// The second so far (`cpu`: the worker thread's CPU time now); a new
+    /// one begins.
+    pub(crate) fn take(&mut self, now: Instant, cpu: Duration, sessions: usize) -> Second {
         let wall = now
             .saturating_duration_since(self.since)
             .max(Duration::from_millis(1));
+        let used = cpu.saturating_sub(self.cpu_since);
         let s = Second {
-            busy: self.busy.as_secs_f64() / wall.as_secs_f64(),
+            busy: (used.as_secs_f64() / wall.as_secs_f64()).min(1.0),
             late: self.late,
             slots: self.slots,
             sessions,
         };
-        *self = Meter::new(now);
+        *self = Meter::new(now, cpu);
         s
     }
 }
@@ -157,7 +172,7 @@ impl LoadGauge {
         if !self.overloaded {
             return false;
         }
-        let calm = s.busy < limit - HYSTERESIS
+        let calm = s.busy < (limit - HYSTERESIS).max(limit / 2.0)
             && (s.sessions < LOADED_SESSIONS || late_share <= LATE_SHARE / 10.0);
         self.calm = if calm { self.calm + 1 } else { 0 };
         if self.calm >= CALM_SECONDS {
@@ -255,15 +270,49 @@ mod tests {
     #[test]
     fn meter_takes_a_second_and_starts_again() {
         let t0 = Instant::now();
-        let mut m = Meter::new(t0);
-        m.work(Duration::from_millis(250));
+        let c0 = Duration::from_secs(7);
+        let mut m = Meter::new(t0, c0);
         m.slot(Duration::from_millis(1));
         m.slot(Duration::from_millis(3));
-        let s = m.take(t0 + Duration::from_secs(1), 7);
+        let c1 = c0 + Duration::from_millis(250);
+        let s = m.take(t0 + Duration::from_secs(1), c1, 7);
         assert_eq!((s.late, s.slots, s.sessions), (1, 2, 7));
         assert!((s.busy - 0.25).abs() < 1e-9, "{}", s.busy);
-        let s = m.take(t0 + Duration::from_secs(2), 0);
+        let s = m.take(t0 + Duration::from_secs(2), c1, 0);
         assert_eq!(s, Second::default());
+        // More CPU than wall time (a late tick): never above 1.
+        let s = m.take(t0 + Duration::from_secs(3), c1 + Duration::from_secs(5), 0);
+        assert_eq!(s.busy, 1.0);
+    }
+
+    #[test]
+    fn thread_cpu_time_counts_work_not_sleep() {
+        let a = thread_cpu_time();
+        std::thread::sleep(Duration::from_millis(50));
+        let b = thread_cpu_time();
+        assert!(b - a < Duration::from_millis(20), "{:?}", b - a);
+        let until = Instant::now() + Duration::from_millis(30);
+        let mut spins = 0u64;
+        while Instant::now() < until {
+            spins = spins.wrapping_add(1);
+        }
+        assert!(spins > 0);
+        assert!(thread_cpu_time() - b >= Duration::from_millis(10));
+    }
+
+    #[test]
+    fn a_low_limit_can_be_left_too() {
+        // Limits under 20%: calm at half the limit (10 points under would
+        // be out of reach).
+        let mut g = LoadGauge::new(Some(0.10));
+        assert!(g.second(sec(0.2, 0, 1000)));
+        for _ in 0..5 {
+            assert!(!g.second(sec(0.06, 0, 1000)), "above half the limit");
+        }
+        assert!(!g.second(sec(0.04, 0, 1000)));
+        assert!(!g.second(sec(0.04, 0, 1000)));
+        assert!(g.second(sec(0.04, 0, 1000)));
+        assert!(!g.overloaded());
     }
 
     #[test]
