@@ -77,9 +77,9 @@ pub struct MediaSection {
     #[serde(default)]
     pub priority: media::priority::Priority,
     /// A worker busier than this share of its time (or whose sending
-    /// wavers by over 2 ms from tick to tick) takes
-    /// no new calls: they get 503 while the calls in progress keep clean
-    /// audio. 100 = on wavering only; 0 = never.
+    /// wavers by over 2 ms from tick to tick) takes no new calls: they get
+    /// 503 while the calls in progress keep clean audio. 100 = on wavering
+    /// only; 0 = never.
     #[serde(default = "default_busy_percent")]
     pub busy_percent: u32,
     #[serde(default = "default_codecs", deserialize_with = "codecs")]
