@@ -1,12 +1,13 @@
 //! How loaded each media worker is, and when it is too loaded to take new
 //! calls. Each second a worker measures the share of it spent working (its
-//! thread's CPU time: time it was preempted does not count) and how many of its sending slots moved: went out more than
-//! [`LATE`] earlier or later, relative to their time, than the tick before
-//! (which moves the packet spacing of their calls by as much; a slot that is
-//! late by the same amount every tick does not). Past the limit it
-//! raises its `overloaded` flag and new calls are refused (SIP 503) until
-//! it has been calm for a few seconds, so the calls it already carries keep
-//! their 20 ms packet spacing.
+//! thread's CPU time: time it was preempted does not count) and how many
+//! of its sending slots moved: went out more than [`LATE`] earlier or
+//! later, relative to their time, than the tick before (which moves the
+//! packet spacing of their calls by as much; a slot that is late by the
+//! same amount every tick does not). Past the limit it raises its
+//! `overloaded` flag and new calls are refused (SIP 503) until it has been
+//! calm for a few seconds, so the calls it already carries keep their
+//! 20 ms packet spacing.
 //!
 //! Late slots count only on a worker carrying many sessions: with a few,
 //! lateness is the host's doing (a paused VM, a stolen core), and refusing
