@@ -10,9 +10,8 @@
 set -euo pipefail
 N=${1:-1000}; RATE=${2:-200}; HOLD=${3:-60}
 source "$(dirname "$0")/common.sh"
-RAMP=$(( (N + RATE - 1) / RATE ))
-SKIP=$(( RAMP + 3 ))
-(( HOLD >= SKIP + 3 )) || { echo "HOLD_S must be at least $((SKIP + 3)) s for $N calls at $RATE/s" >&2; exit 2; }
+ramp 3
+check_hold
 
 mkdir -p "$W/flows"
 printf '[flow]\nname = "q"\nstart = "q"\n[nodes.q]\nkind = "queue"\nqueue = "general"\n' > "$W/flows/q.toml"

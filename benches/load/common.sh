@@ -27,6 +27,18 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+# RAMP: seconds to set up N calls at RATE a second; SKIP: the measured
+# window starts $1 s after that, every call in.
+ramp() {
+  RAMP=$(( (N + RATE - 1) / RATE ))
+  SKIP=$(( RAMP + $1 ))
+}
+
+# The calls, held HOLD s each, must leave a window of at least 3 s.
+check_hold() {
+  (( HOLD >= SKIP + 3 )) || { echo "HOLD_S must be at least $((SKIP + 3)) s for $N calls at $RATE/s" >&2; exit 2; }
+}
+
 # A flow playing the `info` prompt in a loop, as $W/flows/$1.toml.
 loop_flow() {
   mkdir -p "$W/flows"

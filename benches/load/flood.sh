@@ -15,8 +15,7 @@ set -euo pipefail
 N=$1; RATE=$2; FLOOD=$3; FLOOD_S=$4
 CALL_MS=${CALL_MS:-1000}
 source "$(dirname "$0")/common.sh"
-RAMP=$(( (N + RATE - 1) / RATE ))
-SKIP=$(( RAMP + 2 ))
+ramp 2
 # The calls in progress outlast the flood and its stragglers.
 HOLD=$(( SKIP + FLOOD_S + CALL_MS / 1000 + 5 ))
 

@@ -12,9 +12,8 @@
 set -euo pipefail
 N=${1:-1000}; RATE=${2:-200}; HOLD=${3:-60}
 source "$(dirname "$0")/common.sh"
-RAMP=$(( (N + RATE - 1) / RATE ))
-SKIP=$(( RAMP + 2 ))
-(( HOLD >= SKIP + 3 )) || { echo "HOLD_S must be at least $((SKIP + 3)) s for $N calls at $RATE/s" >&2; exit 2; }
+ramp 2
+check_hold
 
 loop_flow loop
 { base_config $(( N * 2 + 100 ))

@@ -2,7 +2,7 @@
 //! rejects new INVITEs (trunk, DID, capacity, SDP), starts a task per call
 //! and routes in-dialog traffic to it. Every rejection is a call event too.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,19 +33,6 @@ pub struct CallLimits {
     pub max_cps: u32,
 }
 
-/// Why calls were refused, for /metrics.
-#[derive(Debug, Default)]
-pub struct RejectCounters {
-    pub forbidden: AtomicU64,
-    pub not_found: AtomicU64,
-    pub busy: AtomicU64,
-    /// Over the call rate, or every media worker overloaded.
-    pub overload: AtomicU64,
-    pub codec: AtomicU64,
-    pub shutdown: AtomicU64,
-    pub challenged: AtomicU64,
-}
-
 /// A new INVITE being decided on.
 #[derive(Clone, Copy)]
 struct Incoming<'a> {
@@ -66,7 +53,6 @@ pub struct CallManager {
     rate: CallRate,
     shed: ShedLog,
     draining: AtomicBool,
-    pub rejects: RejectCounters,
 }
 
 impl CallManager {
@@ -86,7 +72,6 @@ impl CallManager {
             shed: ShedLog::default(),
             limits,
             draining: AtomicBool::new(false),
-            rejects: RejectCounters::default(),
         })
     }
 
@@ -248,7 +233,6 @@ impl CallManager {
             from,
         };
         if self.draining.load(Ordering::Acquire) {
-            self.rejects.shutdown.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 503, "shutting down", None, None);
             return;
         }
@@ -256,12 +240,10 @@ impl CallManager {
             Admission::Allowed(t) => t,
             Admission::Challenge(ch) => {
                 // Not a refusal yet: the caller retries with credentials.
-                self.rejects.challenged.fetch_add(1, Ordering::Relaxed);
                 self.respond(id, &req, 401, Some(Header::WwwAuthenticate(ch.into())));
                 return;
             }
             Admission::Forbidden(why) => {
-                self.rejects.forbidden.fetch_add(1, Ordering::Relaxed);
                 self.reject(&inc, 403, why, None, None);
                 return;
             }
@@ -269,23 +251,19 @@ impl CallManager {
         let tname = trunk.name().to_string();
         let did = called_number(&req);
         let Some(flow) = did.as_deref().and_then(|d| trunk.cfg.dids.get(d)).cloned() else {
-            self.rejects.not_found.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 404, "unknown number", Some(&tname), did.as_deref());
             return;
         };
         let did = did.unwrap_or_default();
         if self.ctx.registry.len() >= self.limits.max_calls {
-            self.rejects.busy.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 503, "system at capacity", Some(&tname), Some(&did));
             return;
         }
         if self.media.overloaded() {
-            self.rejects.overload.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 503, "media overload", Some(&tname), Some(&did));
             return;
         }
         let Some(slot) = trunk.try_acquire() else {
-            self.rejects.busy.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 503, "trunk at capacity", Some(&tname), Some(&did));
             return;
         };
@@ -294,7 +272,6 @@ impl CallManager {
         {
             Ok(n) => n,
             Err(why) => {
-                self.rejects.codec.fetch_add(1, Ordering::Relaxed);
                 self.reject(&inc, 488, &why, Some(&tname), Some(&did));
                 return;
             }
@@ -302,7 +279,6 @@ impl CallManager {
         // Last of the checks: a call refused for another reason takes no
         // place in the rate.
         if !self.rate.admit() {
-            self.rejects.overload.fetch_add(1, Ordering::Relaxed);
             self.reject(&inc, 503, "call rate limit", Some(&tname), Some(&did));
             return;
         }
@@ -310,7 +286,6 @@ impl CallManager {
         let media = match self.media.open(media_tx) {
             Ok(m) => m,
             Err(e) => {
-                self.rejects.busy.fetch_add(1, Ordering::Relaxed);
                 self.reject(
                     &inc,
                     503,
