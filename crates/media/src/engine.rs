@@ -29,7 +29,7 @@ use crate::priority::{self, Priority};
 use crate::prompt::Prompt;
 use crate::record::{ChannelBuffer, RecMsg, RecordSink};
 use crate::rtp::{self, RtpSender, MAX_PACKET};
-use crate::stats::{JitterHistogram, MediaStats};
+use crate::stats::{JitterHistogram, MediaStats, PacketCounts};
 
 /// Pacing interval: one G.711 frame.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -232,6 +232,7 @@ impl MediaEngine {
                 offset: JitterHistogram::default(),
                 scratch: Scratch::default(),
                 relay_buf: Box::new([0u8; MAX_RELAY]),
+                counts: PacketCounts::default(),
                 recorder: recorder.clone(),
                 tapped: Vec::new(),
                 pacer,
@@ -538,7 +539,7 @@ impl Session {
     /// Send one packet; true when it went out. A full socket buffer drops
     /// it (a paced sender never waits) and is counted; other errors are
     /// ICMP reports of earlier sends.
-    fn send(&self, data: &[u8], to: SocketAddr, stats: &MediaStats) -> bool {
+    fn send(&self, data: &[u8], to: SocketAddr, counts: &mut PacketCounts) -> bool {
         let r = if self.connected == Some(to) {
             self.socket.send(data)
         } else {
@@ -548,7 +549,7 @@ impl Session {
             Ok(_) => true,
             Err(e) => {
                 if e.kind() == io::ErrorKind::WouldBlock {
-                    stats.send_dropped.fetch_add(1, Ordering::Relaxed);
+                    counts.send_dropped += 1;
                 }
                 false
             }
@@ -570,20 +571,20 @@ impl Session {
         src: Option<SocketAddr>,
         now: Instant,
         pcm: &mut Vec<i16>,
-        stats: &MediaStats,
+        counts: &mut PacketCounts,
     ) -> Option<(rtp::Received<'d>, SessionParams, Relay)> {
-        stats.packets_received.fetch_add(1, Ordering::Relaxed);
+        counts.received += 1;
         let params = self.params?; // not negotiated yet
         if params.symmetric && !self.latched && src.is_some() {
             self.remote = src;
             self.latched = true;
             self.settle();
         } else if src.is_none() || self.remote != src {
-            stats.dropped_source.fetch_add(1, Ordering::Relaxed);
+            counts.dropped_source += 1;
             return None;
         }
         let Some(pkt) = rtp::read(data) else {
-            stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
+            counts.dropped_malformed += 1;
             return None;
         };
         self.last_rx = Some(now);
@@ -615,7 +616,7 @@ impl Session {
     /// This tick's frame: the prompt's next one, else silence (if asked
     /// for). Bridged and listening sessions send as audio comes instead.
     /// True when a packet went out.
-    fn send_frame(&mut self, packet: &mut [u8; MAX_PACKET], stats: &MediaStats) -> bool {
+    fn send_frame(&mut self, packet: &mut [u8; MAX_PACKET], counts: &mut PacketCounts) -> bool {
         self.tx.advance(FRAME_SAMPLES as u32);
         let (Some(params), Some(remote)) = (self.params, self.remote) else {
             return false;
@@ -641,7 +642,7 @@ impl Session {
                 self.tx.mark_spurt();
             }
             let len = self.silence(&params, packet);
-            return self.send(&packet[..len], remote, stats);
+            return self.send(&packet[..len], remote, counts);
         }
         let frame = match self.playing.as_mut() {
             Some(p) => p
@@ -666,7 +667,7 @@ impl Session {
                 self.silence(&params, packet)
             }
         };
-        let sent = self.send(&packet[..len], remote, stats);
+        let sent = self.send(&packet[..len], remote, counts);
         self.sent_last_tick = true;
         // A finished prompt reports at once, not a tick later.
         if let Some(p) = self.playing.as_ref() {
@@ -729,6 +730,8 @@ struct Worker {
     offset: JitterHistogram,
     scratch: Scratch,
     relay_buf: Box<[u8; MAX_RELAY]>,
+    /// Packet counts since the last wake-up, added to `stats` then.
+    counts: PacketCounts,
     recorder: RecordSink,
     tapped: Vec<Tapped>,
     pacer: Pacer,
@@ -816,6 +819,7 @@ impl Worker {
                     }
                 }
             }
+            self.counts.flush(&self.stats);
             // `slot` is the next one due. Light load: empty slots are passed
             // over without waking up. Under load every slot wakes the
             // worker, which reads the sockets then.
@@ -1186,8 +1190,8 @@ impl Worker {
                 payload.clear();
                 params.codec.encode(&mono, &mut payload);
                 let len = s.tx.build(params.payload_type, &payload, &mut packet);
-                if s.send(&packet[..len], remote, &self.stats) {
-                    self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+                if s.send(&packet[..len], remote, &mut self.counts) {
+                    self.counts.sent += 1;
                 }
             }
         }
@@ -1275,7 +1279,7 @@ impl Worker {
                 let data = self.rx_batch.data(i);
                 let src = self.rx_batch.source(i);
                 let Some((pkt, params, mut relay)) =
-                    s.on_datagram(data, src, now, &mut self.pcm, &self.stats)
+                    s.on_datagram(data, src, now, &mut self.pcm, &mut self.counts)
                 else {
                     continue;
                 };
@@ -1286,7 +1290,7 @@ impl Worker {
                     &pkt,
                     &mut self.scratch,
                     &mut self.relay_buf,
-                    &self.stats,
+                    &mut self.counts,
                 );
                 if let Some(s) = self.sessions.get_mut(&id) {
                     if s.relay.is_none() {
@@ -1303,13 +1307,11 @@ impl Worker {
     /// Send the next frame of every session of `slot`.
     fn send_slot(&mut self, slot: usize) {
         let mut packet = [0u8; MAX_PACKET];
-        let mut sent = 0u64;
         for id in &self.slots[slot] {
             if let Some(s) = self.sessions.get_mut(id) {
-                sent += u64::from(s.send_frame(&mut packet, &self.stats));
+                self.counts.sent += u64::from(s.send_frame(&mut packet, &mut self.counts));
             }
         }
-        self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
     }
 
     fn check_timeouts(&mut self, now: Instant) {
@@ -1336,7 +1338,7 @@ fn relay_packet(
     pkt: &rtp::Received,
     scratch: &mut Scratch,
     relay_buf: &mut [u8; MAX_RELAY],
-    stats: &MediaStats,
+    counts: &mut PacketCounts,
 ) {
     let Some(peer) = sessions.get_mut(&relay.peer) else {
         return;
@@ -1351,8 +1353,8 @@ fn relay_packet(
         return;
     };
     peer.relay_idle = 0;
-    if peer.send(&relay_buf[..len], remote, stats) {
-        stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-        stats.packets_relayed.fetch_add(1, Ordering::Relaxed);
+    if peer.send(&relay_buf[..len], remote, counts) {
+        counts.sent += 1;
+        counts.relayed += 1;
     }
 }

@@ -70,7 +70,7 @@ pub struct Second {
 }
 
 /// CPU time the calling thread has used.
-pub(crate) fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -1,7 +1,7 @@
 //! Media counters and the histogram used for send jitter (how much a call's
 //! packet spacing moved from one tick to the next) and batch offset.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -99,6 +99,41 @@ impl MediaStats {
     }
 }
 
+/// A worker's packet counts since its last flush. The packet path counts
+/// in plain integers, and the worker adds them to the shared
+/// [`MediaStats`] once per wake-up: an atomic add per packet on counters
+/// shared by every worker moved their cache line from core to core on
+/// each packet (about a fifth of the relay's own user time at 2,000
+/// bridged calls).
+#[derive(Debug, Default)]
+pub struct PacketCounts {
+    pub sent: u64,
+    pub received: u64,
+    pub relayed: u64,
+    pub dropped_source: u64,
+    pub dropped_malformed: u64,
+    pub send_dropped: u64,
+}
+
+impl PacketCounts {
+    /// Add the counts to `stats` and start again from zero.
+    pub fn flush(&mut self, stats: &MediaStats) {
+        let c = std::mem::take(self);
+        for (n, to) in [
+            (c.sent, &stats.packets_sent),
+            (c.received, &stats.packets_received),
+            (c.relayed, &stats.packets_relayed),
+            (c.dropped_source, &stats.dropped_source),
+            (c.dropped_malformed, &stats.dropped_malformed),
+            (c.send_dropped, &stats.send_dropped),
+        ] {
+            if n > 0 {
+                to.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +158,22 @@ mod tests {
             1_000_000,
             "overflow bucket reports the max"
         );
+    }
+
+    #[test]
+    fn packet_counts_flush_into_the_shared_stats_once() {
+        let stats = MediaStats::default();
+        let mut c = PacketCounts {
+            sent: 3,
+            relayed: 2,
+            send_dropped: 1,
+            ..PacketCounts::default()
+        };
+        c.flush(&stats);
+        c.flush(&stats);
+        assert_eq!(stats.packets_sent.load(Ordering::Relaxed), 3);
+        assert_eq!(stats.packets_relayed.load(Ordering::Relaxed), 2);
+        assert_eq!(stats.send_dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.packets_received.load(Ordering::Relaxed), 0);
     }
 }
