@@ -51,6 +51,7 @@ fn bridged_script_smoke_run() {
     assert!(line.contains("3 bridged at the sample"), "{line}");
     // Both legs of every call: the callers' and the agents'.
     assert!(line.contains("rtpload heard 6 streams"), "{line}");
+    assert!(line.contains("rtpload's echo ticks late p99 "), "{line}");
 }
 
 #[test]

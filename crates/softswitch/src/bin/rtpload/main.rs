@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Parser;
 use media::mmsg::{self, RecvBatch, SendBatch};
+use media::stats::JitterHistogram;
 use serde_json::json;
 
 use stream::{Counters, Observed, Stream, FRAME};
@@ -68,6 +69,10 @@ struct PortReport {
     active_peak: usize,
     echo_sent: u64,
     echo_dropped: u64,
+    /// How late each echo tick went out, over the window: the talking
+    /// side's own pacing, which a bridge relays as it comes. Tells a late
+    /// relay from a starved generator.
+    echo_late: JitterHistogram,
     /// How long the window lasted.
     window_s: f64,
 }
@@ -165,6 +170,8 @@ fn main() -> anyhow::Result<()> {
             "jitter_max_us": h.summary().2,
             "echo_sent": total.echo_sent,
             "echo_dropped": total.echo_dropped,
+            "echo_late_p99_us": total.echo_late.quantile_us(0.99),
+            "echo_late_max_us": total.echo_late.summary().2,
             "ports": ports,
         })
     );
@@ -178,6 +185,7 @@ impl PortReport {
         self.active_peak += r.active_peak;
         self.echo_sent += r.echo_sent;
         self.echo_dropped += r.echo_dropped;
+        self.echo_late.merge(&r.echo_late);
         self.window_s = self.window_s.max(r.window_s);
     }
 }
@@ -268,6 +276,9 @@ fn run_port(sock: UdpSocket, args: &Args, start: Instant) -> anyhow::Result<Port
         }
         let now = Instant::now();
         if args.echo && now >= next_tick {
+            if window_from.is_some() {
+                report.echo_late.record(now - next_tick);
+            }
             let mut queued = 0u64;
             let mut sent = 0u64;
             for (addr, s) in streams.iter_mut() {
