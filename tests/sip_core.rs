@@ -361,6 +361,83 @@ fn a_flood_beyond_the_call_rate_gets_503_at_once() {
 }
 
 #[test]
+fn a_burst_past_the_sip_backlog_gets_stateless_503_with_a_record_each() {
+    // A backlog of one message: during a burst, whatever arrives while the
+    // transaction layer still has a message waiting is refused at once.
+    let srv = Server::start_with(Options {
+        sip_max_backlog: Some(1),
+        max_cps: Some(0),
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    // Room for 300 answers arriving at once (the default buffer holds
+    // about a hundred on loopback).
+    socket2::SockRef::from(&ua.sock)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+    // An unknown number: every call the guard lets through is refused by
+    // the call layer (404), so each INVITE has one final answer and a record.
+    let calls: Vec<_> = (0..300)
+        .map(|_| ua.invite("9999999", &Offer::default()))
+        .collect();
+    let mut finals: std::collections::HashMap<String, String> = Default::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while finals.len() < calls.len() && std::time::Instant::now() < deadline {
+        let Some(r) = ua.recv(Duration::from_millis(500)) else {
+            continue;
+        };
+        if status(&r).is_some_and(|c| c >= 200) {
+            let id = header(&r, "Call-ID").unwrap().to_string();
+            finals.entry(id).or_insert(r);
+        }
+    }
+    assert_eq!(finals.len(), calls.len(), "a final answer for every INVITE");
+    let shed: Vec<&String> = finals.values().filter(|r| status(r) == Some(503)).collect();
+    let unknown = finals.values().filter(|r| status(r) == Some(404)).count();
+    assert_eq!(shed.len() + unknown, calls.len(), "only 404 and 503");
+    assert!(!shed.is_empty(), "the burst outran the transaction layer");
+    assert!(unknown > 0, "the first INVITE found the backlog empty");
+    for r in &shed {
+        assert_eq!(
+            header(r, "Retry-After"),
+            Some("7"),
+            "[calls] retry_after_s: {r}"
+        );
+        assert!(
+            header(r, "Warning").is_some_and(|w| w.contains("SIP overload")),
+            "{r}"
+        );
+        assert!(header(r, "To").and_then(tag).is_some(), "{r}");
+    }
+    // Every refused INVITE has its record, with the guard's reason.
+    for c in &calls {
+        let rec = srv.record(&c.call_id);
+        let want = if status(&finals[&c.call_id]) == Some(503) {
+            "SIP overload"
+        } else {
+            "unknown number"
+        };
+        assert_eq!(rec["reject_reason"], want, "{rec}");
+    }
+    let (_, page) = get_text(&srv, "/metrics", false);
+    assert_eq!(
+        metric(&page, "softswitch_sip_shed_total"),
+        Some(shed.len() as f64),
+        "{page}"
+    );
+    assert_eq!(
+        metric(&page, "softswitch_sip_shed_unrecorded_total"),
+        Some(0.0)
+    );
+    assert_eq!(metric(&page, "softswitch_sip_inbound_backlog"), Some(0.0));
+    // Once the backlog has drained, new calls are taken in again.
+    let mut again = Ua::udp(srv.udp);
+    let mut call = again.invite("7000", &Offer::default());
+    again.answer(&mut call, T);
+    again.request(&mut call, "BYE", "", "");
+}
+
+#[test]
 fn bad_messages_get_400_or_501_and_service_goes_on() {
     let srv = Server::start();
     let mut ua = Ua::udp(srv.udp);

@@ -3,8 +3,9 @@
 # builds), SIP (softswitch's SIP address, default 127.0.0.1:0 = any free
 # port), RTP_MIN/RTP_MAX (softswitch's RTP range, default 16384-60999:
 # 22,307 calls' worth), WORKERS (media workers, default 0 = one per core),
-# BUSY_PERCENT ([media] busy_percent) and MAX_CPS ([calls] max_cps; the
-# shipped defaults when unset), KEEP=1 keeps the work directory.
+# BUSY_PERCENT ([media] busy_percent), MAX_CPS ([calls] max_cps) and
+# MAX_BACKLOG ([sip] max_backlog; the shipped defaults when unset), KEEP=1
+# keeps the work directory.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/benches/load
 SOFTSWITCH_BIN=${SOFTSWITCH_BIN:-$REPO/target/release/softswitch}
@@ -63,6 +64,7 @@ base_config() {
 [sip]
 udp = ["$SIP"]
 tcp = []
+${MAX_BACKLOG:+max_backlog = $MAX_BACKLOG}
 [media]
 ip = "127.0.0.1"
 port_min = $RTP_MIN

@@ -57,6 +57,8 @@ pub struct Options {
     pub max_cps: Option<u32>,
     /// `[media] busy_percent` (the shipped default when `None`).
     pub media_busy_percent: Option<u32>,
+    /// `[sip] max_backlog` (the shipped default when `None`).
+    pub sip_max_backlog: Option<usize>,
 }
 
 impl Default for Options {
@@ -76,6 +78,7 @@ impl Default for Options {
             http_ca_file: None,
             max_cps: None,
             media_busy_percent: None,
+            sip_max_backlog: None,
         }
     }
 }
@@ -229,7 +232,7 @@ impl Server {
 udp = ["127.0.0.1:0"]
 tcp = ["127.0.0.1:0"]
 t1_ms = 500
-
+{backlog}
 [media]
 ip = "127.0.0.1"
 port_min = {pmin}
@@ -270,6 +273,10 @@ answer_after_ms = {answer}
             busy = o
                 .media_busy_percent
                 .map(|b| format!("busy_percent = {b}\n"))
+                .unwrap_or_default(),
+            backlog = o
+                .sip_max_backlog
+                .map(|b| format!("max_backlog = {b}\n"))
                 .unwrap_or_default(),
             max_cps = o
                 .max_cps

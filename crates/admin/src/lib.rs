@@ -42,6 +42,10 @@ pub struct AdminState {
     /// Counters and the rolling window from finished records.
     pub live: Arc<cdr::live::LiveStats>,
     pub media: Arc<media::stats::MediaStats>,
+    /// SIP transport counters.
+    pub sip: Arc<sip::endpoint::EndpointStats>,
+    /// The SIP flood guard: its backlog and refusals.
+    pub sip_guard: Arc<sip::guard::Guard>,
     /// The HTTP push to the SLA engine, when configured.
     pub push: Option<cdr::push::PushHandle>,
 }

@@ -212,6 +212,42 @@ pub async fn metrics(State(st): State<Arc<AdminState>>) -> Response {
     ] {
         p.single(name, "counter", help, v.load(Ordering::Relaxed) as f64);
     }
+    let (sip, guard) = (&st.sip, &st.sip_guard.stats);
+    for (name, help, v) in [
+        (
+            "softswitch_sip_messages_received_total",
+            "SIP messages read (UDP datagrams and TCP frames).",
+            &sip.received,
+        ),
+        (
+            "softswitch_sip_messages_sent_total",
+            "SIP messages sent by the transaction layer.",
+            &sip.sent,
+        ),
+        (
+            "softswitch_sip_parse_errors_total",
+            "SIP messages that could not be read.",
+            &sip.parse_errors,
+        ),
+        (
+            "softswitch_sip_shed_total",
+            "New SIP requests refused with 503 by the flood guard ([sip] max_backlog).",
+            &guard.shed,
+        ),
+        (
+            "softswitch_sip_shed_unrecorded_total",
+            "INVITEs refused by the flood guard whose call record was lost (its queue was full).",
+            &guard.shed_unrecorded,
+        ),
+    ] {
+        p.single(name, "counter", help, v.load(Ordering::Relaxed) as f64);
+    }
+    p.single(
+        "softswitch_sip_inbound_backlog",
+        "gauge",
+        "SIP messages read and not yet taken by the transaction layer.",
+        guard.backlog.load(Ordering::Relaxed) as f64,
+    );
     p.family(
         "softswitch_media_worker_busy_ratio",
         "gauge",

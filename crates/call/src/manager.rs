@@ -9,8 +9,9 @@ use std::time::Duration;
 use cdr::{new_record_id, CallEvent, EventKind};
 use media::engine::MediaEngine;
 use media::sdp;
+use sip::guard::{Shed, SHED_REASON};
 use sip::message::{self, name_addr_uri, other_header, uri_user};
-use sip::rsip::{Header, Method, Request};
+use sip::rsip::{Header, Method, Request, SipMessage};
 use sip::{Essentials, Peer, ServerTxId, TxEvent};
 use tokio::sync::mpsc;
 
@@ -182,6 +183,34 @@ impl CallManager {
         did: Option<&str>,
     ) {
         let Incoming { id, req, ess, from } = *inc;
+        self.record_refusal(req, ess, from, code, reason, (trunk, did));
+        let mut r = message::response(req, code, Some(&message::random_token(8)));
+        r.headers.push(Header::Warning(
+            format!("399 softswitch \"{reason}\"").into(),
+        ));
+        match code {
+            503 => r.headers.push(Header::RetryAfter(
+                self.limits.retry_after_secs.to_string().into(),
+            )),
+            488 => r.headers.push(Header::Accept("application/sdp".into())),
+            _ => {}
+        }
+        self.ctx.endpoint.respond(id, r);
+    }
+
+    /// The log line (or the shed sums) and the call record of a refused
+    /// call, whoever sent the refusal. `called`: its trunk and DID, when
+    /// known.
+    fn record_refusal(
+        &self,
+        req: &Request,
+        ess: &Essentials,
+        from: Peer,
+        code: u16,
+        reason: &str,
+        called: (Option<&str>, Option<&str>),
+    ) {
+        let (trunk, did) = called;
         if code == 503 {
             // Capacity: summed and logged every few seconds (see shed.rs).
             self.shed.count(reason);
@@ -211,18 +240,20 @@ impl CallManager {
                 reason: reason.to_string(),
             },
         ));
-        let mut r = message::response(req, code, Some(&message::random_token(8)));
-        r.headers.push(Header::Warning(
-            format!("399 softswitch \"{reason}\"").into(),
-        ));
-        match code {
-            503 => r.headers.push(Header::RetryAfter(
-                self.limits.retry_after_secs.to_string().into(),
-            )),
-            488 => r.headers.push(Header::Accept("application/sdp".into())),
-            _ => {}
+    }
+
+    /// Call records for the INVITEs the SIP transport refused itself
+    /// (its backlog past `max_backlog`, see `sip::guard`): the caller has
+    /// its 503 already.
+    pub async fn record_shed(self: Arc<Self>, mut shed: mpsc::Receiver<Shed>) {
+        while let Some(Shed { request, from }) = shed.recv().await {
+            let msg = SipMessage::Request(request);
+            let (SipMessage::Request(req), Ok(ess)) = (&msg, Essentials::of(&msg)) else {
+                continue; // the guard only passes requests it could read
+            };
+            let did = called_number(req);
+            self.record_refusal(req, &ess, from, 503, SHED_REASON, (None, did.as_deref()));
         }
-        self.ctx.endpoint.respond(id, r);
     }
 
     fn invite(&self, id: ServerTxId, req: Request, ess: Essentials, from: Peer) {

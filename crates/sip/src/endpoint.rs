@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
+use crate::guard::{Admit, Guard, GuardConfig, Shed};
 use crate::message::{self, param, split_via};
 use crate::parse::{self, ParseError};
 use crate::transaction::{
@@ -28,6 +29,10 @@ pub struct EndpointConfig {
     pub udp: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
     pub timers: TimerConfig,
+    /// The bound on messages waiting for the transaction layer.
+    pub guard: GuardConfig,
+    /// Where INVITEs refused by the guard go for their call record.
+    pub shed_records: Option<mpsc::Sender<Shed>>,
 }
 
 /// What the endpoint hands to the call layer.
@@ -64,6 +69,8 @@ pub struct Endpoint {
     pub udp_addrs: Arc<Vec<SocketAddr>>,
     pub tcp_addrs: Arc<Vec<SocketAddr>>,
     pub stats: Arc<EndpointStats>,
+    /// The overload guard (its counters and backlog).
+    pub guard: Arc<Guard>,
 }
 
 impl Endpoint {
@@ -76,13 +83,19 @@ impl Endpoint {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (in_tx, in_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(EndpointStats::default());
+        let guard = Arc::new(Guard::new(cfg.guard, cfg.shed_records.clone()));
         let mut udp_socks = Vec::new();
         let mut udp_addrs = Vec::new();
         for addr in &cfg.udp {
             let sock = Arc::new(bind_udp(*addr)?);
             let local = sock.local_addr()?;
             udp_addrs.push(local);
-            tokio::spawn(udp_recv(sock.clone(), in_tx.clone(), stats.clone()));
+            tokio::spawn(udp_recv(
+                sock.clone(),
+                in_tx.clone(),
+                stats.clone(),
+                guard.clone(),
+            ));
             udp_socks.push(sock);
         }
         let mut tcp_addrs = Vec::new();
@@ -95,6 +108,7 @@ impl Endpoint {
                 in_tx.clone(),
                 conn_ids.clone(),
                 stats.clone(),
+                guard.clone(),
             ));
         }
         let core = Core {
@@ -107,6 +121,7 @@ impl Endpoint {
             in_tx,
             conn_ids,
             stats: stats.clone(),
+            guard: guard.clone(),
         };
         tokio::spawn(core.run(cmd_rx, in_rx));
         tracing::info!(udp = ?udp_addrs, tcp = ?tcp_addrs, "SIP listening");
@@ -115,6 +130,7 @@ impl Endpoint {
             udp_addrs: Arc::new(udp_addrs),
             tcp_addrs: Arc::new(tcp_addrs),
             stats,
+            guard,
         })
     }
 
@@ -193,7 +209,7 @@ fn stamp_via(req: &mut Request, source: SocketAddr) {
 }
 
 /// Where responses to this request go (RFC 3261 18.2.2 with RFC 3581).
-fn response_peer(req: &Request, source: Peer) -> Peer {
+pub(crate) fn response_peer(req: &Request, source: Peer) -> Peer {
     if source.transport.reliable() {
         return source;
     }
@@ -257,6 +273,7 @@ async fn udp_recv(
     sock: Arc<UdpSocket>,
     in_tx: mpsc::UnboundedSender<Inbound>,
     stats: Arc<EndpointStats>,
+    guard: Arc<Guard>,
 ) {
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -278,11 +295,16 @@ async fn udp_recv(
             conn: None,
         };
         match ingest(data, peer, &stats) {
-            Ok(msg) => {
-                if in_tx.send(Inbound::Message(msg, peer)).is_err() {
-                    return;
+            Ok(msg) => match guard.admit(msg, peer) {
+                Admit::Queue(msg) => {
+                    if in_tx.send(Inbound::Message(msg, peer)).is_err() {
+                        return;
+                    }
                 }
-            }
+                Admit::Refuse(reply, to) => {
+                    let _ = sock.send_to(&reply, to.addr).await;
+                }
+            },
             Err(Some(reply)) => {
                 let _ = sock.send_to(&reply, src).await;
             }
@@ -296,12 +318,14 @@ async fn tcp_accept(
     in_tx: mpsc::UnboundedSender<Inbound>,
     ids: Arc<AtomicU64>,
     stats: Arc<EndpointStats>,
+    guard: Arc<Guard>,
 ) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
                 let id = ids.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(tcp_conn(stream, addr, id, in_tx.clone(), stats.clone()));
+                let (in_tx, stats, guard) = (in_tx.clone(), stats.clone(), guard.clone());
+                tokio::spawn(tcp_conn(stream, addr, id, in_tx, stats, guard));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "TCP accept failed");
@@ -319,6 +343,7 @@ async fn tcp_conn(
     id: u64,
     in_tx: mpsc::UnboundedSender<Inbound>,
     stats: Arc<EndpointStats>,
+    guard: Arc<Guard>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
@@ -355,9 +380,14 @@ async fn tcp_conn(
                         continue;
                     }
                     match ingest(&frame, peer, &stats) {
-                        Ok(msg) => {
-                            let _ = in_tx.send(Inbound::Message(msg, peer));
-                        }
+                        Ok(msg) => match guard.admit(msg, peer) {
+                            Admit::Queue(msg) => {
+                                let _ = in_tx.send(Inbound::Message(msg, peer));
+                            }
+                            Admit::Refuse(reply, _) => {
+                                let _ = out_tx.send(reply);
+                            }
+                        },
                         Err(Some(reply)) => {
                             let _ = out_tx.send(reply);
                         }
@@ -397,6 +427,7 @@ struct Core {
     in_tx: mpsc::UnboundedSender<Inbound>,
     conn_ids: Arc<AtomicU64>,
     stats: Arc<EndpointStats>,
+    guard: Arc<Guard>,
 }
 
 impl Core {
@@ -429,6 +460,7 @@ impl Core {
     fn inbound(&mut self, inbound: Inbound) {
         match inbound {
             Inbound::Message(msg, from) => {
+                self.guard.taken();
                 let from = match &msg {
                     SipMessage::Request(req) => response_peer(req, from),
                     SipMessage::Response(_) => from,
@@ -540,11 +572,12 @@ impl Core {
         let in_tx = self.in_tx.clone();
         let id = self.conn_ids.fetch_add(1, Ordering::Relaxed);
         let stats = self.stats.clone();
+        let guard = self.guard.clone();
         tokio::spawn(async move {
             match TcpStream::connect(addr).await {
                 Ok(mut stream) => {
                     if stream.write_all(&data).await.is_ok() {
-                        tcp_conn(stream, addr, id, in_tx, stats).await;
+                        tcp_conn(stream, addr, id, in_tx, stats, guard).await;
                     }
                 }
                 Err(e) => tracing::warn!(peer = %addr, error = %e, "TCP connect failed"),

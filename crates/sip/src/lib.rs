@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod dialog;
 pub mod endpoint;
+pub mod guard;
 pub mod message;
 pub mod parse;
 pub mod transaction;

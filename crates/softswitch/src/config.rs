@@ -60,6 +60,11 @@ pub struct SipConfig {
     pub realm: String,
     #[serde(default = "default_t1")]
     pub t1_ms: u64,
+    /// Messages read but not yet taken by the transaction layer beyond
+    /// which new requests get a stateless 503 (work under way still goes
+    /// through). 0 = no bound.
+    #[serde(default = "default_max_backlog")]
+    pub max_backlog: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,6 +282,9 @@ fn default_max_calls() -> usize {
 }
 fn default_retry_after() -> u32 {
     5
+}
+fn default_max_backlog() -> usize {
+    5_000
 }
 fn default_max_cps() -> u32 {
     2_000

@@ -15,10 +15,14 @@ use cdr::{Journal, JournalConfig};
 use ivr::{FlowScript, FlowSet, PromptStore};
 use media::engine::{MediaConfig, MediaEngine};
 use media::prompt::PromptLibrary;
+use sip::guard::GuardConfig;
 use sip::{Endpoint, EndpointConfig, TimerConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Config;
+
+/// Refused INVITEs waiting for their call record (see `sip::guard`).
+const SHED_RECORDS: usize = 20_000;
 
 pub fn run(config_path: Option<&Path>) -> Result<()> {
     let cfg = Config::load(config_path)?;
@@ -83,6 +87,9 @@ async fn serve(cfg: Config) -> Result<()> {
     .context("starting the media engine")?;
 
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    // INVITEs refused by the SIP flood guard, on their way to their call
+    // record: bounded, the guard never waits (beyond, they are counted).
+    let (shed_tx, shed_rx) = tokio::sync::mpsc::channel(SHED_RECORDS);
     let t1 = Duration::from_millis(cfg.sip.t1_ms);
     let endpoint = Endpoint::start(
         EndpointConfig {
@@ -92,6 +99,11 @@ async fn serve(cfg: Config) -> Result<()> {
                 t1,
                 ..TimerConfig::default()
             },
+            guard: GuardConfig {
+                max_backlog: cfg.sip.max_backlog,
+                retry_after_s: cfg.calls.retry_after_s,
+            },
+            shed_records: Some(shed_tx),
         },
         events_tx,
     )
@@ -135,6 +147,7 @@ async fn serve(cfg: Config) -> Result<()> {
         Some(registrar.clone()),
     );
     tokio::spawn(manager.clone().run(events_rx));
+    tokio::spawn(manager.clone().record_shed(shed_rx));
     let recordings = cfg.data.dir.join("recordings");
     tokio::spawn(purge_recordings(cfg.clone(), recordings.clone()));
     let acd = Acd::start(
@@ -171,7 +184,7 @@ async fn serve(cfg: Config) -> Result<()> {
         &script,
         manager.registry().clone(),
         acd,
-        media.stats.clone(),
+        (media.stats.clone(), &endpoint),
         records,
     )
     .await?;
@@ -390,7 +403,7 @@ async fn start_admin(
     script: &Arc<FlowScript>,
     calls: CallRegistry,
     acd: Acd,
-    media: Arc<media::stats::MediaStats>,
+    (media, sip): (Arc<media::stats::MediaStats>, &Endpoint),
     records: Records,
 ) -> Result<std::net::SocketAddr> {
     if cfg.admin.token == crate::config::DEFAULT_ADMIN_TOKEN {
@@ -425,6 +438,8 @@ async fn start_admin(
         recordings: records.recordings,
         live: records.live,
         media,
+        sip: sip.stats.clone(),
+        sip_guard: sip.guard.clone(),
         push: records.push,
     };
     tokio::spawn(admin::serve(listener, Arc::new(state)));
