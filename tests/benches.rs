@@ -19,6 +19,7 @@ fn run_with(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
         .envs(env.iter().copied())
         .env("SOFTSWITCH_BIN", env!("CARGO_BIN_EXE_softswitch"))
         .env("RTPLOAD_BIN", env!("CARGO_BIN_EXE_rtpload"))
+        .env("SIPFLOOD_BIN", env!("CARGO_BIN_EXE_sipflood"))
         .env("RTP_MIN", min.to_string())
         .env("RTP_MAX", max.to_string())
         .output()
@@ -131,6 +132,33 @@ fn flood_script_smoke_run() {
     assert!(
         line.contains("within 10 ms), 0 failed"),
         "no flood call failed: {line}"
+    );
+    assert!(line.contains("lost 0 ("), "{line}");
+}
+
+#[test]
+fn raw_flood_script_smoke_run() {
+    // 3 calls in progress, then 500 raw INVITEs a second for 2 s to an
+    // unknown number, the SIP backlog bounded at 10 messages: every INVITE
+    // gets its final answer (404 from the call layer, or 503 from the
+    // flood guard), and the calls in progress lose no packet.
+    let line = run_with(
+        "flood.sh",
+        &["3", "3", "500", "2"],
+        &[("FLOODER", "raw"), ("MAX_BACKLOG", "10")],
+    );
+    assert!(
+        line.starts_with("flood N=3 in progress: calls 3 ok 0 refused 0 failed"),
+        "{line}"
+    );
+    assert!(
+        line.contains("raw flood 500 INVITE/s for 2s (max_backlog 10): 1000 sent, "),
+        "{line}"
+    );
+    assert!(line.contains(" got 404 ("), "{line}");
+    assert!(
+        line.contains("; 0 unanswered, 0 not sent; SIP backlog peak "),
+        "{line}"
     );
     assert!(line.contains("lost 0 ("), "{line}");
 }

@@ -1,5 +1,5 @@
 # Shared by the load scripts in this directory (sourced, not run).
-# Knobs (environment): SOFTSWITCH_BIN, RTPLOAD_BIN (default: the release
+# Knobs (environment): SOFTSWITCH_BIN, RTPLOAD_BIN, SIPFLOOD_BIN (default: the release
 # builds), SIP (softswitch's SIP address, default 127.0.0.1:0 = any free
 # port), RTP_MIN/RTP_MAX (softswitch's RTP range, default 16384-60999:
 # 22,307 calls' worth), WORKERS (media workers, default 0 = one per core),
@@ -10,11 +10,12 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/benches/load
 SOFTSWITCH_BIN=${SOFTSWITCH_BIN:-$REPO/target/release/softswitch}
 RTPLOAD_BIN=${RTPLOAD_BIN:-$REPO/target/release/rtpload}
+SIPFLOOD_BIN=${SIPFLOOD_BIN:-$REPO/target/release/sipflood}
 SIP=${SIP:-127.0.0.1:0}
 RTP_MIN=${RTP_MIN:-16384}
 RTP_MAX=${RTP_MAX:-60999}
 TOKEN=bench-token-0123
-for b in "$SOFTSWITCH_BIN" "$RTPLOAD_BIN"; do
+for b in "$SOFTSWITCH_BIN" "$RTPLOAD_BIN" "$SIPFLOOD_BIN"; do
   [ -x "$b" ] || { echo "missing $b: run cargo build --release -p softswitch --bins" >&2; exit 2; }
 done
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 2; }

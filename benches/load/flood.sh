@@ -8,6 +8,10 @@
 # admitted flood calls on another, and measures the first ones' packet
 # spacing during the flood. Loopback only, bounded: N + FLOOD_CPS x FLOOD_S
 # calls.
+# FLOODER=raw floods with sipflood instead of SIPp: INVITEs to an unknown
+# number at FLOOD_CPS a second (past what SIPp can send here), no state kept,
+# each first final answer timed; the SIP backlog and softswitch's memory
+# are sampled during the flood. MAX_BACKLOG sets `[sip] max_backlog`.
 #   cargo build --release -p softswitch --bins && benches/load/flood.sh N RATE FLOOD_CPS FLOOD_S
 # Prints one summary line.
 set -euo pipefail
@@ -28,20 +32,52 @@ start_softswitch
 start_rtpload $(( HOLD - 1 )) "$SKIP" 2 --report-every 5
 start_callers 7200 "${PROBE_PORTS[0]}"
 
+RAW=0; [ "${FLOODER:-sipp}" = raw ] && RAW=1
+# Every 0.2 s: the SIP backlog and softswitch's RSS (KiB).
+sample_peaks() {
+  while :; do
+    echo "$(metric softswitch_sip_inbound_backlog) $(rss_kib "$SS")" >> "$W/peaks.txt"
+    sleep 0.2
+  done
+}
 on_window_start() {
-  sipp_callers "$SIP_ADDR" 7200 "${PROBE_PORTS[1]}" $(( FLOOD * FLOOD_S )) "$FLOOD" \
-    $(( FLOOD * (CALL_MS / 1000 + 2) )) "$CALL_MS" "$W/flood.csv" &
-  FLOODER=$!
-  PIDS+=("$FLOODER")
+  if (( RAW )); then
+    "$SIPFLOOD_BIN" --target "$SIP_ADDR" --did 0000 --rate "$FLOOD" --seconds "$FLOOD_S" \
+      --linger 10 > "$W/sipflood.json" 2> "$W/sipflood.err" &
+    FLOOD_PID=$!
+    sample_peaks &
+    PIDS+=("$!")
+  else
+    sipp_callers "$SIP_ADDR" 7200 "${PROBE_PORTS[1]}" $(( FLOOD * FLOOD_S )) "$FLOOD" \
+      $(( FLOOD * (CALL_MS / 1000 + 2) )) "$CALL_MS" "$W/flood.csv" &
+    FLOOD_PID=$!
+  fi
+  PIDS+=("$FLOOD_PID")
 }
 on_window_middle() { UP=$(metric softswitch_calls_in_progress); }
 on_window_end() { :; }
 measure_window
-wait "$FLOODER" || true
+wait "$FLOOD_PID" || true
 wait "$PROBE" || true
 wait "$CALLERS" || true
-sipp_stats "$W/flood.csv"
-F="flood $FLOOD cps for ${FLOOD_S}s (max_cps ${MAX_CPS:-shipped}): calls $created, $answered admitted, $refused refused ($refused_10ms within 10 ms), $failed failed, $retrans retrans"
+if (( RAW )); then
+  F=$(python3 - "$W/sipflood.json" "$W/peaks.txt" <<PY
+import json, sys
+f = json.load(open(sys.argv[1]))
+peaks = [l.split() for l in open(sys.argv[2]) if len(l.split()) == 2]
+backlog = max((int(float(b)) for b, _ in peaks), default=0)
+rss = max((int(r) for _, r in peaks), default=0)
+answers = "; ".join(
+    f"{a['count']} got {code} ({a['within_10ms']} within 10 ms, p50 {a['p50_ms']:.1f} ms, p99 {a['p99_ms']:.0f} ms, max {a['max_ms']:.0f} ms)"
+    for code, a in f["answers"].items())
+print(f"raw flood {$FLOOD} INVITE/s for ${FLOOD_S}s (max_backlog ${MAX_BACKLOG:-shipped}): {f['sent']} sent, {answers}; "
+      f"{f['unanswered']} unanswered, {f['send_errors']} not sent; SIP backlog peak {backlog}, softswitch RSS peak {rss / 1024:.0f} MB")
+PY
+)
+else
+  sipp_stats "$W/flood.csv"
+  F="flood $FLOOD cps for ${FLOOD_S}s (max_cps ${MAX_CPS:-shipped}): calls $created, $answered admitted, $refused refused ($refused_10ms within 10 ms), $failed failed, $retrans retrans"
+fi
 sipp_stats "$W/callers.csv"
 python3 - "$W/rtpload.json" <<PY
 import json, sys
