@@ -40,7 +40,9 @@ pub(crate) enum ScriptCmd {
         play_id: u64,
     },
     /// A step the script wants in the call's record.
-    Record(cdr::EventKind),
+    /// Boxed: an event kind is large, and a call's command channel
+    /// allocates room for 32 commands when it is created.
+    Record(Box<cdr::EventKind>),
     /// Relay the caller's media with another leg's (an agent).
     Bridge(MediaSessionRef),
     Unbridge,
@@ -191,7 +193,7 @@ impl CallHandle {
 
     /// Add a step to the call's record (file 0 redirect, flow steps).
     pub fn record(&self, kind: cdr::EventKind) {
-        let _ = self.cmd.send(ScriptCmd::Record(kind));
+        let _ = self.cmd.send(ScriptCmd::Record(Box::new(kind)));
     }
 
     /// End the call from our side (BYE). The script should return after.

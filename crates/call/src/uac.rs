@@ -322,7 +322,7 @@ enum Phase {
 impl Leg {
     async fn run(
         mut self,
-        mut inputs: mpsc::UnboundedReceiver<CallInput>,
+        mut inputs: mpsc::UnboundedReceiver<Box<CallInput>>,
         mut cmds: mpsc::UnboundedReceiver<LegCmd>,
         mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
     ) {
@@ -335,7 +335,7 @@ impl Leg {
         let mut rang = false;
         while phase != Phase::Done {
             tokio::select! {
-                r = replies.recv() => match r {
+                r = replies.recv() => match r.map(|r| *r) {
                     Some(TxEvent::Response { response, .. }) => {
                         phase = self.response(phase, &response, &mut rang);
                     }
@@ -372,7 +372,7 @@ impl Leg {
                     _ => {}
                     },
                 },
-                i = inputs.recv() => match i {
+                i = inputs.recv() => match i.map(|i| *i) {
                     Some(CallInput::Sip(TxEvent::Request { id, request, ess, .. })) => {
                         match self.in_dialog(id, &request, &ess) {
                             InDialog::Bye => {

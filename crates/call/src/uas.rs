@@ -70,7 +70,7 @@ pub(crate) struct Setup {
     pub media: MediaSession,
     pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
     pub slot: TrunkSlot,
-    pub inputs: mpsc::UnboundedReceiver<CallInput>,
+    pub inputs: mpsc::UnboundedReceiver<Box<CallInput>>,
     pub answer_after: Duration,
     pub symmetric: bool,
     pub inband_dtmf: bool,
@@ -226,7 +226,7 @@ impl Leg {
 
     async fn ring(
         &mut self,
-        inputs: &mut mpsc::UnboundedReceiver<CallInput>,
+        inputs: &mut mpsc::UnboundedReceiver<Box<CallInput>>,
         answer_after: Duration,
     ) -> Result<(), Stop> {
         if answer_after.is_zero() {
@@ -237,7 +237,7 @@ impl Leg {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return Ok(()),
-                input = inputs.recv() => match input {
+                input = inputs.recv() => match input.map(|i| *i) {
                     Some(CallInput::Sip(TxEvent::Cancelled { .. })) => {
                         tracing::info!("caller cancelled while ringing");
                         self.respond_invite(self.invite_response(487));
@@ -299,10 +299,10 @@ impl Leg {
 
     async fn await_ack(
         &mut self,
-        inputs: &mut mpsc::UnboundedReceiver<CallInput>,
+        inputs: &mut mpsc::UnboundedReceiver<Box<CallInput>>,
     ) -> Result<(), Stop> {
         loop {
-            match inputs.recv().await {
+            match inputs.recv().await.map(|i| *i) {
                 Some(CallInput::Sip(TxEvent::Ack { .. })) => {
                     self.emit(EventKind::Confirmed);
                     return Ok(());
@@ -335,7 +335,7 @@ impl Leg {
 
     async fn converse(
         &mut self,
-        inputs: &mut mpsc::UnboundedReceiver<CallInput>,
+        inputs: &mut mpsc::UnboundedReceiver<Box<CallInput>>,
         media_events: &mut mpsc::UnboundedReceiver<MediaEvent>,
     ) {
         let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
@@ -349,7 +349,7 @@ impl Leg {
         ));
         loop {
             tokio::select! {
-                input = inputs.recv() => match input {
+                input = inputs.recv() => match input.map(|i| *i) {
                     Some(CallInput::Sip(ev)) => {
                         if let Some((by, reason)) = self.in_dialog(ev) {
                             self.finish(media_events, by, reason).await;
@@ -387,7 +387,7 @@ impl Leg {
                         });
                         self.media.play(prompt, barge_in, play_id);
                     }
-                    Some(ScriptCmd::Record(kind)) => self.emit(kind),
+                    Some(ScriptCmd::Record(kind)) => self.emit(*kind),
                     Some(ScriptCmd::Bridge(other)) => self.media.bridge(&other),
                     Some(ScriptCmd::Unbridge) => self.media.unbridge(),
                     Some(ScriptCmd::Hangup { by, reason }) => {

@@ -38,9 +38,15 @@ pub struct EndpointConfig {
 /// What the endpoint hands to the call layer.
 pub type SipEvent = TxEvent;
 
+/// Where the responses to one of our requests go. Boxed: tokio allocates
+/// an unbounded channel's first 32 slots when it is created, and an event
+/// is over 400 bytes (13 KB per channel, which a call leg holds for its
+/// whole life).
+pub type Replies = mpsc::UnboundedSender<Box<TxEvent>>;
+
 enum Command {
     Respond(ServerTxId, Response),
-    Request(Request, Peer, mpsc::UnboundedSender<TxEvent>),
+    Request(Request, Peer, Replies),
     Stateless(Peer, Bytes),
 }
 
@@ -141,7 +147,7 @@ impl Endpoint {
 
     /// Send a request in a new client transaction; its responses (and a
     /// timeout) arrive on `replies`.
-    pub fn request(&self, req: Request, to: Peer, replies: mpsc::UnboundedSender<TxEvent>) {
+    pub fn request(&self, req: Request, to: Peer, replies: Replies) {
         let _ = self.cmd.send(Command::Request(req, to, replies));
     }
 
@@ -422,7 +428,7 @@ struct Core {
     udp: Vec<Arc<UdpSocket>>,
     conns: HashMap<u64, mpsc::UnboundedSender<Bytes>>,
     by_addr: HashMap<SocketAddr, u64>,
-    replies: HashMap<ClientTxId, mpsc::UnboundedSender<TxEvent>>,
+    replies: HashMap<ClientTxId, Replies>,
     events: mpsc::UnboundedSender<SipEvent>,
     in_tx: mpsc::UnboundedSender<Inbound>,
     conn_ids: Arc<AtomicU64>,
@@ -513,7 +519,7 @@ impl Core {
                 let id = *id;
                 let last = response.status_code.code() >= 200;
                 if let Some(r) = self.replies.get(&id) {
-                    let _ = r.send(ev);
+                    let _ = r.send(Box::new(ev));
                 }
                 // A 2xx to an INVITE may come again (the user re-ACKs it), so
                 // routes are kept while their receiver lives; closed ones go.
@@ -523,7 +529,7 @@ impl Core {
             }
             TxEvent::Timeout { id } => {
                 if let Some(r) = self.replies.remove(id) {
-                    let _ = r.send(ev);
+                    let _ = r.send(Box::new(ev));
                 }
             }
             _ => {
