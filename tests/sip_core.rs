@@ -370,33 +370,88 @@ fn a_burst_past_the_sip_backlog_gets_stateless_503_with_a_record_each() {
         ..Options::default()
     });
     let mut ua = Ua::udp(srv.udp);
-    // Room for 300 answers arriving at once (the default buffer holds
-    // about a hundred on loopback).
-    socket2::SockRef::from(&ua.sock)
-        .set_recv_buffer_size(4 << 20)
+    // Answers are read as they come, by a thread of their own, so none is
+    // lost to a full socket buffer while the burst is being sent.
+    let reader = ua.sock.try_clone().unwrap();
+    reader
+        .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
+    let (answers_tx, answers) = std::sync::mpsc::channel::<String>();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_reader = stop.clone();
+    let reading = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while !stop_reader.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(n) = reader.recv(&mut buf) {
+                let _ = answers_tx.send(String::from_utf8_lossy(&buf[..n]).to_string());
+            }
+        }
+    });
     // An unknown number: every call the guard lets through is refused by
     // the call layer (404), so each INVITE has one final answer and a record.
     let calls: Vec<_> = (0..300)
         .map(|_| ua.invite("9999999", &Offer::default()))
         .collect();
     let mut finals: std::collections::HashMap<String, String> = Default::default();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while finals.len() < calls.len() && std::time::Instant::now() < deadline {
-        let Some(r) = ua.recv(Duration::from_millis(500)) else {
-            continue;
-        };
+    let mut repeated_503 = 0;
+    let take = |finals: &mut std::collections::HashMap<String, String>,
+                repeated: &mut usize,
+                r: String| {
         if status(&r).is_some_and(|c| c >= 200) {
             let id = header(&r, "Call-ID").unwrap().to_string();
-            finals.entry(id).or_insert(r);
+            match finals.get(&id) {
+                Some(first) if status(first) == Some(503) && status(&r) == Some(503) => {
+                    assert_eq!(header(first, "To"), header(&r, "To"), "same tag: {r}");
+                    *repeated += 1;
+                }
+                Some(_) => {}
+                None => {
+                    finals.insert(id, r);
+                }
+            }
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut retransmitted = false;
+    while finals.len() < calls.len() && std::time::Instant::now() < deadline {
+        match answers.recv_timeout(Duration::from_millis(500)) {
+            Ok(r) => take(&mut finals, &mut repeated_503, r),
+            // Quiet: retransmit the INVITEs still unanswered, as a caller
+            // would (T1).
+            Err(_) => {
+                for c in calls.iter().filter(|c| !finals.contains_key(&c.call_id)) {
+                    ua.send(&c.invite);
+                }
+            }
         }
     }
     assert_eq!(finals.len(), calls.len(), "a final answer for every INVITE");
+    // The INVITEs refused, retransmitted: the same 503 again.
+    for c in calls
+        .iter()
+        .filter(|c| status(&finals[&c.call_id]) == Some(503))
+        .take(20)
+    {
+        ua.send(&c.invite);
+        retransmitted = true;
+    }
+    let settle = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < settle {
+        if let Ok(r) = answers.recv_timeout(Duration::from_millis(100)) {
+            take(&mut finals, &mut repeated_503, r);
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reading.join().unwrap();
     let shed: Vec<&String> = finals.values().filter(|r| status(r) == Some(503)).collect();
     let unknown = finals.values().filter(|r| status(r) == Some(404)).count();
     assert_eq!(shed.len() + unknown, calls.len(), "only 404 and 503");
     assert!(!shed.is_empty(), "the burst outran the transaction layer");
     assert!(unknown > 0, "the first INVITE found the backlog empty");
+    assert!(
+        retransmitted && repeated_503 > 0,
+        "refused again when retransmitted"
+    );
     for r in &shed {
         assert_eq!(
             header(r, "Retry-After"),
@@ -409,7 +464,8 @@ fn a_burst_past_the_sip_backlog_gets_stateless_503_with_a_record_each() {
         );
         assert!(header(r, "To").and_then(tag).is_some(), "{r}");
     }
-    // Every refused INVITE has its record, with the guard's reason.
+    // Every INVITE has exactly one record, with the reason of its answer,
+    // however often it was sent.
     for c in &calls {
         let rec = srv.record(&c.call_id);
         let want = if status(&finals[&c.call_id]) == Some(503) {
@@ -418,6 +474,14 @@ fn a_burst_past_the_sip_backlog_gets_stateless_503_with_a_record_each() {
             "unknown number"
         };
         assert_eq!(rec["reject_reason"], want, "{rec}");
+    }
+    let records = srv.records();
+    for c in &calls {
+        let n = records
+            .iter()
+            .filter(|r| r["sip_call_id"] == c.call_id.as_str())
+            .count();
+        assert_eq!(n, 1, "one record for {}", c.call_id);
     }
     let (_, page) = get_text(&srv, "/metrics", false);
     assert_eq!(
@@ -430,6 +494,7 @@ fn a_burst_past_the_sip_backlog_gets_stateless_503_with_a_record_each() {
         Some(0.0)
     );
     assert_eq!(metric(&page, "softswitch_sip_inbound_backlog"), Some(0.0));
+    assert!(srv.log_text().contains("SIP backlog at its bound"));
     // Once the backlog has drained, new calls are taken in again.
     let mut again = Ua::udp(srv.udp);
     let mut call = again.invite("7000", &Offer::default());

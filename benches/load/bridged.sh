@@ -73,7 +73,7 @@ line = (f"bridged N={n} rate=$RATE hold=${HOLD}s: calls {$answered} ok {$refused
 if p:
     line += (f"; rtpload heard {p['active_peak']} streams, lost {p['lost']} ({p['loss_ratio']:.2%}), "
              f"spacing |dt-20ms| p99 {p['jitter_p99_us'] / 1000:.2f} ms p99.9 {p['jitter_p999_us'] / 1000:.2f} ms "
-             f"(relay and rtpload's own pacing); rtpload's echo ticks late p99 {p['echo_late_p99_us'] / 1000:.2f} ms "
+             f"(relay and rtpload's own pacing); rtpload's echo ticks began late p99 {p['echo_late_p99_us'] / 1000:.2f} ms "
              f"max {p['echo_late_max_us'] / 1000:.2f} ms")
 print(line)
 PY

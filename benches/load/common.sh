@@ -192,6 +192,10 @@ worker_load() {
 }
 api() { curl -s -H "Authorization: Bearer $TOKEN" "http://$ADMIN/api/v1/$1"; }
 udp_rcvbuf_errors() { awk '$1 == "Udp:" && $6 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
+# Datagrams the kernel dropped at the IPv4 UDP sockets bound to port $1.
+udp_port_drops() {
+  awk -v p="$(printf ':%04X' "$1")" 'substr($2, length($2) - 4) == p { s += $NF } END { printf "%d\n", s }' /proc/net/udp
+}
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 now() { date +%s.%N; }

@@ -45,6 +45,7 @@ on_window_start() {
     "$SIPFLOOD_BIN" --target "$SIP_ADDR" --did 0000 --rate "$FLOOD" --seconds "$FLOOD_S" \
       --linger 10 > "$W/sipflood.json" 2> "$W/sipflood.err" &
     FLOOD_PID=$!
+    SIP_DROPS0=$(udp_port_drops "${SIP_ADDR##*:}")
     sample_peaks &
     PIDS+=("$!")
   else
@@ -57,10 +58,13 @@ on_window_start() {
 on_window_middle() { UP=$(metric softswitch_calls_in_progress); }
 on_window_end() { :; }
 measure_window
-wait "$FLOOD_PID" || true
+FLOOD_RC=0
+wait "$FLOOD_PID" || FLOOD_RC=$?
 wait "$PROBE" || true
 wait "$CALLERS" || true
 if (( RAW )); then
+  (( FLOOD_RC == 0 )) || { echo "sipflood failed ($FLOOD_RC):" >&2; cat "$W/sipflood.err" >&2; exit 1; }
+  SIP_DROPS=$(( $(udp_port_drops "${SIP_ADDR##*:}") - SIP_DROPS0 ))
   F=$(python3 - "$W/sipflood.json" "$W/peaks.txt" <<PY
 import json, sys
 f = json.load(open(sys.argv[1]))
@@ -71,7 +75,8 @@ answers = "; ".join(
     f"{a['count']} got {code} ({a['within_10ms']} within 10 ms, p50 {a['p50_ms']:.1f} ms, p99 {a['p99_ms']:.0f} ms, max {a['max_ms']:.0f} ms)"
     for code, a in f["answers"].items())
 print(f"raw flood {$FLOOD} INVITE/s for ${FLOOD_S}s (max_backlog ${MAX_BACKLOG:-shipped}): {f['sent']} sent, {answers}; "
-      f"{f['unanswered']} unanswered, {f['send_errors']} not sent; SIP backlog peak {backlog}, softswitch RSS peak {rss / 1024:.0f} MB")
+      f"{f['unanswered']} unanswered, {f['send_errors']} not sent, $SIP_DROPS dropped by the kernel at softswitch's full SIP receive buffer; "
+      f"SIP backlog peak {backlog}, softswitch RSS peak {rss / 1024:.0f} MB")
 PY
 )
 else

@@ -236,7 +236,7 @@ pub async fn metrics(State(st): State<Arc<AdminState>>) -> Response {
         ),
         (
             "softswitch_sip_shed_unrecorded_total",
-            "INVITEs refused by the flood guard whose call record was lost (its queue was full).",
+            "INVITEs refused by the flood guard whose call record was lost.",
             &guard.shed_unrecorded,
         ),
     ] {

@@ -11,7 +11,7 @@ use media::engine::MediaEngine;
 use media::sdp;
 use sip::guard::{Shed, SHED_REASON};
 use sip::message::{self, name_addr_uri, other_header, uri_user};
-use sip::rsip::{Header, Method, Request, SipMessage};
+use sip::rsip::{Header, Method, Request};
 use sip::{Essentials, Peer, ServerTxId, TxEvent};
 use tokio::sync::mpsc;
 
@@ -38,6 +38,14 @@ pub struct CallLimits {
 #[derive(Clone, Copy)]
 struct Incoming<'a> {
     id: ServerTxId,
+    req: &'a Request,
+    ess: &'a Essentials,
+    from: Peer,
+}
+
+/// Who is refused: the request, its essentials, where it came from.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
     req: &'a Request,
     ess: &'a Essentials,
     from: Peer,
@@ -183,7 +191,7 @@ impl CallManager {
         did: Option<&str>,
     ) {
         let Incoming { id, req, ess, from } = *inc;
-        self.record_refusal(req, ess, from, code, reason, (trunk, did));
+        self.record_refusal(Caller { req, ess, from }, code, reason, trunk, did);
         let mut r = message::response(req, code, Some(&message::random_token(8)));
         r.headers.push(Header::Warning(
             format!("399 softswitch \"{reason}\"").into(),
@@ -199,18 +207,16 @@ impl CallManager {
     }
 
     /// The log line (or the shed sums) and the call record of a refused
-    /// call, whoever sent the refusal. `called`: its trunk and DID, when
-    /// known.
+    /// call, whoever sent the refusal.
     fn record_refusal(
         &self,
-        req: &Request,
-        ess: &Essentials,
-        from: Peer,
+        caller: Caller<'_>,
         code: u16,
         reason: &str,
-        called: (Option<&str>, Option<&str>),
+        trunk: Option<&str>,
+        did: Option<&str>,
     ) {
-        let (trunk, did) = called;
+        let Caller { req, ess, from } = caller;
         if code == 503 {
             // Capacity: summed and logged every few seconds (see shed.rs).
             self.shed.count(reason);
@@ -246,13 +252,14 @@ impl CallManager {
     /// (its backlog past `max_backlog`, see `sip::guard`): the caller has
     /// its 503 already.
     pub async fn record_shed(self: Arc<Self>, mut shed: mpsc::Receiver<Shed>) {
-        while let Some(Shed { request, from }) = shed.recv().await {
-            let msg = SipMessage::Request(request);
-            let (SipMessage::Request(req), Ok(ess)) = (&msg, Essentials::of(&msg)) else {
-                continue; // the guard only passes requests it could read
+        while let Some(Shed { request, ess, from }) = shed.recv().await {
+            let did = called_number(&request);
+            let caller = Caller {
+                req: &request,
+                ess: &ess,
+                from,
             };
-            let did = called_number(req);
-            self.record_refusal(req, &ess, from, 503, SHED_REASON, (None, did.as_deref()));
+            self.record_refusal(caller, 503, SHED_REASON, None, did.as_deref());
         }
     }
 

@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::guard::{Admit, Guard, GuardConfig, Shed};
-use crate::message::{self, param, split_via};
+use crate::message::{self, param, split_via, Essentials};
 use crate::parse::{self, ParseError};
 use crate::transaction::{
     ClientTxId, Output, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
@@ -249,12 +249,16 @@ impl PeerIp for Peer {
 
 /// Parse one message; requests get their Via stamped. Unreadable requests
 /// get a stateless 400/501 through `reply`.
-fn ingest(data: &[u8], from: Peer, stats: &EndpointStats) -> Result<SipMessage, Option<Bytes>> {
+fn ingest(
+    data: &[u8],
+    from: Peer,
+    stats: &EndpointStats,
+) -> Result<(SipMessage, Essentials), Option<Bytes>> {
     stats.received.fetch_add(1, Ordering::Relaxed);
     match parse::parse(data).and_then(check_mandatory) {
-        Ok(SipMessage::Request(mut req)) => {
+        Ok((SipMessage::Request(mut req), ess)) => {
             stamp_via(&mut req, from.addr);
-            Ok(SipMessage::Request(req))
+            Ok((SipMessage::Request(req), ess))
         }
         Ok(resp) => Ok(resp),
         Err(err) => {
@@ -270,9 +274,9 @@ fn ingest(data: &[u8], from: Peer, stats: &EndpointStats) -> Result<SipMessage, 
     }
 }
 
-fn check_mandatory(msg: SipMessage) -> Result<SipMessage, ParseError> {
-    message::Essentials::of(&msg)?;
-    Ok(msg)
+fn check_mandatory(msg: SipMessage) -> Result<(SipMessage, Essentials), ParseError> {
+    let ess = Essentials::of(&msg)?;
+    Ok((msg, ess))
 }
 
 async fn udp_recv(
@@ -301,15 +305,19 @@ async fn udp_recv(
             conn: None,
         };
         match ingest(data, peer, &stats) {
-            Ok(msg) => match guard.admit(msg, peer) {
+            Ok((msg, ess)) => match guard.admit(msg, ess, peer) {
                 Admit::Queue(msg) => {
                     if in_tx.send(Inbound::Message(msg, peer)).is_err() {
                         return;
                     }
                 }
+                // Never waits: under a flood, a full send buffer must not
+                // hold up reading (the caller retransmits and is answered
+                // again).
                 Admit::Refuse(reply, to) => {
-                    let _ = sock.send_to(&reply, to.addr).await;
+                    let _ = sock.try_send_to(&reply, to.addr);
                 }
+                Admit::Drop => {}
             },
             Err(Some(reply)) => {
                 let _ = sock.send_to(&reply, src).await;
@@ -386,13 +394,14 @@ async fn tcp_conn(
                         continue;
                     }
                     match ingest(&frame, peer, &stats) {
-                        Ok(msg) => match guard.admit(msg, peer) {
+                        Ok((msg, ess)) => match guard.admit(msg, ess, peer) {
                             Admit::Queue(msg) => {
                                 let _ = in_tx.send(Inbound::Message(msg, peer));
                             }
                             Admit::Refuse(reply, _) => {
                                 let _ = out_tx.send(reply);
                             }
+                            Admit::Drop => {}
                         },
                         Err(Some(reply)) => {
                             let _ = out_tx.send(reply);

@@ -8,20 +8,29 @@
 //! retransmission joined the queue. Past `max_backlog` messages waiting,
 //! new requests (out of dialog, not ACK or CANCEL) are answered at once
 //! with a stateless 503 and Retry-After, before any transaction exists.
-//! What belongs to work under way still goes through: responses, ACKs,
-//! CANCELs, requests inside a dialog, and retransmissions of INVITEs
-//! already queued (remembered by their Via branch), so no call already
-//! taken in is refused late. A retransmission of an INVITE refused here
-//! gets the same 503 again, and no second call record.
+//!
+//! What belongs to work under way still goes through, and is not bounded:
+//! responses, CANCELs, requests inside a dialog, ACKs of our own
+//! answers, and retransmissions of INVITEs already queued. New INVITEs
+//! are remembered for as long as they can be retransmitted (64 x T1), with
+//! what became of them: a retransmission of a queued INVITE goes on to its
+//! transaction, and one of a refused INVITE gets the same 503 again (same
+//! To tag, RFC 3261 8.2.7) and no second call record. The ACK of a 503 sent
+//! here is dropped here: no transaction waits for it.
+//!
+//! REGISTER and OPTIONS are new requests like any other: during a flood
+//! a phone's registration refresh gets 503 and is retried after
+//! Retry-After; a registration lapses only if the flood outlasts it.
 //!
 //! Each INVITE refused here is handed to the call layer on a bounded
-//! channel for its call record; if that channel is full too, the refusal
-//! is only counted (`shed_unrecorded`).
+//! channel for its call record; if that channel is full, the refusal is
+//! only counted (`shed_unrecorded`).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rsip::{Header, Method, Request, SipMessage};
@@ -31,9 +40,11 @@ use crate::endpoint::response_peer;
 use crate::message::{self, Essentials};
 use crate::transaction::Peer;
 
-/// INVITE branches remembered: at 2,000 new calls a second, the last
-/// 65 s, over the 32 s an INVITE is retransmitted for (64 x T1).
-const RECENT_INVITES: usize = 131_072;
+/// INVITEs remembered at most, whatever their age: what the transaction
+/// layer can take in 32 s at 30,000 a second, and refused ones besides.
+/// About 40 bytes each.
+const QUEUED_MAX: usize = 1 << 20;
+const REFUSED_MAX: usize = 1 << 18;
 
 /// The reason given in the 503's Warning and in the call record.
 pub const SHED_REASON: &str = "SIP overload";
@@ -42,16 +53,31 @@ pub const SHED_REASON: &str = "SIP overload";
 #[derive(Debug)]
 pub struct Shed {
     pub request: Request,
+    pub ess: Essentials,
+    /// Where the 503 went (the caller's address as the records give it).
     pub from: Peer,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct GuardConfig {
     /// Messages waiting for the transaction layer beyond which new
-    /// requests are refused; 0 = no bound.
+    /// requests are refused; 0 = no bound (and no guard at all).
     pub max_backlog: usize,
     /// The 503's Retry-After, seconds.
     pub retry_after_s: u32,
+    /// How long an INVITE is remembered: as long as it can be
+    /// retransmitted (64 x T1).
+    pub remember: Duration,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            max_backlog: 0,
+            retry_after_s: 5,
+            remember: Duration::from_secs(32),
+        }
+    }
 }
 
 /// What the guard decided for one message.
@@ -60,15 +86,18 @@ pub enum Admit {
     Queue(SipMessage),
     /// Send this stateless 503 back instead, to there.
     Refuse(Bytes, Peer),
+    /// Nothing to do (the ACK of a 503 sent here).
+    Drop,
 }
 
 #[derive(Debug, Default)]
 pub struct GuardStats {
     /// Messages read and not yet taken by the transaction layer.
     pub backlog: AtomicUsize,
-    /// New requests refused with 503 for the backlog.
+    /// New requests refused with 503 for the backlog (not counting
+    /// retransmissions of those).
     pub shed: AtomicU64,
-    /// Refused INVITEs whose call record could not be queued.
+    /// Refused INVITEs whose call record was lost.
     pub shed_unrecorded: AtomicU64,
 }
 
@@ -77,6 +106,20 @@ pub struct Guard {
     pub stats: GuardStats,
     recent: Mutex<RecentInvites>,
     records: Option<mpsc::Sender<Shed>>,
+    /// Refusing now (for the log lines when it starts and stops).
+    shedding: AtomicBool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    /// A new request other than INVITE.
+    Refuse,
+    /// A new INVITE: 503, and a call record.
+    RefuseInvite,
+    /// A retransmission of an INVITE refused already: the same 503 again.
+    RefuseAgain,
+    Drop,
 }
 
 impl Guard {
@@ -86,57 +129,31 @@ impl Guard {
             stats: GuardStats::default(),
             recent: Mutex::new(RecentInvites::default()),
             records,
+            shedding: AtomicBool::new(false),
         }
     }
 
-    /// Decide for a message just read from `from`. A queued message must
-    /// be matched by [`Guard::taken`] when the transaction layer takes it.
-    pub fn admit(&self, msg: SipMessage, from: Peer) -> Admit {
-        let verdict = self.judge(&msg);
+    /// Decide for a message just read from `from` (`ess`: its essential
+    /// headers). A queued message must be matched by [`Guard::taken`] when
+    /// the transaction layer takes it.
+    pub fn admit(&self, msg: SipMessage, ess: Essentials, from: Peer) -> Admit {
+        let verdict = self.judge(&msg, &ess);
         match msg {
             SipMessage::Request(req) if verdict != Verdict::Pass => {
+                if verdict == Verdict::Drop {
+                    return Admit::Drop;
+                }
                 let to = response_peer(&req, from);
-                Admit::Refuse(self.refuse(req, from, verdict), to)
+                Admit::Refuse(self.refuse(req, ess, to, verdict), to)
             }
             msg => {
-                self.stats.backlog.fetch_add(1, Ordering::Relaxed);
+                let backlog = self.stats.backlog.fetch_add(1, Ordering::Relaxed) + 1;
+                if backlog <= self.cfg.max_backlog / 2
+                    && self.shedding.swap(false, Ordering::Relaxed)
+                {
+                    tracing::info!(backlog, "SIP backlog drained: new requests are taken again");
+                }
                 Admit::Queue(msg)
-            }
-        }
-    }
-
-    /// New INVITEs are remembered with what became of them, so that
-    /// their retransmissions meet the same fate: passed on to their
-    /// transaction, or refused again without a second call record.
-    fn judge(&self, msg: &SipMessage) -> Verdict {
-        let SipMessage::Request(req) = msg else {
-            return Verdict::Pass; // responses: work under way
-        };
-        let Ok(ess) = Essentials::of(msg) else {
-            return Verdict::Pass; // the transaction layer answers it
-        };
-        let under_way = ess.to_tag.is_some() || matches!(req.method, Method::Ack | Method::Cancel);
-        let over = self.cfg.max_backlog > 0
-            && self.stats.backlog.load(Ordering::Relaxed) >= self.cfg.max_backlog;
-        if under_way || req.method != Method::Invite {
-            return if over && !under_way {
-                Verdict::Refuse
-            } else {
-                Verdict::Pass
-            };
-        }
-        let key = invite_key(&ess);
-        let mut recent = self.recent.lock().expect("guard lock");
-        match recent.fate(key) {
-            Some(Fate::Queued) => Verdict::Pass,
-            Some(Fate::Refused) => Verdict::RefuseAgain,
-            None if over => {
-                recent.insert(key, Fate::Refused);
-                Verdict::RefuseInvite
-            }
-            None => {
-                recent.insert(key, Fate::Queued);
-                Verdict::Pass
             }
         }
     }
@@ -146,11 +163,68 @@ impl Guard {
         self.stats.backlog.fetch_sub(1, Ordering::Relaxed);
     }
 
-    fn refuse(&self, req: Request, from: Peer, verdict: Verdict) -> Bytes {
+    fn judge(&self, msg: &SipMessage, ess: &Essentials) -> Verdict {
+        if self.cfg.max_backlog == 0 {
+            return Verdict::Pass;
+        }
+        let SipMessage::Request(req) = msg else {
+            return Verdict::Pass; // responses: work under way
+        };
+        let over = self.stats.backlog.load(Ordering::Relaxed) >= self.cfg.max_backlog;
+        match req.method {
+            // The ACK of a non-2xx answer has its INVITE's branch.
+            Method::Ack => {
+                let refused = self
+                    .recent
+                    .lock()
+                    .expect("guard lock")
+                    .fate(invite_key(ess));
+                if refused == Some(Fate::Refused) {
+                    Verdict::Drop
+                } else {
+                    Verdict::Pass
+                }
+            }
+            Method::Cancel => Verdict::Pass,
+            _ if ess.to_tag.is_some() => Verdict::Pass,
+            Method::Invite => {
+                let key = invite_key(ess);
+                let now = Instant::now();
+                let mut recent = self.recent.lock().expect("guard lock");
+                recent.expire(now, self.cfg.remember);
+                match recent.fate(key) {
+                    Some(Fate::Queued) => Verdict::Pass,
+                    Some(Fate::Refused) => Verdict::RefuseAgain,
+                    None if over => {
+                        recent.insert(key, Fate::Refused, now);
+                        Verdict::RefuseInvite
+                    }
+                    None => {
+                        recent.insert(key, Fate::Queued, now);
+                        Verdict::Pass
+                    }
+                }
+            }
+            _ if over => Verdict::Refuse,
+            _ => Verdict::Pass,
+        }
+    }
+
+    fn refuse(&self, req: Request, ess: Essentials, to: Peer, verdict: Verdict) -> Bytes {
+        let key = invite_key(&ess);
         if verdict != Verdict::RefuseAgain {
             self.stats.shed.fetch_add(1, Ordering::Relaxed);
+            if !self.shedding.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    backlog = self.stats.backlog.load(Ordering::Relaxed),
+                    max_backlog = self.cfg.max_backlog,
+                    "SIP backlog at its bound: new requests get 503 until it drains"
+                );
+            }
         }
-        let mut r = message::response(&req, 503, Some(&message::random_token(8)));
+        // The same tag for every retransmission of the request.
+        let tag = format!("{key:016x}");
+        let mut r = message::response(&req, 503, Some(&tag));
         r.headers.push(Header::RetryAfter(
             self.cfg.retry_after_s.to_string().into(),
         ));
@@ -159,10 +233,15 @@ impl Guard {
         ));
         let reply = Bytes::from(message::encode(&SipMessage::Response(r)));
         if verdict == Verdict::RefuseInvite {
+            let shed = Shed {
+                request: req,
+                ess,
+                from: to,
+            };
             let recorded = self
                 .records
                 .as_ref()
-                .is_some_and(|tx| tx.try_send(Shed { request: req, from }).is_ok());
+                .is_some_and(|tx| tx.try_send(shed).is_ok());
             if !recorded {
                 self.stats.shed_unrecorded.fetch_add(1, Ordering::Relaxed);
             }
@@ -180,28 +259,20 @@ fn invite_key(ess: &Essentials) -> u64 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Pass,
-    /// A new request other than INVITE.
-    Refuse,
-    /// A new INVITE: 503, and a call record.
-    RefuseInvite,
-    /// A retransmission of an INVITE refused already: the same 503 again.
-    RefuseAgain,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fate {
     Queued,
     Refused,
 }
 
-/// The last [`RECENT_INVITES`] new INVITEs and their fate, oldest
-/// forgotten first.
+/// New INVITEs and their fate, forgotten once they can no longer be
+/// retransmitted, or (past a size bound) oldest first, refused ones
+/// apart from queued ones: forgetting a queued INVITE early would refuse
+/// its retransmission while its call goes on.
 #[derive(Default)]
 struct RecentInvites {
     fates: HashMap<u64, Fate>,
-    order: VecDeque<u64>,
+    queued: VecDeque<(Instant, u64)>,
+    refused: VecDeque<(Instant, u64)>,
 }
 
 impl RecentInvites {
@@ -209,14 +280,28 @@ impl RecentInvites {
         self.fates.get(&k).copied()
     }
 
-    fn insert(&mut self, k: u64, fate: Fate) {
-        if self.fates.insert(k, fate).is_some() {
-            return;
-        }
-        self.order.push_back(k);
-        if self.order.len() > RECENT_INVITES {
-            if let Some(old) = self.order.pop_front() {
+    fn insert(&mut self, k: u64, fate: Fate, now: Instant) {
+        self.fates.insert(k, fate);
+        let (list, max) = match fate {
+            Fate::Queued => (&mut self.queued, QUEUED_MAX),
+            Fate::Refused => (&mut self.refused, REFUSED_MAX),
+        };
+        list.push_back((now, k));
+        if list.len() > max {
+            if let Some((_, old)) = list.pop_front() {
                 self.fates.remove(&old);
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Instant, remember: Duration) {
+        for list in [&mut self.queued, &mut self.refused] {
+            while let Some(&(at, k)) = list.front() {
+                if now.duration_since(at) <= remember {
+                    break;
+                }
+                list.pop_front();
+                self.fates.remove(&k);
             }
         }
     }
@@ -236,7 +321,7 @@ mod tests {
         }
     }
 
-    fn request(method: &str, branch: &str, to_tag: Option<&str>) -> SipMessage {
+    fn request(method: &str, branch: &str, to_tag: Option<&str>) -> (SipMessage, Essentials) {
         let to = match to_tag {
             Some(t) => format!("<sip:7100@127.0.0.1>;tag={t}"),
             None => "<sip:7100@127.0.0.1>".to_string(),
@@ -251,39 +336,55 @@ mod tests {
              Max-Forwards: 70\r\n\
              Content-Length: 0\r\n\r\n"
         );
-        parse::parse(text.as_bytes()).expect("test request")
+        let msg = parse::parse(text.as_bytes()).expect("test request");
+        let ess = Essentials::of(&msg).expect("test essentials");
+        (msg, ess)
+    }
+
+    fn admit(g: &Guard, method: &str, branch: &str, to_tag: Option<&str>) -> Admit {
+        let (msg, ess) = request(method, branch, to_tag);
+        g.admit(msg, ess, peer())
     }
 
     fn queued(a: Admit) -> bool {
         matches!(a, Admit::Queue(_))
     }
 
+    fn refused(a: Admit) -> Option<String> {
+        match a {
+            Admit::Refuse(reply, _) => Some(String::from_utf8(reply.to_vec()).unwrap()),
+            _ => None,
+        }
+    }
+
+    fn bounded(max_backlog: usize) -> GuardConfig {
+        GuardConfig {
+            max_backlog,
+            retry_after_s: 7,
+            remember: Duration::from_secs(32),
+        }
+    }
+
     #[test]
-    fn no_bound_queues_everything() {
+    fn no_bound_queues_everything_and_remembers_nothing() {
         let g = Guard::new(GuardConfig::default(), None);
         for i in 0..100 {
-            assert!(queued(
-                g.admit(request("INVITE", &format!("z9hG4bK{i}"), None), peer())
-            ));
+            assert!(queued(admit(&g, "INVITE", &format!("z9hG4bK{i}"), None)));
         }
         assert_eq!(g.stats.backlog.load(Ordering::Relaxed), 100);
         assert_eq!(g.stats.shed.load(Ordering::Relaxed), 0);
+        assert!(g.recent.lock().unwrap().fates.is_empty());
     }
 
     #[test]
     fn past_the_bound_new_requests_get_503_and_work_under_way_passes() {
         let (tx, mut rx) = mpsc::channel(8);
-        let cfg = GuardConfig {
-            max_backlog: 2,
-            retry_after_s: 7,
-        };
-        let g = Guard::new(cfg, Some(tx));
-        assert!(queued(g.admit(request("INVITE", "z9hG4bKa", None), peer())));
-        assert!(queued(
-            g.admit(request("OPTIONS", "z9hG4bKo", None), peer())
-        ));
+        let g = Guard::new(bounded(2), Some(tx));
+        assert!(queued(admit(&g, "INVITE", "z9hG4bKa", None)));
+        assert!(queued(admit(&g, "OPTIONS", "z9hG4bKo", None)));
         // Two waiting: the bound.
-        let Admit::Refuse(reply, to) = g.admit(request("INVITE", "z9hG4bKb", None), peer()) else {
+        let (msg, ess) = request("INVITE", "z9hG4bKb", None);
+        let Admit::Refuse(reply, to) = g.admit(msg, ess, peer()) else {
             panic!("a new INVITE past the bound is refused");
         };
         let text = String::from_utf8(reply.to_vec()).unwrap();
@@ -296,38 +397,39 @@ mod tests {
             .try_recv()
             .expect("the refused INVITE goes for its record");
         assert_eq!(shed.request.method, Method::Invite);
-        assert!(matches!(
-            g.admit(request("REGISTER", "z9hG4bKr", None), peer()),
-            Admit::Refuse(..)
-        ));
+        assert_eq!(shed.ess.call_id, "z9hG4bKb@test");
+        assert!(refused(admit(&g, "REGISTER", "z9hG4bKr", None)).is_some());
         assert!(rx.try_recv().is_err(), "no call record for a REGISTER");
-        // The refused INVITE retransmitted: refused again, no second record.
-        assert!(matches!(
-            g.admit(request("INVITE", "z9hG4bKb", None), peer()),
-            Admit::Refuse(..)
-        ));
+        // The refused INVITE retransmitted: the same 503 (same tag), no
+        // second record.
+        let again = refused(admit(&g, "INVITE", "z9hG4bKb", None)).expect("refused again");
+        let tag = |t: &str| {
+            t.lines()
+                .find(|l| l.starts_with("To:"))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(tag(&again), tag(&text));
         assert!(rx.try_recv().is_err(), "one record per refused call");
+        // Its ACK stops here; nothing waits for it.
+        assert!(matches!(
+            admit(&g, "ACK", "z9hG4bKb", Some("t")),
+            Admit::Drop
+        ));
         // Under way: a retransmitted INVITE already queued, its ACK and
         // CANCEL, a request inside a dialog.
-        assert!(queued(g.admit(request("INVITE", "z9hG4bKa", None), peer())));
-        assert!(queued(g.admit(request("CANCEL", "z9hG4bKa", None), peer())));
-        assert!(queued(
-            g.admit(request("ACK", "z9hG4bKa", Some("t1")), peer())
-        ));
-        assert!(queued(
-            g.admit(request("BYE", "z9hG4bKy", Some("t1")), peer())
-        ));
+        assert!(queued(admit(&g, "INVITE", "z9hG4bKa", None)));
+        assert!(queued(admit(&g, "CANCEL", "z9hG4bKa", None)));
+        assert!(queued(admit(&g, "ACK", "z9hG4bKa", Some("t1"))));
+        assert!(queued(admit(&g, "BYE", "z9hG4bKy", Some("t1"))));
         assert_eq!(g.stats.shed.load(Ordering::Relaxed), 2);
         // The transaction layer catches up: new calls come in again, but
         // a call refused stays refused (its caller has its 503).
         for _ in 0..6 {
             g.taken();
         }
-        assert!(queued(g.admit(request("INVITE", "z9hG4bKc", None), peer())));
-        assert!(matches!(
-            g.admit(request("INVITE", "z9hG4bKb", None), peer()),
-            Admit::Refuse(..)
-        ));
+        assert!(queued(admit(&g, "INVITE", "z9hG4bKc", None)));
+        assert!(refused(admit(&g, "INVITE", "z9hG4bKb", None)).is_some());
         assert_eq!(
             g.stats.shed.load(Ordering::Relaxed),
             2,
@@ -338,30 +440,37 @@ mod tests {
     #[test]
     fn a_full_record_channel_counts_the_refusal_unrecorded() {
         let (tx, _rx) = mpsc::channel(1);
-        let cfg = GuardConfig {
-            max_backlog: 1,
-            retry_after_s: 5,
-        };
-        let g = Guard::new(cfg, Some(tx));
-        assert!(queued(g.admit(request("INVITE", "z9hG4bK0", None), peer())));
+        let g = Guard::new(bounded(1), Some(tx));
+        assert!(queued(admit(&g, "INVITE", "z9hG4bK0", None)));
         for i in 1..4 {
-            let a = g.admit(request("INVITE", &format!("z9hG4bK{i}"), None), peer());
-            assert!(matches!(a, Admit::Refuse(..)));
+            assert!(refused(admit(&g, "INVITE", &format!("z9hG4bK{i}"), None)).is_some());
         }
         assert_eq!(g.stats.shed.load(Ordering::Relaxed), 3);
         assert_eq!(g.stats.shed_unrecorded.load(Ordering::Relaxed), 2);
     }
 
     #[test]
-    fn the_oldest_invites_are_forgotten_first() {
+    fn invites_are_remembered_while_they_can_be_retransmitted() {
         let mut r = RecentInvites::default();
-        for k in 0..(RECENT_INVITES as u64 + 10) {
-            r.insert(k, Fate::Queued);
+        let t0 = Instant::now();
+        let remember = Duration::from_secs(32);
+        r.insert(1, Fate::Queued, t0);
+        r.insert(2, Fate::Refused, t0 + Duration::from_secs(10));
+        r.expire(t0 + Duration::from_secs(31), remember);
+        assert_eq!(r.fate(1), Some(Fate::Queued));
+        r.expire(t0 + Duration::from_secs(33), remember);
+        assert_eq!(r.fate(1), None, "past 64 x T1");
+        assert_eq!(r.fate(2), Some(Fate::Refused));
+        // Past the size bound, refused INVITEs go without touching the
+        // queued ones.
+        for k in 0..(REFUSED_MAX as u64 + 10) {
+            r.insert(100 + k, Fate::Refused, t0);
         }
-        assert_eq!(r.fate(0), None);
-        assert_eq!(r.fate(9), None);
-        assert_eq!(r.fate(10), Some(Fate::Queued));
-        assert_eq!(r.fate(RECENT_INVITES as u64 + 9), Some(Fate::Queued));
-        assert_eq!(r.fates.len(), RECENT_INVITES);
+        r.insert(3, Fate::Queued, t0);
+        assert_eq!(r.fate(2), None);
+        assert_eq!(r.fate(100 + 9), None);
+        assert_eq!(r.fate(100 + 10), Some(Fate::Refused));
+        assert_eq!(r.fate(3), Some(Fate::Queued));
+        assert_eq!(r.refused.len(), REFUSED_MAX);
     }
 }

@@ -586,6 +586,11 @@ mod tests {
             e.starts_with("v.toml:7: media.busy_percent (101) must be 1 to 100"),
             "{e}"
         );
+        let bad = "[sip]\nudp = [\"127.0.0.1:5060\"]\nmax_backlog = -1\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 21000\n";
+        let e = Config::parse(&format!("{bad}{admin}"), "u.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("u.toml:3: "), "{e}");
     }
 
     /// The embedded default with `agents` instead of its `[[agents]]`.

@@ -102,6 +102,7 @@ async fn serve(cfg: Config) -> Result<()> {
             guard: GuardConfig {
                 max_backlog: cfg.sip.max_backlog,
                 retry_after_s: cfg.calls.retry_after_s,
+                remember: t1 * 64,
             },
             shed_records: Some(shed_tx),
         },
@@ -184,7 +185,8 @@ async fn serve(cfg: Config) -> Result<()> {
         &script,
         manager.registry().clone(),
         acd,
-        (media.stats.clone(), &endpoint),
+        media.stats.clone(),
+        &endpoint,
         records,
     )
     .await?;
@@ -403,7 +405,8 @@ async fn start_admin(
     script: &Arc<FlowScript>,
     calls: CallRegistry,
     acd: Acd,
-    (media, sip): (Arc<media::stats::MediaStats>, &Endpoint),
+    media: Arc<media::stats::MediaStats>,
+    sip: &Endpoint,
     records: Records,
 ) -> Result<std::net::SocketAddr> {
     if cfg.admin.token == crate::config::DEFAULT_ADMIN_TOKEN {

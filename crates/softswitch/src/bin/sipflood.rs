@@ -124,7 +124,7 @@ fn main() -> anyhow::Result<()> {
                 if acks.is_full() {
                     send_errors += flush(&mut acks, fd);
                 }
-                acks.push(args.target, |b| ack(b, data, &args, local));
+                acks.push(args.target, |b| ack(b, data, &args, local, run, n));
             }
             if k < inb.capacity() {
                 break;
@@ -155,10 +155,15 @@ fn flush(batch: &mut SendBatch, fd: i32) -> u64 {
     }
 }
 
+/// The Via of call `n`'s INVITE, which its ACK repeats.
+fn via(local: SocketAddr, run: u32, n: usize) -> String {
+    format!("Via: SIP/2.0/UDP {local};branch=z9hG4bKflood{run}x{n};rport")
+}
+
 fn invite(b: &mut [u8], args: &Args, local: SocketAddr, run: u32, n: usize) -> usize {
     let msg = format!(
         "INVITE sip:{did}@{target} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bKflood{run}x{n};rport\r\n\
+         {via}\r\n\
          Max-Forwards: 70\r\n\
          From: <sip:flood@{ip}>;tag=f{n}\r\n\
          To: <sip:{did}@{target}>\r\n\
@@ -168,14 +173,15 @@ fn invite(b: &mut [u8], args: &Args, local: SocketAddr, run: u32, n: usize) -> u
          Content-Length: 0\r\n\r\n",
         did = args.did,
         target = args.target,
+        via = via(local, run, n),
         ip = local.ip(),
     );
     copy_into(b, msg.as_bytes())
 }
 
 /// RFC 3261 17.1.1.3: the ACK of a final answer carries the INVITE's
-/// branch, and the To of the answer (its tag).
-fn ack(b: &mut [u8], response: &[u8], args: &Args, local: SocketAddr) -> usize {
+/// Via, and the To of the answer (its tag).
+fn ack(b: &mut [u8], response: &[u8], args: &Args, local: SocketAddr, run: u32, n: usize) -> usize {
     let text = String::from_utf8_lossy(response);
     let line = |name: &str| {
         text.split("\r\n")
@@ -190,11 +196,7 @@ fn ack(b: &mut [u8], response: &[u8], args: &Args, local: SocketAddr) -> usize {
         "ACK sip:{did}@{target} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\n{from}\r\n{to}\r\n{call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
         did = args.did,
         target = args.target,
-        // Ours, as sent (the answer's copy carries received/rport).
-        via = line("Via")
-            .split(";received")
-            .next()
-            .unwrap_or(&format!("Via: SIP/2.0/UDP {local}")),
+        via = via(local, run, n),
         from = line("From"),
         to = line("To"),
         call_id = line("Call-ID"),
@@ -283,13 +285,15 @@ mod tests {
             seconds: 1,
             linger: 1,
         };
-        let resp = "SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP 127.0.0.1:4000;branch=z9hG4bKflood1x0;rport;received=127.0.0.1\r\nFrom: <sip:flood@127.0.0.1>;tag=f0\r\nTo: <sip:0000@127.0.0.1:5060>;tag=abc\r\nCall-ID: flood-1-0@127.0.0.1\r\nCSeq: 1 INVITE\r\n\r\n";
+        let resp = "SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP 127.0.0.1:4000;branch=z9hG4bKflood1x0;received=127.0.0.1;rport=4000\r\nFrom: <sip:flood@127.0.0.1>;tag=f0\r\nTo: <sip:0000@127.0.0.1:5060>;tag=abc\r\nCall-ID: flood-1-0@127.0.0.1\r\nCSeq: 1 INVITE\r\n\r\n";
         let mut b = [0u8; 2048];
         let n = ack(
             &mut b,
             resp.as_bytes(),
             &args,
             "127.0.0.1:4000".parse().unwrap(),
+            1,
+            0,
         );
         let text = std::str::from_utf8(&b[..n]).unwrap();
         assert!(

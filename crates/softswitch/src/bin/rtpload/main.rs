@@ -69,9 +69,10 @@ struct PortReport {
     active_peak: usize,
     echo_sent: u64,
     echo_dropped: u64,
-    /// How late each echo tick went out, over the window: the talking
-    /// side's own pacing, which a bridge relays as it comes. Tells a late
-    /// relay from a starved generator.
+    /// How late each echo tick began, over the window (its packets go out
+    /// right after, in one batch): the talking side's own pacing, which a
+    /// bridge relays as it comes. Tells a late relay from a starved
+    /// generator.
     echo_late: JitterHistogram,
     /// How long the window lasted.
     window_s: f64,
