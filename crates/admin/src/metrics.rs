@@ -235,6 +235,11 @@ pub async fn metrics(State(st): State<Arc<AdminState>>) -> Response {
             &guard.shed,
         ),
         (
+            "softswitch_sip_dropped_total",
+            "SIP requests dropped unanswered: the backlog past 4 x [sip] max_backlog.",
+            &guard.dropped,
+        ),
+        (
             "softswitch_sip_shed_unrecorded_total",
             "INVITEs refused by the flood guard whose call record was lost.",
             &guard.shed_unrecorded,

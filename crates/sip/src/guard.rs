@@ -9,9 +9,12 @@
 //! new requests (out of dialog, not ACK or CANCEL) are answered at once
 //! with a stateless 503 and Retry-After, before any transaction exists.
 //!
-//! What belongs to work under way still goes through, and is not bounded:
-//! responses, CANCELs, requests inside a dialog, ACKs of our own
-//! answers, and retransmissions of INVITEs already queued. New INVITEs
+//! What belongs to work under way still goes through: responses, CANCELs,
+//! requests inside a dialog, ACKs of our own answers, and retransmissions
+//! of INVITEs already queued. Only past [`HARD_FACTOR`] times the bound
+//! (a flood of requests that look in-dialog) are requests dropped unread,
+//! whatever they are; their senders retransmit. Responses always pass:
+//! they answer our own requests, which are bounded. New INVITEs
 //! are remembered for as long as they can be retransmitted (64 x T1), with
 //! what became of them: a retransmission of a queued INVITE goes on to its
 //! transaction, and one of a refused INVITE gets the same 503 again (same
@@ -45,6 +48,9 @@ use crate::transaction::Peer;
 /// About 40 bytes each.
 const QUEUED_MAX: usize = 1 << 20;
 const REFUSED_MAX: usize = 1 << 18;
+
+/// Past this many times `max_backlog`, requests are dropped unanswered.
+pub const HARD_FACTOR: usize = 4;
 
 /// The reason given in the 503's Warning and in the call record.
 pub const SHED_REASON: &str = "SIP overload";
@@ -99,6 +105,8 @@ pub struct GuardStats {
     pub shed: AtomicU64,
     /// Refused INVITEs whose call record was lost.
     pub shed_unrecorded: AtomicU64,
+    /// Requests dropped unanswered past `HARD_FACTOR` x `max_backlog`.
+    pub dropped: AtomicU64,
 }
 
 pub struct Guard {
@@ -119,7 +127,10 @@ enum Verdict {
     RefuseInvite,
     /// A retransmission of an INVITE refused already: the same 503 again.
     RefuseAgain,
+    /// The ACK of a 503 sent here.
     Drop,
+    /// Any request, past the hard bound.
+    Overflow,
 }
 
 impl Guard {
@@ -141,6 +152,10 @@ impl Guard {
         match msg {
             SipMessage::Request(req) if verdict != Verdict::Pass => {
                 if verdict == Verdict::Drop {
+                    return Admit::Drop;
+                }
+                if verdict == Verdict::Overflow {
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                     return Admit::Drop;
                 }
                 let to = response_peer(&req, from);
@@ -170,7 +185,11 @@ impl Guard {
         let SipMessage::Request(req) = msg else {
             return Verdict::Pass; // responses: work under way
         };
-        let over = self.stats.backlog.load(Ordering::Relaxed) >= self.cfg.max_backlog;
+        let backlog = self.stats.backlog.load(Ordering::Relaxed);
+        if backlog >= self.cfg.max_backlog.saturating_mul(HARD_FACTOR) {
+            return Verdict::Overflow;
+        }
+        let over = backlog >= self.cfg.max_backlog;
         match req.method {
             // The ACK of a non-2xx answer has its INVITE's branch.
             Method::Ack => {
@@ -435,6 +454,26 @@ mod tests {
             2,
             "refusals, not retransmissions"
         );
+    }
+
+    #[test]
+    fn past_the_hard_bound_requests_are_dropped_and_responses_pass() {
+        let g = Guard::new(bounded(1), None);
+        for i in 0..HARD_FACTOR {
+            assert!(queued(admit(&g, "BYE", &format!("z9hG4bKh{i}"), Some("t"))));
+        }
+        assert!(matches!(
+            admit(&g, "BYE", "z9hG4bKlast", Some("t")),
+            Admit::Drop
+        ));
+        assert!(matches!(admit(&g, "INVITE", "z9hG4bKn", None), Admit::Drop));
+        assert_eq!(g.stats.dropped.load(Ordering::Relaxed), 2);
+        let resp = parse::parse(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKr\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>;tag=2\r\nCall-ID: r@test\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        let ess = Essentials::of(&resp).unwrap();
+        assert!(queued(g.admit(resp, ess, peer())), "responses always pass");
     }
 
     #[test]
