@@ -289,7 +289,8 @@ mod uring {
         // Leaked, like the send slab below, never freed: receives stay
         // armed and sends may be in flight when the run ends, and the
         // kernel may still use the buffers after the ring is closed (its
-        // teardown is asynchronous). The process ends right after.
+        // teardown is asynchronous). A few MB per run; a process makes
+        // one run (three in the smoke test).
         let provided: &mut Provided = Box::leak(Box::new(Provided {
             ring: mem.cast(),
             bufs: vec![0; BUFS as usize * BUF],

@@ -42,10 +42,10 @@ sample_peaks() {
 }
 on_window_start() {
   if (( RAW )); then
+    SIP_DROPS0=$(udp_port_drops "${SIP_ADDR##*:}")
     "$SIPFLOOD_BIN" --target "$SIP_ADDR" --did 0000 --rate "$FLOOD" --seconds "$FLOOD_S" \
       --linger 10 > "$W/sipflood.json" 2> "$W/sipflood.err" &
     FLOOD_PID=$!
-    SIP_DROPS0=$(udp_port_drops "${SIP_ADDR##*:}")
     sample_peaks &
     PIDS+=("$!")
   else

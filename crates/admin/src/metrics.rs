@@ -231,12 +231,12 @@ pub async fn metrics(State(st): State<Arc<AdminState>>) -> Response {
         ),
         (
             "softswitch_sip_shed_total",
-            "New SIP requests refused with 503 by the flood guard ([sip] max_backlog).",
+            "New SIP requests refused with 503 by the flood guard ([sip] max_backlog); a retransmitted INVITE counts once, other requests each time.",
             &guard.shed,
         ),
         (
             "softswitch_sip_dropped_total",
-            "SIP requests dropped unanswered: the backlog past 4 x [sip] max_backlog.",
+            "SIP messages over UDP dropped by the flood guard's hard bound (4 x [sip] max_backlog waiting).",
             &guard.dropped,
         ),
         (

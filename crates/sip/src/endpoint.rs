@@ -319,8 +319,9 @@ async fn udp_recv(
                 }
                 Admit::Drop => {}
             },
+            // Never waits either (a flood of garbage must not stall reading).
             Err(Some(reply)) => {
-                let _ = sock.send_to(&reply, src).await;
+                let _ = sock.try_send_to(&reply, src);
             }
             Err(None) => {}
         }
@@ -382,6 +383,11 @@ async fn tcp_conn(
     };
     let mut buf = BytesMut::with_capacity(8192);
     'read: loop {
+        // Requests past the guard's hard bound: leave the rest in the
+        // socket (TCP senders wait; they do not retransmit).
+        while guard.pause_reading() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         match rd.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
@@ -475,7 +481,7 @@ impl Core {
     fn inbound(&mut self, inbound: Inbound) {
         match inbound {
             Inbound::Message(msg, from) => {
-                self.guard.taken();
+                self.guard.taken(matches!(msg, SipMessage::Response(_)));
                 let from = match &msg {
                     SipMessage::Request(req) => response_peer(req, from),
                     SipMessage::Response(_) => from,

@@ -11,10 +11,13 @@
 //!
 //! What belongs to work under way still goes through: responses, CANCELs,
 //! requests inside a dialog, ACKs of our own answers, and retransmissions
-//! of INVITEs already queued. Only past [`HARD_FACTOR`] times the bound
-//! (a flood of requests that look in-dialog) are requests dropped unread,
-//! whatever they are; their senders retransmit. Responses always pass:
-//! they answer our own requests, which are bounded. New INVITEs
+//! of INVITEs already queued. That too has a hard bound, for floods of
+//! messages that only look under way: past [`HARD_FACTOR`] times the bound
+//! in requests waiting, UDP requests of any kind are dropped (their senders
+//! retransmit), and so are UDP responses past as many responses waiting
+//! (counted apart, so a flood of forged responses cannot shut requests
+//! out). A TCP connection is not read while requests are past the hard
+//! bound: TCP senders do not retransmit, flow control holds them. New INVITEs
 //! are remembered for as long as they can be retransmitted (64 x T1), with
 //! what became of them: a retransmission of a queued INVITE goes on to its
 //! transaction, and one of a refused INVITE gets the same 503 again (same
@@ -100,12 +103,14 @@ pub enum Admit {
 pub struct GuardStats {
     /// Messages read and not yet taken by the transaction layer.
     pub backlog: AtomicUsize,
+    /// Of which responses.
+    pub responses: AtomicUsize,
     /// New requests refused with 503 for the backlog (not counting
     /// retransmissions of those).
     pub shed: AtomicU64,
     /// Refused INVITEs whose call record was lost.
     pub shed_unrecorded: AtomicU64,
-    /// Requests dropped unanswered past `HARD_FACTOR` x `max_backlog`.
+    /// UDP messages dropped past `HARD_FACTOR` x `max_backlog`.
     pub dropped: AtomicU64,
 }
 
@@ -148,48 +153,81 @@ impl Guard {
     /// headers). A queued message must be matched by [`Guard::taken`] when
     /// the transaction layer takes it.
     pub fn admit(&self, msg: SipMessage, ess: Essentials, from: Peer) -> Admit {
-        let verdict = self.judge(&msg, &ess);
+        let verdict = self.judge(&msg, &ess, from.transport.reliable());
+        if verdict == Verdict::Overflow {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return Admit::Drop;
+        }
         match msg {
             SipMessage::Request(req) if verdict != Verdict::Pass => {
                 if verdict == Verdict::Drop {
-                    return Admit::Drop;
-                }
-                if verdict == Verdict::Overflow {
-                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                     return Admit::Drop;
                 }
                 let to = response_peer(&req, from);
                 Admit::Refuse(self.refuse(req, ess, to, verdict), to)
             }
             msg => {
-                let backlog = self.stats.backlog.fetch_add(1, Ordering::Relaxed) + 1;
-                if backlog <= self.cfg.max_backlog / 2
-                    && self.shedding.swap(false, Ordering::Relaxed)
-                {
-                    tracing::info!(backlog, "SIP backlog drained: new requests are taken again");
+                if matches!(msg, SipMessage::Response(_)) {
+                    self.stats.responses.fetch_add(1, Ordering::Relaxed);
                 }
+                self.stats.backlog.fetch_add(1, Ordering::Relaxed);
                 Admit::Queue(msg)
             }
         }
     }
 
-    /// The transaction layer took a queued message.
-    pub fn taken(&self) {
-        self.stats.backlog.fetch_sub(1, Ordering::Relaxed);
+    /// The transaction layer took a queued message (a response or not).
+    pub fn taken(&self, response: bool) {
+        if response {
+            self.stats.responses.fetch_sub(1, Ordering::Relaxed);
+        }
+        let backlog = self
+            .stats
+            .backlog
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        if backlog <= self.cfg.max_backlog / 2
+            && self.shedding.load(Ordering::Relaxed)
+            && self.shedding.swap(false, Ordering::Relaxed)
+        {
+            tracing::info!(backlog, "SIP backlog drained");
+        }
     }
 
-    fn judge(&self, msg: &SipMessage, ess: &Essentials) -> Verdict {
+    /// Requests waiting (the backlog less its responses).
+    fn requests_waiting(&self) -> usize {
+        let all = self.stats.backlog.load(Ordering::Relaxed);
+        all.saturating_sub(self.stats.responses.load(Ordering::Relaxed))
+    }
+
+    fn hard_bound(&self) -> usize {
+        self.cfg.max_backlog.saturating_mul(HARD_FACTOR)
+    }
+
+    /// A TCP connection should not be read now (requests past the hard
+    /// bound): its sender waits, as TCP senders do not retransmit.
+    pub fn pause_reading(&self) -> bool {
+        self.cfg.max_backlog > 0 && self.requests_waiting() >= self.hard_bound()
+    }
+
+    fn judge(&self, msg: &SipMessage, ess: &Essentials, reliable: bool) -> Verdict {
         if self.cfg.max_backlog == 0 {
             return Verdict::Pass;
         }
         let SipMessage::Request(req) = msg else {
-            return Verdict::Pass; // responses: work under way
+            // Responses: work under way, up to the hard bound of their own.
+            let responses = self.stats.responses.load(Ordering::Relaxed);
+            return if !reliable && responses >= self.hard_bound() {
+                Verdict::Overflow
+            } else {
+                Verdict::Pass
+            };
         };
-        let backlog = self.stats.backlog.load(Ordering::Relaxed);
-        if backlog >= self.cfg.max_backlog.saturating_mul(HARD_FACTOR) {
+        let requests = self.requests_waiting();
+        if !reliable && requests >= self.hard_bound() {
             return Verdict::Overflow;
         }
-        let over = backlog >= self.cfg.max_backlog;
+        let over = requests >= self.cfg.max_backlog;
         match req.method {
             // The ACK of a non-2xx answer has its INVITE's branch.
             Method::Ack => {
@@ -208,8 +246,9 @@ impl Guard {
             _ if ess.to_tag.is_some() => Verdict::Pass,
             Method::Invite => {
                 let key = invite_key(ess);
-                let now = Instant::now();
                 let mut recent = self.recent.lock().expect("guard lock");
+                // Read under the lock, so the lists stay in time order.
+                let now = Instant::now();
                 recent.expire(now, self.cfg.remember);
                 match recent.fate(key) {
                     Some(Fate::Queued) => Verdict::Pass,
@@ -237,7 +276,7 @@ impl Guard {
                 tracing::warn!(
                     backlog = self.stats.backlog.load(Ordering::Relaxed),
                     max_backlog = self.cfg.max_backlog,
-                    "SIP backlog at its bound: new requests get 503 until it drains"
+                    "SIP backlog at its bound: new requests get 503 while it stays there"
                 );
             }
         }
@@ -270,10 +309,12 @@ impl Guard {
 }
 
 /// An INVITE transaction's identity across retransmissions (RFC 3261
-/// 17.2.3: the top Via's branch and sent-by), with its Call-ID.
+/// 17.2.3: the top Via's branch and sent-by), with its Call-ID and CSeq
+/// number (for senders without a branch: a new attempt has a new CSeq;
+/// the ACK of a non-2xx answer keeps its INVITE's number).
 fn invite_key(ess: &Essentials) -> u64 {
     let mut h = DefaultHasher::new();
-    (&ess.branch, &ess.sent_by, &ess.call_id).hash(&mut h);
+    (&ess.branch, &ess.sent_by, &ess.call_id, ess.cseq).hash(&mut h);
     h.finish()
 }
 
@@ -316,7 +357,7 @@ impl RecentInvites {
     fn expire(&mut self, now: Instant, remember: Duration) {
         for list in [&mut self.queued, &mut self.refused] {
             while let Some(&(at, k)) = list.front() {
-                if now.duration_since(at) <= remember {
+                if now.saturating_duration_since(at) <= remember {
                     break;
                 }
                 list.pop_front();
@@ -445,7 +486,7 @@ mod tests {
         // The transaction layer catches up: new calls come in again, but
         // a call refused stays refused (its caller has its 503).
         for _ in 0..6 {
-            g.taken();
+            g.taken(false);
         }
         assert!(queued(admit(&g, "INVITE", "z9hG4bKc", None)));
         assert!(refused(admit(&g, "INVITE", "z9hG4bKb", None)).is_some());
@@ -456,24 +497,51 @@ mod tests {
         );
     }
 
+    fn response(branch: &str) -> (SipMessage, Essentials) {
+        let text = format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={branch}\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>;tag=2\r\nCall-ID: {branch}@test\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+        );
+        let msg = parse::parse(text.as_bytes()).unwrap();
+        let ess = Essentials::of(&msg).unwrap();
+        (msg, ess)
+    }
+
     #[test]
-    fn past_the_hard_bound_requests_are_dropped_and_responses_pass() {
+    fn past_the_hard_bound_udp_requests_are_dropped_and_responses_counted_apart() {
         let g = Guard::new(bounded(1), None);
         for i in 0..HARD_FACTOR {
             assert!(queued(admit(&g, "BYE", &format!("z9hG4bKh{i}"), Some("t"))));
         }
+        assert!(g.pause_reading(), "TCP connections wait");
         assert!(matches!(
             admit(&g, "BYE", "z9hG4bKlast", Some("t")),
             Admit::Drop
         ));
         assert!(matches!(admit(&g, "INVITE", "z9hG4bKn", None), Admit::Drop));
         assert_eq!(g.stats.dropped.load(Ordering::Relaxed), 2);
-        let resp = parse::parse(
-            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKr\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>;tag=2\r\nCall-ID: r@test\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-        )
-        .unwrap();
-        let ess = Essentials::of(&resp).unwrap();
-        assert!(queued(g.admit(resp, ess, peer())), "responses always pass");
+        // Over TCP nothing is dropped: the connection stops being read.
+        let tcp = Peer {
+            transport: Transport::Tcp,
+            ..peer()
+        };
+        let (msg, ess) = request("BYE", "z9hG4bKtcp", Some("t"));
+        assert!(queued(g.admit(msg, ess, tcp)));
+        // Responses have their own bound: requests past theirs do not
+        // stop them, and a flood of responses does not count as requests.
+        for i in 0..HARD_FACTOR {
+            let (msg, ess) = response(&format!("z9hG4bKr{i}"));
+            assert!(queued(g.admit(msg, ess, peer())));
+        }
+        let (msg, ess) = response("z9hG4bKrlast");
+        assert!(matches!(g.admit(msg, ess, peer()), Admit::Drop));
+        for _ in 0..=HARD_FACTOR {
+            g.taken(false);
+        }
+        assert!(!g.pause_reading());
+        assert!(
+            queued(admit(&g, "BYE", "z9hG4bKafter", Some("t"))),
+            "{HARD_FACTOR} responses waiting do not hold requests back"
+        );
     }
 
     #[test]
