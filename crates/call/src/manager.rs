@@ -34,16 +34,16 @@ pub struct CallLimits {
     pub max_cps: u32,
 }
 
-/// A new INVITE being decided on.
+/// A new INVITE being decided on: its server transaction, and the caller.
 #[derive(Clone, Copy)]
 struct Incoming<'a> {
     id: ServerTxId,
-    req: &'a Request,
-    ess: &'a Essentials,
-    from: Peer,
+    caller: Caller<'a>,
 }
 
-/// Who is refused: the request, its essentials, where it came from.
+/// A new call's request, its essentials, where it came from (all a
+/// refusal's record needs; the SIP transport's refusals have no
+/// transaction).
 #[derive(Clone, Copy)]
 struct Caller<'a> {
     req: &'a Request,
@@ -190,9 +190,9 @@ impl CallManager {
         trunk: Option<&str>,
         did: Option<&str>,
     ) {
-        let Incoming { id, req, ess, from } = *inc;
-        self.record_refusal(Caller { req, ess, from }, code, reason, trunk, did);
-        let mut r = message::response(req, code, Some(&message::random_token(8)));
+        let Incoming { id, caller } = *inc;
+        self.record_refusal(caller, code, reason, trunk, did);
+        let mut r = message::response(caller.req, code, Some(&message::random_token(8)));
         r.headers.push(Header::Warning(
             format!("399 softswitch \"{reason}\"").into(),
         ));
@@ -266,9 +266,11 @@ impl CallManager {
     fn invite(&self, id: ServerTxId, req: Request, ess: Essentials, from: Peer) {
         let inc = Incoming {
             id,
-            req: &req,
-            ess: &ess,
-            from,
+            caller: Caller {
+                req: &req,
+                ess: &ess,
+                from,
+            },
         };
         if self.draining.load(Ordering::Acquire) {
             self.reject(&inc, 503, "shutting down", None, None);
