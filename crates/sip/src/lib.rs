@@ -1,5 +1,5 @@
 //! SIP for softswitch: the rsip shim, a sans-IO transaction layer, dialogs,
-//! digest auth, and the tokio transport edge (UDP and TCP) that drives them.
+//! digest auth and its failure limits, and the tokio transport edge (UDP and TCP) that drives them.
 
 pub mod auth;
 pub mod dialog;
@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod guard;
 pub mod message;
 pub mod parse;
+pub mod throttle;
 pub mod transaction;
 
 pub use dialog::Dialog;

@@ -1,0 +1,166 @@
+//! An account: who a person is to softswitch, their role and scope, their
+//! password hash and history, second factor, and life cycle (created,
+//! last login, disabled).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::role::{Role, Scope};
+use crate::AuthError;
+
+/// How many passwords back a new one may not repeat (CNIL: the last 5,
+/// the current one included).
+pub const HISTORY: usize = 5;
+
+/// A stored account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    /// The login: lower-case letters, digits, `.`, `_`, `-`, `@`.
+    pub id: String,
+    /// Full name, shown in pages and the audit export.
+    #[serde(default)]
+    pub name: String,
+    pub role: Role,
+    /// Queues the account is limited to (empty: all).
+    #[serde(default)]
+    pub queues: Scope,
+    /// Recordings granted (the client role sees none without).
+    #[serde(default)]
+    pub recordings: bool,
+    /// The ACD agent an `agent` account is (default: the same id).
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// argon2id PHC string; `None` for an account that signs in only by SSO.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Earlier password hashes, newest first (at most `HISTORY - 1`).
+    #[serde(default)]
+    pub history: Vec<String>,
+    /// The password is temporary: it must be changed at the next login.
+    #[serde(default)]
+    pub must_change: bool,
+    #[serde(default)]
+    pub password_changed_at: Option<DateTime<Utc>>,
+    /// Base32 TOTP secret once enrolled.
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// A secret shown for enrolment, not confirmed yet.
+    #[serde(default)]
+    pub totp_pending: Option<String>,
+    /// Time step of the last code accepted (each code is used once).
+    #[serde(default)]
+    pub totp_last_step: Option<u64>,
+    /// SHA-256 of the unused recovery codes.
+    #[serde(default)]
+    pub recovery: Vec<String>,
+    /// `issuer#subject` for an account made by an SSO login.
+    #[serde(default)]
+    pub sso: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// When it was last enabled again (the inactivity clock restarts).
+    #[serde(default)]
+    pub enabled_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub disabled: Option<Disabled>,
+}
+
+/// Why and when an account was disabled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Disabled {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    pub by: String,
+}
+
+impl Account {
+    /// The last sign of life: login, creation or re-enabling.
+    pub fn active_since(&self) -> DateTime<Utc> {
+        [Some(self.created_at), self.last_login_at, self.enabled_at]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(self.created_at)
+    }
+
+    /// The ACD agent this account is, for the agent role.
+    pub fn agent_id(&self) -> &str {
+        self.agent.as_deref().unwrap_or(&self.id)
+    }
+
+    /// What the API and pages show: no hashes, no secrets.
+    pub fn view(&self) -> AccountView {
+        AccountView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            queues: self.queues.clone(),
+            recordings: self.recordings,
+            agent: self.agent.clone(),
+            local_password: self.password.is_some(),
+            must_change: self.must_change,
+            totp: self.totp.is_some(),
+            recovery_codes_left: self.recovery.len(),
+            sso: self.sso.is_some(),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            last_login_at: self.last_login_at,
+            disabled: self.disabled.clone(),
+        }
+    }
+}
+
+/// An account as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub queues: Scope,
+    pub recordings: bool,
+    pub agent: Option<String>,
+    pub local_password: bool,
+    pub must_change: bool,
+    pub totp: bool,
+    pub recovery_codes_left: usize,
+    pub sso: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub disabled: Option<Disabled>,
+}
+
+/// What `add` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub queues: Scope,
+    #[serde(default)]
+    pub recordings: bool,
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+/// Check an account id: 2 to 64 of `a-z 0-9 . _ - @`, starting with a letter or digit.
+pub fn check_id(id: &str) -> Result<(), AuthError> {
+    let ok = (2..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_@".contains(c))
+        && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid(format!(
+            "account id {id:?}: 2 to 64 characters among a-z, 0-9, '.', '_', '-', '@', starting with a letter or digit"
+        )))
+    }
+}

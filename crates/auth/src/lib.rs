@@ -1,0 +1,64 @@
+//! Who may do what: named accounts with roles and queue scopes, CNIL
+//! passwords hashed with argon2id, TOTP second factor and recovery codes,
+//! browser sessions, API tokens, login failure limits, OpenID Connect
+//! sign-in, and the hash-chained audit log.
+//!
+//! The key decision: nothing here trusts a name the client gives. Every
+//! action is tied to an account proven by a password and second factor, an
+//! identity provider, or a token, and the audit log records that account;
+//! the log's lines chain by hash so that a changed past shows.
+//! Time is always an argument, so that expiry and locks are tested on a
+//! fake clock.
+
+pub mod account;
+pub mod audit;
+mod credentials;
+pub mod login;
+pub mod password;
+pub mod role;
+pub mod session;
+pub mod store;
+pub mod token;
+pub mod totp;
+
+pub use account::{Account, AccountView, NewAccount};
+pub use audit::{Audit, Entry};
+pub use credentials::MAX_TOKEN_DAYS;
+pub use login::{next_stage, Logins};
+pub use role::{Perm, Role, Scope};
+pub use session::{Session, Sessions, Stage, Via};
+pub use store::AccountStore;
+pub use token::ApiToken;
+
+use std::time::Duration;
+
+/// What can go wrong; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Same message for an unknown account and a wrong password.
+    #[error("wrong account or password")]
+    Denied,
+    #[error("too many failures: try again in {} s", .0.as_secs())]
+    Throttled(Duration),
+    #[error("too many failures: locked for {} min", .0.as_secs().div_ceil(60))]
+    Locked(Duration),
+    #[error("this account is disabled ({0}): ask an administrator")]
+    Disabled(String),
+    #[error("password refused: {0}")]
+    WeakPassword(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no account {0:?}")]
+    NotFound(String),
+    #[error("account {0:?} exists already")]
+    Exists(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("account store unreadable: {0}")]
+    Corrupt(String),
+    #[error("account store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[cfg(test)]
+mod tests;
