@@ -4,7 +4,10 @@
 # something must be installed.
 #   scripts/deps.sh run    packages to build and run softswitch
 #   scripts/deps.sh test   the above plus the test tools (SIPp, curl, baresip,
-#                          openssl and python3 for the HTTPS back end)
+#                          openssl and python3 for the HTTPS back end,
+#                          Chromium for the console's browser tests, and
+#                          tests/web's npm packages: playwright-core,
+#                          axe-core, and oidc-provider as the SSO test IdP)
 set -euo pipefail
 
 what="${1:-run}"
@@ -13,7 +16,11 @@ what="${1:-run}"
 pkgs=(build-essential pkg-config autoconf automake libtool libclang-dev clang)
 case "$what" in
   run) ;;
-  test) pkgs+=(sip-tester curl baresip-core openssl python3) ;;
+  test)
+    pkgs+=(sip-tester curl baresip-core openssl python3 chromium)
+    # Node.js: the machine's own when it has one, else Debian's.
+    command -v node >/dev/null || pkgs+=(nodejs npm)
+    ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
@@ -36,3 +43,13 @@ if ((${#missing[@]})); then
 fi
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust stable (rustup) first" >&2; exit 1; }
+
+if [ "$what" = test ]; then
+  # The browser tests' npm packages, from the lock file, when missing or
+  # older than it.
+  web="$(dirname "$0")/../tests/web"
+  if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    echo "installing tests/web npm packages" >&2
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

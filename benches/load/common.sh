@@ -84,6 +84,7 @@ dir = "$REPO/prompts"
 dir = "$W/flows"
 [admin]
 listen = "127.0.0.1:0"
+plain_http = true
 token = "$TOKEN"
 CONF
 }

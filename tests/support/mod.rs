@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod idp;
+pub mod web;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -59,6 +61,13 @@ pub struct Options {
     pub media_busy_percent: Option<u32>,
     /// `[sip] max_backlog` (the shipped default when `None`).
     pub sip_max_backlog: Option<usize>,
+    /// The admin listener's port (0: any free one).
+    pub admin_port: u16,
+    /// Serve the admin listener over HTTPS (self-signed certificate in the
+    /// data directory) instead of plain HTTP.
+    pub admin_tls: bool,
+    /// More `[admin]` lines.
+    pub admin_extra: String,
 }
 
 impl Default for Options {
@@ -79,6 +88,9 @@ impl Default for Options {
             max_cps: None,
             media_busy_percent: None,
             sip_max_backlog: None,
+            admin_port: 0,
+            admin_tls: false,
+            admin_extra: String::new(),
         }
     }
 }
@@ -175,6 +187,9 @@ skills = { general = 5, expert = 5 }
 /// The admin token of test servers.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123";
 
+/// The first password of the account `admin` of test servers.
+pub const BOOTSTRAP_PASSWORD: &str = "Bootstrap-Admin-2026";
+
 /// A running softswitch.
 pub struct Server {
     child: Option<Child>,
@@ -257,8 +272,11 @@ dir = "{flows}"
 {http_ca}
 
 [admin]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{admin_port}"
+plain_http = {plain}
 token = "{token}"
+bootstrap_password = "{bootstrap}"
+{admin_extra}
 
 [[trunks]]
 name = "local"
@@ -287,6 +305,10 @@ answer_after_ms = {answer}
             prompts = prompts.display(),
             flows = flows_dir.display(),
             token = ADMIN_TOKEN,
+            bootstrap = BOOTSTRAP_PASSWORD,
+            admin_port = o.admin_port,
+            plain = !o.admin_tls,
+            admin_extra = o.admin_extra,
             dids = o.dids,
             allow = o.allow,
             answer = o.answer_after_ms,
@@ -496,7 +518,7 @@ impl Drop for Server {
     }
 }
 
-fn rand_suffix() -> u64 {
+pub(crate) fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(Instant::now().elapsed().as_nanos() as u64);

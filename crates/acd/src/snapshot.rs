@@ -95,6 +95,8 @@ pub struct AgentView {
     pub offerable: bool,
     /// Calls answered since login.
     pub calls_answered: u64,
+    /// Active queues whose skills this agent meets (the queues it serves).
+    pub queues: Vec<String>,
     /// The call it rings for or talks on.
     pub call: Option<CallId>,
     /// Pause asked for while busy, applied after the call and wrap-up.

@@ -8,28 +8,41 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use call::queueing::{AgentAction, MonitorTarget};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::principal::Principal;
 use crate::routes::error;
 use crate::AdminState;
 
 type St = State<Arc<AdminState>>;
 
-/// Every queue: waiting calls, longest wait, agents by state.
-pub async fn queues(State(st): St) -> Response {
+/// Every queue the account sees: waiting calls, longest wait, agents by state.
+pub async fn queues(State(st): St, Extension(p): Extension<Principal>) -> Response {
     match st.acd.snapshot().await {
-        Some(s) => Json(json!({ "queues": s.queues })).into_response(),
+        Some(mut s) => {
+            s.queues.retain(|q| p.sees(Some(&q.name)));
+            Json(json!({ "queues": s.queues })).into_response()
+        }
         None => error(StatusCode::SERVICE_UNAVAILABLE, "the ACD is stopped"),
     }
 }
 
-/// Every agent: state, pause reason, registration, calls answered.
-pub async fn agents(State(st): St) -> Response {
+/// Does an account limited to some queues see this agent (one who serves
+/// at least one of them)?
+fn sees_agent(p: &Principal, agent: &acd::AgentView) -> bool {
+    p.queues.is_all() || agent.queues.iter().any(|q| p.sees(Some(q)))
+}
+
+/// Every agent the account sees: state, pause reason, registration, calls answered.
+pub async fn agents(State(st): St, Extension(p): Extension<Principal>) -> Response {
     match st.acd.snapshot().await {
-        Some(s) => Json(json!({ "agents": s.agents })).into_response(),
+        Some(mut s) => {
+            s.agents.retain(|a| sees_agent(&p, a));
+            Json(json!({ "agents": s.agents })).into_response()
+        }
         None => error(StatusCode::SERVICE_UNAVAILABLE, "the ACD is stopped"),
     }
 }
@@ -43,13 +56,14 @@ struct ActionBody {
     code: Option<String>,
     /// `monitor`: the account whose registered phone listens.
     phone: Option<String>,
-    /// Who asks (kept in the audit log).
+    /// A name the caller gives (kept beside the authenticated account).
     by: Option<String>,
 }
 
 /// A supervisor's (or agent desktop's) action on an agent.
 pub async fn agent_action(
     State(st): St,
+    Extension(p): Extension<Principal>,
     Path((agent, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
@@ -66,14 +80,37 @@ pub async fn agent_action(
             }
         }
     };
+    if !p.queues.is_all() {
+        let serves = st
+            .acd
+            .snapshot()
+            .await
+            .and_then(|s| s.agents.into_iter().find(|a| a.id == agent))
+            .is_some_and(|a| sees_agent(&p, &a));
+        if !serves {
+            return error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "agent {agent:?} serves none of your queues ({})",
+                    p.queues.0.join(", ")
+                ),
+            );
+        }
+    }
     if action == "monitor" {
+        if !p.allows(auth::Perm::Monitor) {
+            return error(
+                StatusCode::FORBIDDEN,
+                format!("the {} role may not listen to calls", p.role),
+            );
+        }
         let Some(phone) = b.phone.clone() else {
             return error(
                 StatusCode::BAD_REQUEST,
                 "monitor needs {\"phone\": \"ACCOUNT\"}",
             );
         };
-        return start_monitor(&st, MonitorTarget::Agent(agent), phone, b.by).await;
+        return start_monitor(&st, &p, MonitorTarget::Agent(agent), phone, b.by).await;
     }
     let act = match action.as_str() {
         "login" => AgentAction::Login,
@@ -101,12 +138,11 @@ pub async fn agent_action(
     };
     match st.acd.agent(&agent, act).await {
         Ok(()) => {
-            let who = b.by.clone().unwrap_or_else(|| "api".into());
-            st.audit.record(
-                &who,
+            p.audit(
+                &st,
                 &format!("agent.{action}"),
                 &agent,
-                json!({ "reason": b.reason, "code": b.code }),
+                json!({ "reason": b.reason, "code": b.code, "declared_by": b.by }),
             );
             let view = st
                 .acd
@@ -125,7 +161,7 @@ pub async fn agent_action(
 pub struct MonitorBody {
     /// The account whose registered phone is rung to listen.
     phone: String,
-    /// Who asks (kept in the audit log and the CDR).
+    /// A name the caller gives (kept beside the authenticated account).
     by: Option<String>,
 }
 
@@ -133,6 +169,7 @@ pub struct MonitorBody {
 /// conversation by a supervisor's registered phone.
 pub async fn monitor(
     State(st): St,
+    Extension(p): Extension<Principal>,
     Path(record_id): Path<String>,
     body: Result<Json<MonitorBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
@@ -148,24 +185,29 @@ pub async fn monitor(
             )
         }
     };
-    start_monitor(&st, MonitorTarget::Call(record_id), b.phone, b.by).await
+    start_monitor(&st, &p, MonitorTarget::Call(record_id), b.phone, b.by).await
 }
 
 async fn start_monitor(
     st: &AdminState,
+    p: &Principal,
     target: MonitorTarget,
     phone: String,
-    by: Option<String>,
+    declared: Option<String>,
 ) -> Response {
-    let by = by.unwrap_or_else(|| "api".into());
+    let by = p.account.clone();
     let what = match &target {
         MonitorTarget::Call(r) => format!("call:{r}"),
         MonitorTarget::Agent(a) => format!("agent:{a}"),
     };
     match st.acd.monitor(target, &phone, &by).await {
         Ok(()) => {
-            st.audit
-                .record(&by, "call.monitor", &what, json!({ "phone": phone }));
+            p.audit(
+                st,
+                "call.monitor",
+                &what,
+                json!({ "phone": phone, "declared_by": declared }),
+            );
             Json(json!({ "monitoring": what, "phone": phone, "status": "ringing" })).into_response()
         }
         Err(e) => error(StatusCode::CONFLICT, e),

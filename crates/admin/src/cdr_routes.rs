@@ -1,17 +1,21 @@
 //! `GET cdr?from=&to=`: call records from the journal, as a JSON array
 //! (default), JSONL or CSV. Reading records is an access to personal data:
-//! each one is written to the audit log.
+//! each one is written to the audit log. An account sees the records of its
+//! queues only; an agent its own calls; the client role with every number
+//! masked.
 
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use cdr::export::{self, ExportOptions};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::principal::Principal;
 use crate::routes::error;
 use crate::AdminState;
 
@@ -33,7 +37,7 @@ pub struct CdrQuery {
     mask: bool,
     /// At most this many records (the earliest).
     limit: Option<usize>,
-    /// Who asks (kept in the audit log).
+    /// A name the caller gives (kept beside the authenticated account).
     by: Option<String>,
 }
 
@@ -54,6 +58,7 @@ fn parse_time(name: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, Stri
 
 pub async fn list(
     State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
     query: Result<Query<CdrQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Query(q) = match query {
@@ -74,7 +79,8 @@ pub async fn list(
             format!("format={format:?}: expected json, jsonl or csv"),
         );
     }
-    let opts = match ExportOptions::parse(q.columns.as_deref(), q.separator.as_deref(), q.mask) {
+    let mask = q.mask || p.role.masks_numbers();
+    let opts = match ExportOptions::parse(q.columns.as_deref(), q.separator.as_deref(), mask) {
         Ok(o) => o,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -90,19 +96,26 @@ pub async fn list(
         }
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
+    records.retain(|r| p.sees(r.queue.as_deref()));
+    if p.role == auth::Role::Agent {
+        let me = p.agent.as_deref();
+        records.retain(|r| {
+            r.agent.as_deref() == me || r.conversations.iter().any(|c| Some(c.agent.as_str()) == me)
+        });
+    }
     records.sort_by_key(|r| r.ended_at);
     if let Some(n) = q.limit {
         records.truncate(n);
     }
-    st.audit.record(
-        q.by.as_deref().unwrap_or("api"),
+    p.audit(
+        &st,
         "cdr.read",
         &format!(
             "{}..{}",
             q.from.as_deref().unwrap_or(""),
             q.to.as_deref().unwrap_or("")
         ),
-        json!({ "records": records.len(), "format": format, "masked": q.mask }),
+        json!({ "records": records.len(), "format": format, "masked": mask, "declared_by": q.by }),
     );
     let mut body = Vec::new();
     let (written, ctype) = match format.as_str() {
@@ -111,11 +124,11 @@ pub async fn list(
             "text/csv; charset=utf-8",
         ),
         "jsonl" => (
-            export::write_jsonl(&records, q.mask, &mut body),
+            export::write_jsonl(&records, mask, &mut body),
             "application/x-ndjson",
         ),
         _ => (
-            export::write_json(&records, q.mask, &mut body),
+            export::write_json(&records, mask, &mut body),
             "application/json",
         ),
     };

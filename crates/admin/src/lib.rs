@@ -1,28 +1,62 @@
-//! The admin HTTP API (`/api/v1`, bearer token): health, file 0, flows,
-//! prompts, queues and agents, call records and recordings; and `/metrics`.
-//! Every change is written to the audit log.
+//! The admin listener: the HTTP(S) API under `/api/v1`, the console's
+//! sign-in pages, and `/metrics`. Every request is tied to an account (a
+//! session, an API token, or the bootstrap token from loopback); every
+//! route needs a permission its role has (one table, `access.rs`); every
+//! change and every read of personal data goes to the audit log under the
+//! authenticated account.
 
+// Helpers return the HTTP answer to send as their error (`Result<_,
+// Response>`): a response is large, but it is made once per request on the
+// failing path, where boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+mod access;
+mod accounts_routes;
 mod acd_routes;
-pub mod audit;
+mod audit_routes;
 mod cdr_routes;
+mod headers;
 mod metrics;
+mod openapi;
+mod pages;
+pub mod principal;
 mod recording_routes;
 mod routes;
+pub mod tls;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use auth::{AccountStore, Audit, Logins, Role, Sessions};
 use call::CallRegistry;
 use ivr::{File0, FlowScript, PromptStore};
 
-pub use audit::Audit;
+pub use openapi::build as openapi_document;
 pub use routes::router;
 
 /// Reload the flows from disk: the flow names, or the `file:line` errors.
 pub type ReloadFn = dyn Fn() -> Result<Vec<String>, Vec<String>> + Send + Sync;
 
+/// How the listener authenticates.
+pub struct Security {
+    /// Served over HTTPS (cookies are `Secure`, HSTS is sent).
+    pub tls: bool,
+    /// The `[admin] token` of the configuration: admin rights, from
+    /// loopback addresses only.
+    pub bootstrap_token: Option<String>,
+    /// `/metrics` needs `Authorization: Bearer` this, when set.
+    pub metrics_token: Option<String>,
+    /// Roles that must use a second factor.
+    pub totp_roles: Vec<Role>,
+    /// Sign-in through an OpenID Connect provider, once its discovery
+    /// document has been read (retried in the background until then).
+    pub oidc: std::sync::OnceLock<auth::oidc::Oidc>,
+}
+
 /// What the API works on.
 pub struct AdminState {
-    pub token: String,
     pub file0: Arc<File0>,
     pub calls: CallRegistry,
     pub audit: Audit,
@@ -48,11 +82,35 @@ pub struct AdminState {
     pub sip_guard: Arc<sip::guard::Guard>,
     /// The HTTP push to the SLA engine, when configured.
     pub push: Option<cdr::push::PushHandle>,
+    /// Accounts and API tokens.
+    pub accounts: Arc<AccountStore>,
+    /// Browser sessions.
+    pub sessions: Sessions,
+    /// Failure limits of logins and second factors.
+    pub logins: Logins,
+    /// SSO sign-ins under way, by the key of their state cookie.
+    pub sso_pending: Mutex<HashMap<String, (Instant, auth::oidc::Pending)>>,
+    pub security: Security,
 }
 
-/// Serve the API on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AdminState>) {
-    if let Err(e) = axum::serve(listener, router(state)).await {
-        tracing::error!(error = %e, "admin API stopped");
+/// Serve on `listener` (HTTPS when `tls` is given) until the process ends.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    state: Arc<AdminState>,
+) {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = match tls {
+        Some(cfg) => match axum_server::from_tcp_rustls(listener, cfg) {
+            Ok(s) => s.serve(app).await,
+            Err(e) => Err(e),
+        },
+        None => match axum_server::from_tcp(listener) {
+            Ok(s) => s.serve(app).await,
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = served {
+        tracing::error!(error = %e, "admin listener stopped");
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /metrics`: Prometheus text format. Live state (calls up, queues,
 //! agents), media figures, and the CDR-based counters and rolling window.
-//! Holds no personal data, so it is served without the API token (the
-//! admin listener is on 127.0.0.1 by default).
+//! Holds no personal data: served without an account, behind
+//! `[admin] metrics_token` when one is set (for a listener off loopback).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -46,7 +46,23 @@ impl Page {
     }
 }
 
-pub async fn metrics(State(st): State<Arc<AdminState>>) -> Response {
+pub async fn metrics(
+    State(st): State<Arc<AdminState>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(want) = &st.security.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !auth::token::constant_time_eq(given.as_bytes(), want.as_bytes()) {
+            return crate::routes::error(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "/metrics needs `Authorization: Bearer <[admin] metrics_token>`",
+            );
+        }
+    }
     let mut p = Page(String::with_capacity(4096));
     p.single(
         "softswitch_calls_in_progress",

@@ -1,20 +1,22 @@
-//! Routes of `/api/v1`, the bearer-token check, and JSON errors.
+//! The admin listener's router; the file 0, flow and prompt handlers of
+//! `/api/v1`; JSON errors.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
 use ivr::Mode;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::principal::Principal;
 use crate::AdminState;
 
 type St = State<Arc<AdminState>>;
@@ -23,87 +25,54 @@ pub(crate) fn error(code: StatusCode, message: impl Into<String>) -> Response {
     (code, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// The API under `/api/v1`, every route behind the bearer token.
+/// The admin listener: `/api/v1` (every route behind its permission), the
+/// console's pages, `/metrics`.
 pub fn router(state: Arc<AdminState>) -> Router {
-    let api = Router::new()
-        .route("/health", get(health))
-        .route("/file0", post(file0_activate).get(file0_list))
-        .route("/file0/{target}", delete(file0_deactivate))
-        .route("/flows", get(flows))
-        .route("/flows/reload", post(flows_reload))
-        .route("/flows/rollback", post(flows_rollback))
-        .route("/prompts", get(prompts_list))
-        .route("/prompts/{name}", put(prompt_upload))
-        .route("/queues", get(crate::acd_routes::queues))
-        .route("/agents", get(crate::acd_routes::agents))
-        .route(
-            "/agents/{agent}/{action}",
-            post(crate::acd_routes::agent_action),
-        )
-        .route(
-            "/calls/{record_id}/monitor",
-            post(crate::acd_routes::monitor),
-        )
-        .route("/cdr", get(crate::cdr_routes::list))
-        .route("/recordings", get(crate::recording_routes::list))
-        .route(
-            "/recordings/{record_id}",
-            get(crate::recording_routes::fetch),
-        )
+    let api = crate::access::api_router()
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
-        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::principal::authenticate,
+        ))
         .with_state(state.clone());
     Router::new()
         .route("/metrics", get(crate::metrics::metrics))
-        .with_state(state)
+        .merge(crate::pages::router())
+        .with_state(state.clone())
         .nest("/api/v1", api)
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
-                "no such endpoint; the API is under /api/v1, metrics at /metrics",
+                "no such endpoint; the API is under /api/v1 (described at /api/v1/openapi.json), the console at /, metrics at /metrics",
             )
         })
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::headers::security_headers,
+        ))
 }
 
-async fn auth(State(st): St, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(t) if constant_time_eq(t.as_bytes(), st.token.as_bytes()) => next.run(req).await,
-        Some(_) => error(StatusCode::UNAUTHORIZED, "wrong token"),
-        None => error(
-            StatusCode::UNAUTHORIZED,
-            "missing `Authorization: Bearer TOKEN`",
-        ),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn health(State(st): St) -> Response {
+pub(crate) async fn health(State(st): St) -> Response {
     Json(json!({ "status": "ok", "calls": st.calls.len() })).into_response()
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File0Request {
+pub(crate) struct File0Request {
     target: String,
     prompt: String,
     mode: Mode,
     /// For mode `queue`: where the calls wait.
     queue: Option<String>,
     reason: Option<String>,
-    /// Who asks (kept in the audit log).
+    /// A name the caller gives (kept in the audit log's details beside the
+    /// authenticated account, never in its place).
     by: Option<String>,
 }
 
-async fn file0_activate(
+pub(crate) async fn file0_activate(
     State(st): St,
+    Extension(p): Extension<Principal>,
     body: Result<Json<File0Request>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Json(r) = match body {
@@ -163,25 +132,34 @@ async fn file0_activate(
         }
         (_, None) => None,
     };
-    let who = r.by.clone().unwrap_or_else(|| "api".into());
-    let a = st
-        .file0
-        .activate(&r.target, &r.prompt, r.mode, queue, r.reason.clone(), &who);
-    tracing::warn!(activation = %a.id, target = %a.target, prompt = %a.prompt, mode = a.mode.as_str(), by = %who, "file 0 activated");
-    st.audit.record(&who, "file0.activate", &r.target, json!(a));
+    let a = st.file0.activate(
+        &r.target,
+        &r.prompt,
+        r.mode,
+        queue,
+        r.reason.clone(),
+        &p.account,
+    );
+    tracing::warn!(activation = %a.id, target = %a.target, prompt = %a.prompt, mode = a.mode.as_str(), by = %p.account, "file 0 activated");
+    let mut details = json!(a);
+    details["declared_by"] = json!(r.by);
+    p.audit(&st, "file0.activate", &r.target, details);
     (StatusCode::CREATED, Json(json!(a))).into_response()
 }
 
-async fn file0_list(State(st): St) -> Response {
+pub(crate) async fn file0_list(State(st): St) -> Response {
     Json(json!(st.file0.list())).into_response()
 }
 
-async fn file0_deactivate(State(st): St, Path(target): Path<String>) -> Response {
+pub(crate) async fn file0_deactivate(
+    State(st): St,
+    Extension(p): Extension<Principal>,
+    Path(target): Path<String>,
+) -> Response {
     match st.file0.deactivate(&target) {
         Some(a) => {
-            tracing::warn!(activation = %a.id, target = %target, calls = a.calls, "file 0 deactivated");
-            st.audit
-                .record("api", "file0.deactivate", &target, json!(a));
+            tracing::warn!(activation = %a.id, target = %target, calls = a.calls, by = %p.account, "file 0 deactivated");
+            p.audit(&st, "file0.deactivate", &target, json!(a));
             Json(json!(a)).into_response()
         }
         None => error(
@@ -201,7 +179,7 @@ fn flow_names(st: &AdminState) -> Vec<String> {
 }
 
 /// The current flows and every version loaded since start.
-async fn flows(State(st): St) -> Response {
+pub(crate) async fn flows(State(st): St) -> Response {
     let history: Vec<_> = st
         .script
         .history()
@@ -215,13 +193,14 @@ async fn flows(State(st): St) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Rollback {
+pub(crate) struct Rollback {
     version: u64,
 }
 
 /// Make an earlier flow version current for new calls.
-async fn flows_rollback(
+pub(crate) async fn flows_rollback(
     State(st): St,
+    Extension(p): Extension<Principal>,
     body: Result<Json<Rollback>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Ok(Json(r)) = body else {
@@ -232,12 +211,7 @@ async fn flows_rollback(
     };
     match st.script.rollback(r.version) {
         Some(v) => {
-            st.audit.record(
-                "api",
-                "flows.rollback",
-                "*",
-                json!({ "version": v.version }),
-            );
+            p.audit(&st, "flows.rollback", "*", json!({ "version": v.version }));
             Json(json!({ "version": v.version, "flows": v.flows.names() })).into_response()
         }
         None => error(
@@ -247,16 +221,15 @@ async fn flows_rollback(
     }
 }
 
-async fn flows_reload(State(st): St) -> Response {
+pub(crate) async fn flows_reload(State(st): St, Extension(p): Extension<Principal>) -> Response {
     match (st.reload)() {
         Ok(names) => {
-            st.audit
-                .record("api", "flows.reload", "*", json!({ "flows": names }));
+            p.audit(&st, "flows.reload", "*", json!({ "flows": names }));
             Json(json!({ "flows": names })).into_response()
         }
         Err(errors) => {
-            st.audit.record(
-                "api",
+            p.audit(
+                &st,
                 "flows.reload.refused",
                 "*",
                 json!({ "errors": errors }),
@@ -266,7 +239,7 @@ async fn flows_reload(State(st): St) -> Response {
     }
 }
 
-async fn prompts_list(State(st): St) -> Response {
+pub(crate) async fn prompts_list(State(st): St) -> Response {
     Json(json!(st.prompts.list())).into_response()
 }
 
@@ -287,8 +260,9 @@ fn audio_hint(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// Upload a recording for a prompt: cleaned, checked, published for new plays.
-async fn prompt_upload(
+pub(crate) async fn prompt_upload(
     State(st): St,
+    Extension(p): Extension<Principal>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -306,7 +280,7 @@ async fn prompt_upload(
     let result = tokio::task::spawn_blocking(move || store.upload(&n, &body, hint)).await;
     match result {
         Ok(Ok(info)) => {
-            st.audit.record("api", "prompt.upload", &name, json!(info));
+            p.audit(&st, "prompt.upload", &name, json!(info));
             let mut v = json!(info);
             v["publish_ms"] = json!(started.elapsed().as_millis() as u64);
             (StatusCode::CREATED, Json(v)).into_response()
@@ -316,8 +290,8 @@ async fn prompt_upload(
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
         Ok(Err(e)) => {
-            st.audit.record(
-                "api",
+            p.audit(
+                &st,
                 "prompt.upload.refused",
                 &name,
                 json!({ "error": e.to_string() }),

@@ -168,7 +168,7 @@ impl AccountStore {
     pub fn token_check(&self, full: &str, now: DateTime<Utc>) -> Option<(ApiToken, Account)> {
         let (id, secret) = token::parse_token(full)?;
         let hash = token::sha256_hex(secret);
-        let mut d = self.data.lock().expect("account store lock");
+        let mut d = self.lock_fresh();
         let t = d.tokens.get(id)?;
         if !token::constant_time_eq(t.secret_sha256.as_bytes(), hash.as_bytes()) || !t.is_live(now)
         {
@@ -223,7 +223,7 @@ impl AccountStore {
 
     /// Tokens, of one account or of all.
     pub fn tokens(&self, account: Option<&str>) -> Vec<ApiToken> {
-        let d = self.data.lock().expect("account store lock");
+        let d = self.lock_fresh();
         d.tokens
             .values()
             .filter(|t| account.is_none_or(|a| t.account == a))

@@ -14,6 +14,7 @@ pub mod account;
 pub mod audit;
 mod credentials;
 pub mod login;
+pub mod oidc;
 pub mod password;
 pub mod role;
 pub mod session;

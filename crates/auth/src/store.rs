@@ -26,10 +26,15 @@ pub(crate) struct Data {
     pub(crate) tokens: BTreeMap<String, ApiToken>,
 }
 
-/// Accounts and tokens, shared behind an `Arc`.
+/// Accounts and tokens, shared behind an `Arc`. The file is the truth:
+/// another process (`softswitch account ...` while softswitch runs) may
+/// change it, so a change runs under an advisory lock on
+/// `accounts.lock` and every access reloads the file when it changed.
 pub struct AccountStore {
     path: PathBuf,
     pub(crate) data: Mutex<Data>,
+    /// Modification time and length of the file as last read or written.
+    stamp: Mutex<Option<(std::time::SystemTime, u64)>>,
     /// Minimum password length (CNIL: 12 at least).
     pub min_password_length: usize,
 }
@@ -63,11 +68,42 @@ impl AccountStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data::default(),
             Err(e) => return Err(e.into()),
         };
-        Ok(AccountStore {
+        let store = AccountStore {
             path,
             data: Mutex::new(data),
+            stamp: Mutex::new(None),
             min_password_length: 12,
-        })
+        };
+        *store.stamp.lock().expect("stamp lock") = store.file_stamp();
+        Ok(store)
+    }
+
+    fn file_stamp(&self) -> Option<(std::time::SystemTime, u64)> {
+        let m = std::fs::metadata(&self.path).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    }
+
+    /// The data, read again if another process changed the file.
+    pub(crate) fn lock_fresh(&self) -> std::sync::MutexGuard<'_, Data> {
+        let mut data = self.data.lock().expect("account store lock");
+        let now = self.file_stamp();
+        let mut stamp = self.stamp.lock().expect("stamp lock");
+        if now.is_some() && now != *stamp {
+            match std::fs::read(&self.path).map(|b| serde_json::from_slice::<Data>(&b)) {
+                Ok(Ok(d)) => {
+                    *data = d;
+                    *stamp = now;
+                    tracing::info!(path = %self.path.display(), "account store changed on disk: read again");
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(path = %self.path.display(), error = %e, "account store changed on disk but unreadable: keeping the accounts in memory")
+                }
+                Err(e) => {
+                    tracing::error!(path = %self.path.display(), error = %e, "account store unreadable")
+                }
+            }
+        }
+        data
     }
 
     pub fn path(&self) -> &Path {
@@ -94,6 +130,7 @@ impl AccountStore {
                 let _ = d.sync_all();
             }
         }
+        *self.stamp.lock().expect("stamp lock") = self.file_stamp();
         Ok(())
     }
 
@@ -102,7 +139,8 @@ impl AccountStore {
         &self,
         f: impl FnOnce(&mut Data) -> Result<T, AuthError>,
     ) -> Result<T, AuthError> {
-        let mut data = self.data.lock().expect("account store lock");
+        let _lock = FileLock::take(&self.path.with_extension("lock"))?;
+        let mut data = self.lock_fresh();
         let out = f(&mut data)?;
         self.save(&data)?;
         Ok(out)
@@ -126,7 +164,7 @@ impl AccountStore {
     }
 
     pub fn list(&self) -> Vec<AccountView> {
-        let d = self.data.lock().expect("account store lock");
+        let d = self.lock_fresh();
         d.accounts.values().map(Account::view).collect()
     }
 
@@ -475,5 +513,38 @@ fn restrict_dir(dir: &Path) {
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+}
+
+/// An exclusive advisory lock (flock) on a file, released on drop.
+struct FileLock(std::fs::File);
+
+impl FileLock {
+    fn take(path: &Path) -> std::io::Result<FileLock> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: flock on a descriptor we own; no memory is involved.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(FileLock(f))
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: as above.
+            unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+        }
     }
 }

@@ -138,23 +138,65 @@ pub fn mask_number(number: &str) -> String {
     out.into_iter().collect()
 }
 
+/// Mask every field of a record (as JSON) that can carry a number: the
+/// caller, the source address, the digits entered (as one number: its last
+/// 4), each step's input, the transfer destination.
+pub fn mask_record(v: &mut Value) {
+    let masked_string = |v: Option<&mut Value>| {
+        if let Some(Value::String(s)) = v {
+            *s = mask_number(s);
+        }
+    };
+    masked_string(v.get_mut("caller"));
+    // The source address: its host part (the port says nothing).
+    if let Some(Value::String(s)) = v.get_mut("source") {
+        *s = match s.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                format!("{}:{port}", mask_number(host))
+            }
+            _ => mask_number(s),
+        };
+    }
+    masked_string(v.get_mut("transfer_out").and_then(|t| t.get_mut("to")));
+    if let Some(Value::Array(steps)) = v.get_mut("steps") {
+        for s in steps {
+            masked_string(s.get_mut("input"));
+        }
+    }
+    if let Some(Value::Array(digits)) = v.get_mut("digits") {
+        for d in digits.iter_mut().rev().take(4) {
+            if let Some(Value::String(c)) = d.get_mut("digit") {
+                if c.chars().all(|c| c.is_ascii_digit()) {
+                    *c = "X".into();
+                }
+            }
+        }
+    }
+}
+
 fn as_value(r: &CallRecord, mask: bool) -> Result<Value, ExportError> {
     let mut v = serde_json::to_value(r).map_err(std::io::Error::from)?;
     if mask {
-        if let Some(Value::String(c)) = v.get_mut("caller") {
-            *c = mask_number(c);
-        }
+        mask_record(&mut v);
     }
     Ok(v)
 }
 
+/// A CSV cell; one starting with `= + - @` (or a tab or carriage return)
+/// gets a leading `'`, so that a spreadsheet shows it instead of running
+/// it as a formula.
 fn cell(v: Option<&Value>) -> String {
-    match v {
+    let s = match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(Value::Bool(b)) => b.to_string(),
-        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Number(n)) => return n.to_string(),
         Some(other) => other.to_string(),
+    };
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
     }
 }
 
@@ -262,6 +304,59 @@ mod tests {
             text,
             "record_id;flow;caller;outcome;sip_code;digits\n\
              r1;\"demo; \"\"main\"\"\";061234XXXX;cancelled;487;[]\n"
+        );
+    }
+
+    #[test]
+    fn masking_covers_every_number_and_formulas_are_neutralised() {
+        let mut r = record("0612345678");
+        let at = r.arrived_at;
+        r.source = "203.0.113.45:5060".into();
+        for d in "1234567".chars() {
+            r.digits.push(crate::record::DigitRecord {
+                digit: d,
+                source: crate::event::DigitSource::Rfc4733,
+                at,
+            });
+        }
+        r.steps.push(crate::record::StepRecord {
+            node: "account".into(),
+            kind: "collect".into(),
+            input: Some("40012345".into()),
+            at,
+        });
+        r.transfer_out = Some(crate::record::TransferOutRecord {
+            to: "0145678901".into(),
+            trunk: None,
+            at,
+            answered_at: None,
+            ended_at: None,
+            result: None,
+            sip_code: None,
+            ended_by: None,
+        });
+        let v = as_value(&r, true).unwrap();
+        let text = v.to_string();
+        for secret in ["5678", "113.45", "2345", "8901", "4567\"", "34567"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(v["steps"][0]["input"], "4001XXXX");
+        assert_eq!(v["source"], "203.0.1XX.XX:5060");
+        let digits: String = v["digits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["digit"].as_str().unwrap())
+            .collect();
+        assert_eq!(digits, "123XXXX");
+        // A caller id that is a formula stays text in a spreadsheet.
+        let opts = ExportOptions::parse(Some("caller,flow"), None, false).unwrap();
+        let mut out = Vec::new();
+        write_csv([&record("=HYPERLINK(\"x\")")], &opts, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.lines().nth(1).unwrap().starts_with("\"'=HYPERLINK"),
+            "{text}"
         );
     }
 

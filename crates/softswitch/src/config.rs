@@ -31,6 +31,8 @@ pub struct Config {
     pub flows: FlowsSection,
     pub admin: AdminSection,
     #[serde(default)]
+    pub auth: crate::auth_config::AuthSection,
+    #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
     /// ACD queues (`[[queues]]`).
     #[serde(default)]
@@ -209,13 +211,32 @@ impl Default for PromptsSection {
 /// The token the shipped configuration carries (a startup warning says so).
 pub const DEFAULT_ADMIN_TOKEN: &str = "change-me-admin-token";
 
-/// The admin HTTP API.
+/// The admin listener (API, console, metrics).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSection {
     pub listen: SocketAddr,
-    /// `Authorization: Bearer TOKEN` for every request.
-    pub token: String,
+    /// The bootstrap token: admin rights over the API, from loopback
+    /// addresses only (personal API tokens are for everything else).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Serve plain HTTP: loopback only, and only when said here.
+    #[serde(default)]
+    pub plain_http: bool,
+    /// HTTPS certificate chain and key (PEM); neither: a self-signed
+    /// certificate made in <data>/tls/ at first start.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// `/metrics` needs `Authorization: Bearer` this, when set.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
+    /// The first start makes the account `admin` with this password, to
+    /// change at first login; absent: a random one written to
+    /// <data>/auth/bootstrap-password (mode 0600).
+    #[serde(default)]
+    pub bootstrap_password: Option<String>,
 }
 
 /// One agent: how its phone is reached (SIP digest credentials to
@@ -336,7 +357,7 @@ fn line_of_value(text: &str, value: &str) -> Option<usize> {
 }
 
 /// Line where `key = ` is first written (for checks serde cannot do).
-fn line_of_key(text: &str, key: &str) -> usize {
+pub(crate) fn line_of_key(text: &str, key: &str) -> usize {
     text.lines()
         .position(|l| {
             let l = l.trim_start();
@@ -508,12 +529,7 @@ impl Config {
                 self.media.ip
             );
         }
-        if self.admin.token.len() < 12 {
-            bail!(
-                "{o}:{}: admin.token is too short: use at least 12 characters",
-                line_of_key(text, "token")
-            );
-        }
+        crate::auth_config::validate(self, text)?;
         let mut names = std::collections::HashSet::new();
         for t in &self.trunks {
             if !names.insert(&t.name) {

@@ -1,6 +1,10 @@
 //! softswitch: the binary. Parses the command line and configuration, wires
 //! the crates together, and handles signals. It holds no call logic.
 
+mod account_cmd;
+mod admin_start;
+mod audit_cmd;
+mod auth_config;
 mod check_flow;
 mod config;
 mod run;
@@ -46,6 +50,10 @@ enum Cmd {
     /// KPIs from call records (REQUIREMENTS D): per time slot, queue, flow
     /// or DID, HO / HNO, against the [sla] targets.
     Sla(sla_cmd::Args),
+    /// Manage accounts (add, list, disable, reset-password, set-role...).
+    Account(account_cmd::AccountArgs),
+    /// Check the audit log's hash chain, or export a range of it.
+    Audit(audit_cmd::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -64,6 +72,8 @@ fn main() -> std::process::ExitCode {
         }
         Cmd::CheckFlow { files, prompts } => check_flow::run(&files, &prompts),
         Cmd::Sla(args) => sla_cmd::run(&args),
+        Cmd::Account(args) => account_cmd::run(&args),
+        Cmd::Audit(args) => audit_cmd::run(&args),
         Cmd::CheckConfig { config } => match config::Config::load(config.as_deref()) {
             Ok(c) => {
                 println!("{}: ok ({} trunk(s))", c.origin, c.trunks.len());

@@ -174,13 +174,13 @@ async fn serve(cfg: Config) -> Result<()> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let records = Records {
+    let records = crate::admin_start::Records {
         recordings,
         cdr_dir: cdr_dir.clone(),
         live,
         push,
     };
-    let admin_addr = start_admin(
+    let admin = crate::admin_start::start_admin(
         &cfg,
         &script,
         manager.registry().clone(),
@@ -192,12 +192,15 @@ async fn serve(cfg: Config) -> Result<()> {
     .await?;
     // Machine-readable: tests and scripts wait for this line.
     println!(
-        "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={} admin={admin_addr}",
+        "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={} admin={} admin_url={}://{}",
         join(&endpoint.udp_addrs),
         join(&endpoint.tcp_addrs),
         cfg.media.port_min,
         cfg.media.port_max,
-        cdr_dir.display()
+        cdr_dir.display(),
+        admin.addr,
+        admin.scheme,
+        admin.addr
     );
     tracing::info!("ready");
 
@@ -206,7 +209,10 @@ async fn serve(cfg: Config) -> Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => { let _ = reload_flows(&cfg, &script, "SIGHUP"); }
+            _ = hup.recv() => {
+                let _ = reload_flows(&cfg, &script, "SIGHUP");
+                admin.reload_tls();
+            }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break }
         }
@@ -221,6 +227,7 @@ async fn serve(cfg: Config) -> Result<()> {
     // Let the last BYEs leave before the runtime stops.
     tokio::time::sleep(Duration::from_millis(100)).await;
     tokio::task::spawn_blocking(move || journal.shutdown()).await?;
+    admin.sync();
     cdr::uptime::write_uptime(&cdr_dir, "stop");
     tracing::info!("stopped");
     Ok(())
@@ -301,7 +308,11 @@ fn check_transfer_trunks(cfg: &Config, flows: &FlowSet) -> Vec<String> {
 /// Load the flows again for new calls (SIGHUP, admin API). Calls in
 /// progress keep the version they started with; any error leaves the
 /// running set in place.
-fn reload_flows(cfg: &Config, script: &FlowScript, why: &str) -> Result<Vec<String>, Vec<String>> {
+pub(crate) fn reload_flows(
+    cfg: &Config,
+    script: &FlowScript,
+    why: &str,
+) -> Result<Vec<String>, Vec<String>> {
     let library = script.prompts().current();
     match load_flows(cfg, &|p| library.get(p).is_some()) {
         Ok(flows) => {
@@ -388,64 +399,4 @@ async fn purge_recordings(cfg: Arc<Config>, dir: std::path::PathBuf) {
             Err(e) => tracing::error!(error = %e, "recording purge task failed"),
         }
     }
-}
-
-/// What the admin API serves from the call records.
-struct Records {
-    /// `var/recordings`.
-    recordings: std::path::PathBuf,
-    cdr_dir: std::path::PathBuf,
-    live: Arc<LiveStats>,
-    push: Option<PushHandle>,
-}
-
-/// Bind and serve the admin API; its address.
-async fn start_admin(
-    cfg: &Arc<Config>,
-    script: &Arc<FlowScript>,
-    calls: CallRegistry,
-    acd: Acd,
-    media: Arc<media::stats::MediaStats>,
-    sip: &Endpoint,
-    records: Records,
-) -> Result<std::net::SocketAddr> {
-    if cfg.admin.token == crate::config::DEFAULT_ADMIN_TOKEN {
-        tracing::warn!("the admin API uses the default token from the shipped config: set [admin] token before production");
-    }
-    let listener = tokio::net::TcpListener::bind(cfg.admin.listen)
-        .await
-        .with_context(|| format!("binding the admin API on {}", cfg.admin.listen))?;
-    let addr = listener.local_addr()?;
-    let audit = admin::Audit::new(cfg.data.dir.join("audit")).with_context(|| {
-        format!(
-            "opening the audit log in {}",
-            cfg.data.dir.join("audit").display()
-        )
-    })?;
-    let (c, s) = (cfg.clone(), script.clone());
-    let state = admin::AdminState {
-        token: cfg.admin.token.clone(),
-        file0: script.file0().clone(),
-        calls,
-        audit,
-        reload: Box::new(move || reload_flows(&c, &s, "admin API")),
-        script: script.clone(),
-        prompts: script.prompts().clone(),
-        acd,
-        dids: cfg
-            .trunks
-            .iter()
-            .flat_map(|t| t.dids.keys().cloned())
-            .collect(),
-        cdr_dir: records.cdr_dir,
-        recordings: records.recordings,
-        live: records.live,
-        media,
-        sip: sip.stats.clone(),
-        sip_guard: sip.guard.clone(),
-        push: records.push,
-    };
-    tokio::spawn(admin::serve(listener, Arc::new(state)));
-    tracing::info!(listen = %addr, "admin API listening");
-    Ok(addr)
 }

@@ -133,6 +133,12 @@ impl Router {
             logged_in: ag.logged_in(),
             offerable,
             calls_answered: ag.answered,
+            queues: self
+                .queues
+                .iter()
+                .filter(|q| q.active && satisfies(&ag.skills, &q.base))
+                .map(|q| q.cfg.name.clone())
+                .collect(),
             call: ag.call(),
             pending_pause: match &ag.pending {
                 Some(Pending::Pause(r)) => Some(r.clone()),

@@ -66,6 +66,9 @@ struct Head {
     day: Option<NaiveDate>,
     /// The open monthly file and its month.
     file: Option<(String, File)>,
+    /// The file's length after our last line: another length means another
+    /// process (the command line) wrote, and the head is read again.
+    len: u64,
 }
 
 struct Inner {
@@ -109,6 +112,7 @@ impl Audit {
             hash: GENESIS.to_string(),
             day: None,
             file: None,
+            len: 0,
         };
         if let Some(newest) = check::month_files(dir)?.last() {
             let path = dir.join(newest);
@@ -216,9 +220,24 @@ impl Audit {
             }
             let f = OpenOptions::new()
                 .create(true)
+                .read(true)
                 .append(true)
                 .open(self.inner.dir.join(&name))?;
             h.file = Some((name, f));
+            h.len = 0;
+        }
+        // A second handle on the same open file: the lock is the file's.
+        let f = h.file.as_ref().expect("opened above").1.try_clone()?;
+        let _lock = Flock::take(&f)?;
+        let len = f.metadata()?.len();
+        if len != h.len {
+            // Another process appended (or this is a new file): its last
+            // line is the head.
+            if let Some((seq, hash)) = last_line_head(&f, len)? {
+                h.seq = seq;
+                h.hash = hash;
+            }
+            h.len = len;
         }
         let seq = h.seq + 1;
         let s = |v: &str| serde_json::to_string(v).expect("a string serialises");
@@ -235,8 +254,8 @@ impl Audit {
         );
         let hash = body_hash(&body);
         let line = format!("{body}{HASH_KEY}{hash}\"}}\n");
-        let (_, f) = h.file.as_mut().expect("opened above");
-        f.write_all(line.as_bytes())?;
+        (&f).write_all(line.as_bytes())?;
+        h.len += line.len() as u64;
         h.seq = seq;
         h.hash = hash;
         h.day = Some(day);
@@ -313,6 +332,49 @@ fn set_legacy_aside(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The seq and hash of the last line of a file `len` bytes long.
+fn last_line_head(f: &File, len: u64) -> std::io::Result<Option<(u64, String)>> {
+    use std::os::unix::fs::FileExt;
+    if len == 0 {
+        return Ok(None);
+    }
+    let take = len.min(256 * 1024);
+    let mut buf = vec![0u8; take as usize];
+    f.read_exact_at(&mut buf, len - take)?;
+    let text = String::from_utf8_lossy(&buf);
+    let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let v: Value = serde_json::from_str(last).map_err(std::io::Error::other)?;
+    Ok(Some((
+        v["seq"].as_u64().unwrap_or(0),
+        v["hash"].as_str().unwrap_or(GENESIS).to_string(),
+    )))
+}
+
+/// An exclusive advisory lock on an open file, released on drop: two
+/// processes never interleave their lines.
+struct Flock<'a>(&'a File);
+
+impl<'a> Flock<'a> {
+    fn take(f: &'a File) -> std::io::Result<Flock<'a>> {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Flock(f))
+    }
+}
+
+impl Drop for Flock<'_> {
+    fn drop(&mut self) {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: as above.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
 }
 
 fn spawn_syncer(inner: Weak<Inner>) {

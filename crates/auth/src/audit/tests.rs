@@ -237,3 +237,18 @@ fn legacy_files_are_set_aside() {
     assert!(d.0.join("audit-2026-10.legacy.jsonl").exists());
     assert!(verify(&d.0).unwrap().ok());
 }
+
+#[test]
+fn two_writers_share_one_chain() {
+    // The running process and `softswitch account ...` write the same log.
+    let d = tempdir::Dir::new();
+    let a = Audit::open(&d.0).unwrap();
+    let b = Audit::open(&d.0).unwrap();
+    for i in 0..20 {
+        let w = if i % 3 == 0 { &b } else { &a };
+        w.record_at(entry(i), at(&format!("2026-11-05T10:00:{i:02}Z")));
+    }
+    let r = verify(&d.0).unwrap();
+    assert!(r.ok(), "{:?}", r.problems);
+    assert_eq!(r.last_seq, Some(20));
+}

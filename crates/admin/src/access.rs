@@ -1,0 +1,321 @@
+//! The API's routes in one table: method, path, the permission each needs,
+//! and what it does. The router, the access check and the OpenAPI document
+//! are all built from this table, so a route cannot exist without a rule.
+
+use std::sync::Arc;
+
+use auth::{Perm, Role};
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::Router;
+
+use crate::principal::Principal;
+use crate::routes::error;
+use crate::{accounts_routes as acc, acd_routes as acd, audit_routes as aud, cdr_routes as cdr};
+use crate::{recording_routes as rec, routes as r, AdminState};
+
+type Mr = MethodRouter<Arc<AdminState>>;
+
+/// One route of `/api/v1`.
+pub struct Rule {
+    pub method: Method,
+    /// Relative to `/api/v1`, axum syntax (`/file0/{target}`).
+    pub path: &'static str,
+    pub perm: Perm,
+    pub summary: &'static str,
+}
+
+fn rule(
+    method: Method,
+    path: &'static str,
+    perm: Perm,
+    summary: &'static str,
+    mr: Mr,
+) -> (Rule, Mr) {
+    (
+        Rule {
+            method,
+            path,
+            perm,
+            summary,
+        },
+        mr,
+    )
+}
+
+/// Every route of the API.
+fn table() -> Vec<(Rule, Mr)> {
+    use Method as M;
+    use Perm::*;
+    vec![
+        rule(
+            M::GET,
+            "/health",
+            Any,
+            "Liveness and calls in progress",
+            get(r::health),
+        ),
+        rule(
+            M::GET,
+            "/openapi.json",
+            Any,
+            "This API, described (OpenAPI 3.1)",
+            get(crate::openapi::document),
+        ),
+        rule(
+            M::GET,
+            "/me",
+            Any,
+            "The signed-in account and what it may do",
+            get(acc::me),
+        ),
+        rule(
+            M::POST,
+            "/me/password",
+            Any,
+            "Change one's own password ({\"old\",\"new\"})",
+            post(acc::change_password),
+        ),
+        rule(
+            M::GET,
+            "/tokens",
+            Any,
+            "One's API tokens (all of them for an admin with ?all=true)",
+            get(acc::tokens),
+        ),
+        rule(
+            M::POST,
+            "/tokens",
+            Any,
+            "Make an API token ({\"name\",\"days\",\"role\"}); the secret is shown once",
+            post(acc::token_create),
+        ),
+        rule(
+            M::DELETE,
+            "/tokens/{id}",
+            Any,
+            "Revoke an API token (one's own; an admin any)",
+            delete(acc::token_revoke),
+        ),
+        rule(
+            M::GET,
+            "/file0",
+            File0Read,
+            "File 0 activations, calls redirected, activation delay",
+            get(r::file0_list),
+        ),
+        rule(
+            M::POST,
+            "/file0",
+            File0,
+            "Switch file 0 on for a DID or flow",
+            post(r::file0_activate),
+        ),
+        rule(
+            M::DELETE,
+            "/file0/{target}",
+            File0,
+            "Switch file 0 off",
+            delete(r::file0_deactivate),
+        ),
+        rule(
+            M::GET,
+            "/flows",
+            FlowsRead,
+            "Current flow version and history",
+            get(r::flows),
+        ),
+        rule(
+            M::POST,
+            "/flows/reload",
+            Flows,
+            "Load the flows again from disk for new calls",
+            post(r::flows_reload),
+        ),
+        rule(
+            M::POST,
+            "/flows/rollback",
+            Flows,
+            "Make an earlier flow version current",
+            post(r::flows_rollback),
+        ),
+        rule(
+            M::GET,
+            "/prompts",
+            FlowsRead,
+            "Prompts, shipped and uploaded",
+            get(r::prompts_list),
+        ),
+        rule(
+            M::PUT,
+            "/prompts/{name}",
+            Flows,
+            "Upload a prompt (WAV, MP3, OGG, FLAC): cleaned, checked, published",
+            put(r::prompt_upload),
+        ),
+        rule(
+            M::GET,
+            "/queues",
+            Live,
+            "Queues: waiting calls, longest wait, agents by state",
+            get(acd::queues),
+        ),
+        rule(
+            M::GET,
+            "/agents",
+            Live,
+            "Agents: state, pause reason, registration",
+            get(acd::agents),
+        ),
+        rule(
+            M::POST,
+            "/agents/{agent}/{action}",
+            OwnAgent,
+            "Act on an agent: login, logout, pause, unpause, ready, disposition, monitor",
+            post(acd::agent_action),
+        ),
+        rule(
+            M::POST,
+            "/calls/{record_id}/monitor",
+            Monitor,
+            "Listen to a live call from a registered phone",
+            post(acd::monitor),
+        ),
+        rule(
+            M::GET,
+            "/cdr",
+            CallRecords,
+            "Call records (JSON, JSONL, CSV); personal data",
+            get(cdr::list),
+        ),
+        rule(
+            M::GET,
+            "/recordings",
+            Recordings,
+            "Finished recordings; personal data",
+            get(rec::list),
+        ),
+        rule(
+            M::GET,
+            "/recordings/{record_id}",
+            Recordings,
+            "One recording as audio/wav; personal data",
+            get(rec::fetch),
+        ),
+        rule(M::GET, "/accounts", Accounts, "Accounts", get(acc::list)),
+        rule(
+            M::POST,
+            "/accounts",
+            Accounts,
+            "Add an account; a temporary password is returned once",
+            post(acc::add),
+        ),
+        rule(
+            M::GET,
+            "/accounts/{id}",
+            Accounts,
+            "One account",
+            get(acc::one),
+        ),
+        rule(
+            M::PATCH,
+            "/accounts/{id}",
+            Accounts,
+            "Change an account's role, queues, recordings grant or name",
+            patch(acc::update),
+        ),
+        rule(
+            M::DELETE,
+            "/accounts/{id}",
+            Accounts,
+            "Remove an account and its tokens",
+            delete(acc::remove),
+        ),
+        rule(
+            M::POST,
+            "/accounts/{id}/{action}",
+            Accounts,
+            "disable, enable, reset-password, reset-totp, unlock",
+            post(acc::action),
+        ),
+        rule(
+            M::GET,
+            "/sessions",
+            Accounts,
+            "Browser sessions open now",
+            get(acc::sessions),
+        ),
+        rule(
+            M::GET,
+            "/audit",
+            Audit,
+            "Audit log lines (?from=&to=&account=&action=)",
+            get(aud::search),
+        ),
+        rule(
+            M::GET,
+            "/audit/verify",
+            Audit,
+            "Check the audit log's hash chain and anchors",
+            get(aud::verify),
+        ),
+    ]
+}
+
+/// The rules alone (for the OpenAPI document).
+pub fn rules() -> Vec<Rule> {
+    table().into_iter().map(|(r, _)| r).collect()
+}
+
+/// The roles that may pass a permission (the client role with its
+/// recordings grant; an agent on itself only).
+pub fn roles_for(perm: Perm) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| r.allows(perm, true))
+        .collect()
+}
+
+/// `/api/v1`'s router, each route behind its permission.
+pub fn api_router() -> Router<Arc<AdminState>> {
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, (rule, mr)| {
+            router.route(
+                rule.path,
+                mr.route_layer(middleware::from_fn_with_state(rule.perm, require)),
+            )
+        })
+}
+
+/// Refuse with 403 what the principal's role may not do.
+async fn require(
+    State(perm): State<Perm>,
+    params: RawPathParams,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(p) = req.extensions().get::<Principal>() else {
+        return error(StatusCode::UNAUTHORIZED, "not signed in");
+    };
+    let allowed = match perm {
+        Perm::OwnAgent if p.role == Role::Agent => {
+            let target = params.iter().find(|(k, _)| *k == "agent").map(|(_, v)| v);
+            target.is_some() && target == p.agent.as_deref()
+        }
+        Perm::OwnAgent => p.allows(Perm::Agents),
+        other => p.allows(other),
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        tracing::info!(account = %p.account, role = %p.role, ?perm, path = %req.uri().path(), "refused by role");
+        error(
+            StatusCode::FORBIDDEN,
+            format!("the {} role may not do this ({perm:?})", p.role),
+        )
+    }
+}

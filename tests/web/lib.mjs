@@ -1,0 +1,70 @@
+// Shared helpers of the browser tests: Chromium from Debian through playwright-core, an axe-core
+// check (WCAG 2.1 A and AA, as RGAA asks) and console-error watch on every page, screenshots, TOTP.
+import { chromium } from 'playwright-core';
+import axe from 'axe-core';
+import { createHmac } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/// A page whose console errors and uncaught exceptions are collected.
+export async function watchedPage(context) {
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // A form answered with its error status (401, 422, 429...) is logged by Chromium as a failed
+    // load of the document itself: that status is intended; any other resource failing is not.
+    if (m.text().startsWith('Failed to load resource') && m.location().url === page.url()) return;
+    page.errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => page.errors.push(`exception: ${e.message}`));
+  return page;
+}
+
+/// Screenshot, accessibility and console check of the page as it is now.
+export async function check(page, name, shots) {
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() => axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  const problems = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  if (problems.length) throw new Error(`${name}: accessibility violations:\n  ${problems.join('\n  ')}`);
+  if (page.errors.length) throw new Error(`${name}: errors in the page:\n  ${page.errors.join('\n  ')}`);
+  console.log(`PAGE ${name} ok (${page.url()})`);
+}
+
+function base32(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of s.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/// RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret at `ms`.
+export function totp(secret, ms = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 30000)));
+  const h = createHmac('sha1', base32(secret)).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+/// Sleep into the next 30 s step (a code is accepted once).
+export async function nextStep() {
+  await new Promise((ok) => setTimeout(ok, 30000 - (Date.now() % 30000) + 300));
+}
+
+export function expect(cond, what) {
+  if (!cond) throw new Error(what);
+}
