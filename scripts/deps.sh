@@ -4,7 +4,8 @@
 # something must be installed.
 #   scripts/deps.sh run    packages to build and run softswitch
 #   scripts/deps.sh test   the above plus the test tools (SIPp, curl, baresip,
-#                          openssl and python3 for the HTTPS back end)
+#                          openssl and python3 for the HTTPS back end,
+#                          sipvicious's svwar and svcrack for tests/sip_auth.rs)
 set -euo pipefail
 
 what="${1:-run}"
@@ -13,7 +14,7 @@ what="${1:-run}"
 pkgs=(build-essential pkg-config autoconf automake libtool libclang-dev clang)
 case "$what" in
   run) ;;
-  test) pkgs+=(sip-tester curl baresip-core openssl python3) ;;
+  test) pkgs+=(sip-tester curl baresip-core openssl python3 sipvicious) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
