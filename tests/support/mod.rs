@@ -59,6 +59,8 @@ pub struct Options {
     pub media_busy_percent: Option<u32>,
     /// `[sip] max_backlog` (the shipped default when `None`).
     pub sip_max_backlog: Option<usize>,
+    /// More `[sip]` lines (`auth_lock_s = 3`...).
+    pub sip_extra: String,
 }
 
 impl Default for Options {
@@ -79,6 +81,7 @@ impl Default for Options {
             max_cps: None,
             media_busy_percent: None,
             sip_max_backlog: None,
+            sip_extra: String::new(),
         }
     }
 }
@@ -232,7 +235,7 @@ impl Server {
 udp = ["127.0.0.1:0"]
 tcp = ["127.0.0.1:0"]
 t1_ms = 500
-{backlog}
+{backlog}{sip_extra}
 [media]
 ip = "127.0.0.1"
 port_min = {pmin}
@@ -274,6 +277,7 @@ answer_after_ms = {answer}
                 .media_busy_percent
                 .map(|b| format!("busy_percent = {b}\n"))
                 .unwrap_or_default(),
+            sip_extra = o.sip_extra,
             backlog = o
                 .sip_max_backlog
                 .map(|b| format!("max_backlog = {b}\n"))
