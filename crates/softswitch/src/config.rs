@@ -398,11 +398,14 @@ impl Config {
         }
     }
 
-    /// Agent id -> SIP password, for the registrar (agents with one).
-    pub fn agent_accounts(&self) -> std::collections::HashMap<String, String> {
+    /// Agent id -> SIP secret, for the registrar (agents with one).
+    pub fn agent_accounts(&self) -> std::collections::HashMap<String, sip::auth::Secret> {
         self.agents
             .iter()
-            .filter_map(|a| Some((a.id.clone(), a.password.clone()?)))
+            .filter_map(|a| {
+                let password = a.password.clone()?;
+                Some((a.id.clone(), sip::auth::Secret::Password(password)))
+            })
             .collect()
     }
 
@@ -543,6 +546,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sip::auth::Secret;
 
     #[test]
     fn embedded_default_parses() {
@@ -611,8 +615,8 @@ mod tests {
         let c = Config::parse(&text, "a.toml").unwrap();
         let accounts = c.agent_accounts();
         assert_eq!(accounts.len(), 2);
-        assert_eq!(accounts["agent1"], "agent1");
-        assert_eq!(accounts["agent6"], "pw6");
+        assert_eq!(accounts["agent1"], Secret::Password("agent1".into()));
+        assert_eq!(accounts["agent6"], Secret::Password("pw6".into()));
         let statics = c.agent_static_uris();
         assert_eq!(statics.len(), 2);
         assert_eq!(statics["agent5"].addr, "10.0.0.5:5060".parse().unwrap());

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use call::queueing::Acd;
 use call::registrar::ExpiryLimits;
-use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, Trunks};
+use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, SipAuth, Trunks};
 use cdr::live::LiveStats;
 use cdr::push::PushHandle;
 use cdr::{Journal, JournalConfig};
@@ -121,16 +121,21 @@ async fn serve(cfg: Config) -> Result<()> {
         media_ip: cfg.media.ip,
         codecs: cfg.media.codecs.clone(),
     };
+    // One digest authenticator for agents' REGISTERs and trunks' INVITEs:
+    // a source's failures count whichever it tries. Its counters for
+    // /metrics: `sip_auth.stats()` (also `registrar.auth_stats()`).
+    let sip_auth = SipAuth::new(sip::auth::DigestConfig::new(cfg.sip.realm.clone()));
+    tokio::spawn(sip_auth.clone().run_sweep());
     let (reg_tx, reg_rx) = tokio::sync::mpsc::unbounded_channel();
     let registrar = Registrar::with_static_uris(
-        &cfg.sip.realm,
+        sip_auth.clone(),
         cfg.agent_accounts(),
         cfg.agent_static_uris(),
         ExpiryLimits::default(),
         reg_tx,
     );
     tokio::spawn(registrar.clone().run_expiry());
-    let trunks = Arc::new(Trunks::new(cfg.trunks.clone(), &cfg.sip.realm));
+    let trunks = Arc::new(Trunks::new(cfg.trunks.clone(), sip_auth.clone()));
     script.set_dialer(call::Dialer::new(
         ctx.clone(),
         media.clone(),
