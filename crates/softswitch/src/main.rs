@@ -4,6 +4,7 @@
 mod check_flow;
 mod config;
 mod run;
+mod secrets;
 mod sla_cmd;
 
 use std::path::PathBuf;

@@ -37,6 +37,9 @@ pub fn run(config_path: Option<&Path>) -> Result<()> {
 async fn serve(cfg: Config) -> Result<()> {
     let cfg = Arc::new(cfg);
     tracing::info!(config = %cfg.origin, version = env!("CARGO_PKG_VERSION"), "softswitch starting");
+    for w in cfg.startup_warnings() {
+        tracing::warn!("{w}");
+    }
     let prompts_dir = cfg.prompts.dir.clone();
     let library = tokio::task::spawn_blocking(move || PromptLibrary::load_dir(&prompts_dir))
         .await?
@@ -124,7 +127,7 @@ async fn serve(cfg: Config) -> Result<()> {
     // One digest authenticator for agents' REGISTERs and trunks' INVITEs:
     // a source's failures count whichever it tries. Its counters for
     // /metrics: `sip_auth.stats()` (also `registrar.auth_stats()`).
-    let sip_auth = SipAuth::new(sip::auth::DigestConfig::new(cfg.sip.realm.clone()));
+    let sip_auth = SipAuth::new(cfg.digest_config());
     tokio::spawn(sip_auth.clone().run_sweep());
     let (reg_tx, reg_rx) = tokio::sync::mpsc::unbounded_channel();
     let registrar = Registrar::with_static_uris(
