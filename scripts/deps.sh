@@ -5,6 +5,7 @@
 #   scripts/deps.sh run    packages to build and run softswitch
 #   scripts/deps.sh test   the above plus the test tools (SIPp, curl, baresip,
 #                          openssl and python3 for the HTTPS back end,
+#                          sipvicious's svwar and svcrack for tests/sip_auth.rs,
 #                          Chromium for the console's browser tests, and
 #                          tests/web's npm packages: playwright-core,
 #                          axe-core, and oidc-provider as the SSO test IdP)
@@ -17,7 +18,7 @@ pkgs=(build-essential pkg-config autoconf automake libtool libclang-dev clang)
 case "$what" in
   run) ;;
   test)
-    pkgs+=(sip-tester curl baresip-core openssl python3 chromium)
+    pkgs+=(sip-tester curl baresip-core openssl python3 sipvicious chromium)
     # Node.js: the machine's own when it has one, else Debian's.
     command -v node >/dev/null || pkgs+=(nodejs npm)
     ;;

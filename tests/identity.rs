@@ -443,6 +443,13 @@ fn https_with_a_self_signed_certificate_and_a_metrics_token() {
     );
     assert_eq!(a.status, 200);
     assert!(a.body.contains("softswitch_calls_in_progress"));
+    for m in [
+        "softswitch_sip_auth_locked{scope=\"source\"} 0",
+        "softswitch_login_locked{scope=\"account_source\"} 0",
+        "softswitch_sip_auth_failures_total 0",
+    ] {
+        assert!(a.body.contains(m), "{m} missing:\n{}", a.body);
+    }
 }
 
 #[test]

@@ -57,7 +57,12 @@ pub struct AgentCall {
 
 impl AgentPhone {
     pub fn new(id: &str, password: &str, server: SocketAddr) -> AgentPhone {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        AgentPhone::new_from("127.0.0.1", id, password, server)
+    }
+
+    /// A phone on another loopback address (`127.0.0.7`): another source.
+    pub fn new_from(ip: &str, id: &str, password: &str, server: SocketAddr) -> AgentPhone {
+        let sock = UdpSocket::bind(format!("{ip}:0")).unwrap();
         let local = sock.local_addr().unwrap();
         AgentPhone {
             id: id.into(),
@@ -107,6 +112,11 @@ impl AgentPhone {
 
     /// REGISTER, answer the challenge; the final status.
     pub fn register_for(&mut self, expires: u32) -> u16 {
+        status(&self.register_response(expires)).unwrap()
+    }
+
+    /// REGISTER, answer the challenge; the final response.
+    pub fn register_response(&mut self, expires: u32) -> String {
         let first = self.register_msg(expires, "");
         self.send(&first);
         let resp = self
@@ -115,7 +125,7 @@ impl AgentPhone {
             })
             .expect("response to REGISTER");
         if status(&resp) != Some(401) {
-            return status(&resp).unwrap();
+            return resp;
         }
         let ch = header(&resp, "WWW-Authenticate").expect("challenge");
         let (realm, nonce) = (param(ch, "realm").unwrap(), param(ch, "nonce").unwrap());
@@ -130,12 +140,10 @@ impl AgentPhone {
         );
         let second = self.register_msg(expires, &auth);
         self.send(&second);
-        let resp = self
-            .recv_until(Duration::from_secs(5), |m| {
-                status(m).is_some_and(|c| c >= 200)
-            })
-            .expect("response to the authenticated REGISTER");
-        status(&resp).unwrap()
+        self.recv_until(Duration::from_secs(5), |m| {
+            status(m).is_some_and(|c| c >= 200)
+        })
+        .expect("response to the authenticated REGISTER")
     }
 
     /// Register for an hour; panics unless 200.

@@ -68,6 +68,8 @@ pub struct Options {
     pub admin_tls: bool,
     /// More `[admin]` lines.
     pub admin_extra: String,
+    /// More `[sip]` lines (`auth_lock_s = 3`...).
+    pub sip_extra: String,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             admin_port: 0,
             admin_tls: false,
             admin_extra: String::new(),
+            sip_extra: String::new(),
         }
     }
 }
@@ -247,7 +250,7 @@ impl Server {
 udp = ["127.0.0.1:0"]
 tcp = ["127.0.0.1:0"]
 t1_ms = 500
-{backlog}
+{backlog}{sip_extra}
 [media]
 ip = "127.0.0.1"
 port_min = {pmin}
@@ -292,6 +295,7 @@ answer_after_ms = {answer}
                 .media_busy_percent
                 .map(|b| format!("busy_percent = {b}\n"))
                 .unwrap_or_default(),
+            sip_extra = o.sip_extra,
             backlog = o
                 .sip_max_backlog
                 .map(|b| format!("max_backlog = {b}\n"))

@@ -80,6 +80,8 @@ pub struct AdminState {
     pub sip: Arc<sip::endpoint::EndpointStats>,
     /// The SIP flood guard: its backlog and refusals.
     pub sip_guard: Arc<sip::guard::Guard>,
+    /// SIP digest authentication: failures, refusals, locks.
+    pub sip_auth: Arc<sip::auth::AuthStats>,
     /// The HTTP push to the SLA engine, when configured.
     pub push: Option<cdr::push::PushHandle>,
     /// Accounts and API tokens.

@@ -263,6 +263,56 @@ pub async fn metrics(
     ] {
         p.single(name, "counter", help, v.load(Ordering::Relaxed) as f64);
     }
+    let a = st.sip_auth.snapshot();
+    p.single(
+        "softswitch_sip_auth_failures_total",
+        "counter",
+        "SIP digest authentications that failed (unknown user, wrong password, replay, wrong URI).",
+        a.failures_total as f64,
+    );
+    p.single(
+        "softswitch_sip_auth_refused_total",
+        "counter",
+        "SIP requests answered 503 because their source or account is slowed down or locked after failures.",
+        a.refused_total as f64,
+    );
+    p.family(
+        "softswitch_sip_auth_locked",
+        "gauge",
+        "Sources and accounts locked now after SIP digest failures.",
+    );
+    p.sample(
+        "softswitch_sip_auth_locked",
+        &[("scope", "source")],
+        a.sources_locked as f64,
+    );
+    p.sample(
+        "softswitch_sip_auth_locked",
+        &[("scope", "account")],
+        a.accounts_locked as f64,
+    );
+    let (by_account, by_source) = st.logins.locked(std::time::Instant::now());
+    p.family(
+        "softswitch_login_locked",
+        "gauge",
+        "Console sign-ins locked now after failures: per account and source, per source.",
+    );
+    p.sample(
+        "softswitch_login_locked",
+        &[("scope", "account_source")],
+        by_account as f64,
+    );
+    p.sample(
+        "softswitch_login_locked",
+        &[("scope", "source")],
+        by_source as f64,
+    );
+    p.single(
+        "softswitch_console_sessions",
+        "gauge",
+        "Browser sessions open on the console.",
+        st.sessions.open_sessions(chrono::Utc::now()).len() as f64,
+    );
     p.single(
         "softswitch_sip_inbound_backlog",
         "gauge",

@@ -2,6 +2,7 @@
 //! inbound call leg (B2BUA UAS side) and the handle scripts drive it with.
 
 pub mod dialer;
+pub mod digest;
 pub mod handle;
 pub mod manager;
 mod offer;
@@ -15,6 +16,7 @@ pub mod uac;
 pub mod uas;
 
 pub use dialer::{Destination, DialError, Dialer, Outbound};
+pub use digest::SipAuth;
 pub use handle::{CallHandle, CallInfo, CallScript, HungUp, PlayResult, ScriptFuture};
 pub use manager::{CallLimits, CallManager};
 pub use registrar::{Binding, RegEvent, Registrar, StaticUri};

@@ -23,6 +23,10 @@ use crate::shed::{ShedLog, SHED_REPORT};
 use crate::trunk::{Admission, InbandDtmf, Trunks};
 use crate::uas::{self, CallContext, Setup, ALLOW};
 
+/// `reject_reason` of INVITEs refused because their source or trunk account
+/// is past its authentication failure limits (503 with Retry-After).
+pub const AUTH_LIMITED: &str = "authentication failure limit";
+
 /// Limits and switches of the call layer.
 #[derive(Debug, Clone)]
 pub struct CallLimits {
@@ -193,9 +197,13 @@ impl CallManager {
         let Incoming { id, caller } = *inc;
         self.record_refusal(caller, code, reason, trunk, did);
         let mut r = message::response(caller.req, code, Some(&message::random_token(8)));
-        r.headers.push(Header::Warning(
-            format!("399 softswitch \"{reason}\"").into(),
-        ));
+        // A 403 tells nothing of why (unknown user or wrong password alike):
+        // the reason is in the log and the call record only.
+        if code != 403 {
+            r.headers.push(Header::Warning(
+                format!("399 softswitch \"{reason}\"").into(),
+            ));
+        }
         match code {
             503 => r.headers.push(Header::RetryAfter(
                 self.limits.retry_after_secs.to_string().into(),
@@ -285,6 +293,14 @@ impl CallManager {
             }
             Admission::Forbidden(why) => {
                 self.reject(&inc, 403, why, None, None);
+                return;
+            }
+            Admission::Limited(wait) => {
+                let secs = crate::digest::retry_after_secs(wait);
+                self.record_refusal(inc.caller, 503, AUTH_LIMITED, None, None);
+                let mut r = message::response(&req, 503, Some(&message::random_token(8)));
+                r.headers.push(Header::RetryAfter(secs.to_string().into()));
+                self.ctx.endpoint.respond(id, r);
                 return;
             }
         };

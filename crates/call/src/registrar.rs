@@ -10,12 +10,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use sip::auth::{Authenticator, Verdict};
+use sip::auth::{Attempt, AuthStats, Outcome, Secret};
 use sip::message::{self, name_addr_param, name_addr_uri, uri_user};
 use sip::rsip::prelude::*;
 use sip::rsip::{Header, Request};
 use sip::{Endpoint, Essentials, Peer, ServerTxId, Transport};
 use tokio::sync::mpsc;
+
+use crate::digest::{retry_after_secs, SipAuth};
 
 /// Registration lifetimes, in seconds.
 #[derive(Debug, Clone, Copy)]
@@ -102,9 +104,9 @@ pub enum RegEvent {
 
 /// The registrar of agent phones; cheap to share.
 pub struct Registrar {
-    auth: Authenticator,
-    /// Agent id -> password (replaced on config reload).
-    accounts: RwLock<HashMap<String, String>>,
+    auth: Arc<SipAuth>,
+    /// Agent id -> password or HA1 (replaced on config reload).
+    accounts: RwLock<HashMap<String, Secret>>,
     /// Registered phones.
     bindings: DashMap<String, Binding>,
     /// Agent id -> static URI, for agents reached without REGISTER.
@@ -115,12 +117,12 @@ pub struct Registrar {
 
 impl Registrar {
     pub fn new(
-        realm: &str,
-        accounts: HashMap<String, String>,
+        auth: Arc<SipAuth>,
+        accounts: HashMap<String, Secret>,
         limits: ExpiryLimits,
         events: mpsc::UnboundedSender<RegEvent>,
     ) -> Arc<Self> {
-        Registrar::with_static_uris(realm, accounts, HashMap::new(), limits, events)
+        Registrar::with_static_uris(auth, accounts, HashMap::new(), limits, events)
     }
 
     /// A registrar where the agents of `statics` are reachable from the
@@ -128,14 +130,14 @@ impl Registrar {
     /// account in `accounts`, see [`Registrar::lookup`]). They are listed by
     /// [`Registrar::registered`]; no event is sent for them here.
     pub fn with_static_uris(
-        realm: &str,
-        accounts: HashMap<String, String>,
+        auth: Arc<SipAuth>,
+        accounts: HashMap<String, Secret>,
         statics: HashMap<String, StaticUri>,
         limits: ExpiryLimits,
         events: mpsc::UnboundedSender<RegEvent>,
     ) -> Arc<Self> {
         Arc::new(Registrar {
-            auth: Authenticator::new(realm),
+            auth,
             accounts: RwLock::new(accounts),
             bindings: DashMap::new(),
             statics,
@@ -180,8 +182,14 @@ impl Registrar {
         agents
     }
 
+    /// Counters of digest failures and of the failure limits, for
+    /// `/metrics` (the same as the trunks', see [`SipAuth::stats`]).
+    pub fn auth_stats(&self) -> &Arc<AuthStats> {
+        self.auth.stats()
+    }
+
     /// New accounts (config reload); bindings of removed agents are dropped.
-    pub fn set_accounts(&self, accounts: HashMap<String, String>) {
+    pub fn set_accounts(&self, accounts: HashMap<String, Secret>) {
         let gone: Vec<String> = self
             .bindings
             .iter()
@@ -194,7 +202,7 @@ impl Registrar {
         }
     }
 
-    fn password(&self, user: &str) -> Option<String> {
+    fn secret(&self, user: &str) -> Option<Secret> {
         self.accounts
             .read()
             .expect("accounts lock")
@@ -238,38 +246,42 @@ impl Registrar {
         ep.respond(id, r);
     }
 
-    /// Apply a REGISTER: the status and headers of the answer.
+    /// Apply a REGISTER: the status and headers of the answer. Refusals
+    /// say nothing of why (an unknown agent and a wrong password get the
+    /// same bare 403; the reason is logged); past the failure limits of its
+    /// source or account, a REGISTER gets 503 with Retry-After whatever it
+    /// carries.
     fn answer_register(&self, req: &Request, from: Peer) -> (u16, Vec<Header>) {
         let warn = |text: &str| Header::Warning(format!("399 softswitch \"{text}\"").into());
-        let auth = req.headers.iter().find_map(|h| match h {
+        let authorization = req.headers.iter().find_map(|h| match h {
             Header::Authorization(a) => Some(a.value()),
             _ => None,
         });
-        let Some(auth) = auth else {
-            return (
-                401,
-                vec![Header::WwwAuthenticate(self.auth.challenge(false).into())],
-            );
-        };
-        let (verdict, user) = self.auth.verify(auth, "REGISTER", |u| self.password(u));
-        match verdict {
-            Verdict::Ok => {}
-            Verdict::Stale => {
-                return (
-                    401,
-                    vec![Header::WwwAuthenticate(self.auth.challenge(true).into())],
-                );
-            }
-            Verdict::Denied(why) => {
-                tracing::warn!(user = user.as_deref().unwrap_or("?"), source = %from.addr, why, "REGISTER refused");
-                return (403, vec![warn(why)]);
-            }
-        }
-        let user = user.unwrap_or_default();
         let to_user = req.headers.iter().find_map(|h| match h {
             Header::To(t) => uri_user(name_addr_uri(t.value())).map(str::to_string),
             _ => None,
         });
+        let request_uri = req.uri.to_string();
+        let attempt = Attempt {
+            source: from.addr.ip(),
+            method: "REGISTER",
+            request_uri: &request_uri,
+            authorization,
+            account: to_user.as_deref(),
+        };
+        let user = match self.auth.handle(&attempt, |u| self.secret(u)) {
+            Outcome::Ok(user) => user,
+            Outcome::Challenge(c) => return (401, vec![Header::WwwAuthenticate(c.into())]),
+            Outcome::Forbidden => return (403, vec![]),
+            Outcome::Limited(wait) => {
+                return (
+                    503,
+                    vec![Header::RetryAfter(
+                        retry_after_secs(wait).to_string().into(),
+                    )],
+                )
+            }
+        };
         if to_user.as_deref() != Some(user.as_str()) {
             return (
                 403,
@@ -398,14 +410,14 @@ mod tests {
         let (tx, rx) = mpsc::unbounded_channel();
         let accounts = accounts
             .iter()
-            .map(|(a, p)| (a.to_string(), p.to_string()))
+            .map(|(a, p)| (a.to_string(), Secret::Password(p.to_string())))
             .collect();
         let statics = statics
             .iter()
             .map(|(a, u)| (a.to_string(), StaticUri::parse(u).unwrap()))
             .collect();
         let r = Registrar::with_static_uris(
-            "softswitch",
+            SipAuth::new(sip::auth::DigestConfig::new("softswitch")),
             accounts,
             statics,
             ExpiryLimits::default(),
@@ -437,8 +449,16 @@ mod tests {
 
     /// REGISTER with the digest answer to the registrar's challenge.
     fn register(r: &Registrar, agent: &str, password: &str, expires: u32) -> u16 {
+        answer(r, agent, password, expires).0
+    }
+
+    /// The answer to a REGISTER with credentials (or to the first one,
+    /// when it is not a challenge).
+    fn answer(r: &Registrar, agent: &str, password: &str, expires: u32) -> (u16, Vec<Header>) {
         let (code, headers) = r.answer_register(&request(agent, expires, None), phone());
-        assert_eq!(code, 401);
+        if code != 401 {
+            return (code, headers);
+        }
         let challenge = headers
             .iter()
             .find_map(|h| match h {
@@ -450,7 +470,6 @@ mod tests {
             sip::auth::authorization(&challenge, agent, password, "REGISTER", "sip:127.0.0.1")
                 .unwrap();
         r.answer_register(&request(agent, expires, Some(&auth)), phone())
-            .0
     }
 
     fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -583,5 +602,37 @@ mod tests {
                 reason: "phone unregistered"
             }
         );
+    }
+
+    #[test]
+    fn refusals_tell_nothing_and_past_the_limits_every_register_gets_503() {
+        let (tx, _events) = mpsc::unbounded_channel();
+        let ha1 = sip::auth::ha1("agent2", "softswitch", "pw2");
+        let accounts = HashMap::from([
+            ("agent1".to_string(), Secret::Password("agent1".into())),
+            ("agent2".to_string(), Secret::Ha1(ha1)),
+        ]);
+        let r = Registrar::new(
+            SipAuth::new(sip::auth::DigestConfig::new("softswitch")),
+            accounts,
+            ExpiryLimits::default(),
+            tx,
+        );
+        assert_eq!(register(&r, "agent2", "pw2", 3600), 200, "from its HA1");
+        // An unknown agent and a wrong password: the same bare 403.
+        for (agent, password) in [("nobody", "nobody"), ("agent1", "wrong")] {
+            let (code, headers) = answer(&r, agent, password, 3600);
+            assert_eq!((code, headers), (403, vec![]), "{agent}");
+        }
+        for _ in 0..4 {
+            assert_eq!(register(&r, "agent1", "wrong", 3600), 403);
+        }
+        // The 6th failure of this source opens a delay: everything from it
+        // gets 503 with the seconds left, the right password too.
+        let (code, headers) = answer(&r, "agent2", "pw2", 3600);
+        assert_eq!(code, 503);
+        assert_eq!(headers, vec![Header::RetryAfter("1".into())]);
+        assert_eq!(r.auth_stats().snapshot().failures_total, 6);
+        assert_eq!(r.auth_stats().snapshot().refused_total, 1);
     }
 }

@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
-use sip::auth::{Authenticator, Verdict};
+use sip::auth::{Attempt, AuthStats, Outcome, Secret};
 use sip::rsip::{Header, Request};
+
+use crate::digest::SipAuth;
 
 /// When to look for DTMF tones in the audio itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -30,9 +33,14 @@ pub struct TrunkConfig {
     /// Source networks allowed without credentials (e.g. the OXE over VPN).
     #[serde(default)]
     pub allow: Vec<IpNet>,
-    /// Digest credentials the trunk must present (with or without `allow`).
+    /// Digest credentials the trunk must present (with or without `allow`):
+    /// a user name with its password, or with the password's HA1
+    /// (`MD5(username:realm:password)` in hex, `softswitch ha1`) so that
+    /// no clear password need be written.
     pub username: Option<String>,
     pub password: Option<String>,
+    #[serde(default)]
+    pub ha1: Option<String>,
     /// Concurrent calls on this trunk; more get `503` with Retry-After.
     pub max_calls: Option<usize>,
     /// Called number (DID) -> flow name. Several DIDs may share a flow.
@@ -104,6 +112,15 @@ impl Trunk {
     fn needs_auth(&self) -> bool {
         self.cfg.username.is_some()
     }
+
+    /// What its digest answers are checked against.
+    fn secret(&self) -> Option<Secret> {
+        match (&self.cfg.password, &self.cfg.ha1) {
+            (Some(p), _) => Some(Secret::Password(p.clone())),
+            (None, Some(h)) => Some(Secret::Ha1(h.clone())),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Result of checking who sent an INVITE.
@@ -112,18 +129,23 @@ pub enum Admission {
     Allowed(Arc<Trunk>),
     /// Send `401` with this WWW-Authenticate value.
     Challenge(String),
+    /// Send `403` (saying nothing of why: the reason is for the record).
     Forbidden(&'static str),
+    /// Send `503` with this Retry-After: the source (or the account) is
+    /// past its failure limits.
+    Limited(Duration),
 }
 
 /// All trunks.
 #[derive(Debug)]
 pub struct Trunks {
     list: Vec<Arc<Trunk>>,
-    auth: Authenticator,
+    auth: Arc<SipAuth>,
 }
 
 impl Trunks {
-    pub fn new(cfgs: Vec<TrunkConfig>, realm: &str) -> Self {
+    /// The trunks, authenticating with `auth` (shared with the registrar).
+    pub fn new(cfgs: Vec<TrunkConfig>, auth: Arc<SipAuth>) -> Self {
         Trunks {
             list: cfgs
                 .into_iter()
@@ -134,8 +156,14 @@ impl Trunks {
                     })
                 })
                 .collect(),
-            auth: Authenticator::new(realm),
+            auth,
         }
+    }
+
+    /// Counters of digest failures and of the failure limits (the same as
+    /// the registrar's).
+    pub fn auth_stats(&self) -> &Arc<AuthStats> {
+        self.auth.stats()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Trunk>> {
@@ -167,28 +195,30 @@ impl Trunks {
         if candidates.is_empty() {
             return Admission::Forbidden("source address not allowed on any trunk");
         }
-        let Some(header) = auth_header else {
-            return Admission::Challenge(self.auth.challenge(false));
-        };
+        let request_uri = req.uri.to_string();
         let method = req.method.to_string();
+        let attempt = Attempt {
+            source,
+            method: &method,
+            request_uri: &request_uri,
+            authorization: auth_header,
+            account: None,
+        };
         let lookup = |user: &str| {
             candidates
                 .iter()
                 .find(|t| t.cfg.username.as_deref() == Some(user))
-                .and_then(|t| t.cfg.password.clone())
+                .and_then(|t| t.secret())
         };
-        match self.auth.verify(header, &method, lookup) {
-            (Verdict::Ok, Some(user)) => candidates
+        match self.auth.handle(&attempt, lookup) {
+            Outcome::Ok(user) => candidates
                 .iter()
                 .find(|t| t.cfg.username.as_deref() == Some(user.as_str()))
                 .map(|t| Admission::Allowed((*t).clone()))
-                .unwrap_or(Admission::Forbidden("unknown user")),
-            (Verdict::Stale, _) => Admission::Challenge(self.auth.challenge(true)),
-            (Verdict::Denied(why), user) => {
-                tracing::info!(user = user.as_deref().unwrap_or("-"), why, source = %source, "trunk authentication failed");
-                Admission::Forbidden("bad credentials")
-            }
-            (Verdict::Ok, None) => Admission::Forbidden("bad credentials"),
+                .unwrap_or(Admission::Forbidden("bad credentials")),
+            Outcome::Challenge(c) => Admission::Challenge(c),
+            Outcome::Forbidden => Admission::Forbidden("bad credentials"),
+            Outcome::Limited(wait) => Admission::Limited(wait),
         }
     }
 }
@@ -229,7 +259,11 @@ mod tests {
             .clone()
             .try_into()
             .unwrap();
-        Trunks::new(cfg, "softswitch")
+        Trunks::new(cfg, auth())
+    }
+
+    fn auth() -> Arc<SipAuth> {
+        SipAuth::new(sip::auth::DigestConfig::new("softswitch"))
     }
 
     #[test]
@@ -274,6 +308,7 @@ mod tests {
                 allow: vec!["127.0.0.0/8".parse().unwrap()],
                 username: None,
                 password: None,
+                ha1: None,
                 max_calls: None,
                 dids: Default::default(),
                 symmetric_rtp: false,
@@ -282,11 +317,46 @@ mod tests {
                 outbound_proxy: None,
                 outbound_caller_id: None,
             }],
-            "softswitch",
+            auth(),
         );
         assert!(matches!(
             t.admit("192.0.2.1".parse().unwrap(), &invite(None)),
             Admission::Forbidden(_)
         ));
+    }
+
+    #[test]
+    fn an_ha1_trunk_and_the_failure_limits_of_its_source() {
+        let ha1 = sip::auth::ha1("carrier", "softswitch", "s3cret");
+        let cfg: Vec<TrunkConfig> = toml::from_str::<toml::Value>(&format!(
+            "[[t]]\nname = \"internet\"\nusername = \"carrier\"\nha1 = \"{ha1}\"\n"
+        ))
+        .unwrap()["t"]
+            .clone()
+            .try_into()
+            .unwrap();
+        let t = Trunks::new(cfg, auth());
+        let src = "203.0.113.5".parse().unwrap();
+        let uri = "sip:3422@127.0.0.1";
+        let answer = |password: &str| {
+            let Admission::Challenge(ch) = t.admit(src, &invite(None)) else {
+                panic!("challenge expected")
+            };
+            let a = sip::auth::authorization(&ch, "carrier", password, "INVITE", uri).unwrap();
+            t.admit(src, &invite(Some(&a)))
+        };
+        assert!(matches!(answer("s3cret"), Admission::Allowed(x) if x.name() == "internet"));
+        for _ in 0..6 {
+            assert!(matches!(
+                answer("guess"),
+                Admission::Forbidden("bad credentials")
+            ));
+        }
+        // Past the source's free failures: 503 before any challenge.
+        assert!(matches!(
+            t.admit(src, &invite(None)),
+            Admission::Limited(d) if d <= Duration::from_secs(1) && !d.is_zero()
+        ));
+        assert_eq!(t.auth_stats().snapshot().failures_total, 6);
     }
 }

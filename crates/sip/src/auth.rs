@@ -1,10 +1,24 @@
 //! HTTP digest authentication for SIP (RFC 2617 / RFC 8760 with MD5, qop=auth):
-//! stateless server nonces, challenge header, verification, client response.
+//! the digest arithmetic, the parsing of its headers, secrets kept as a
+//! password or as HA1, and the client's answer to a challenge.
+//!
+//! The server side is sans-IO and lives in the submodules: [`nonce`] issues
+//! nonces bound to the client's address and tracks their counts (replays),
+//! [`limits`] counts failures per source and per account, and [`server`]
+//! puts them together in the order that keeps a flood cheap: the failure
+//! limits are checked before any digest is computed.
+
+pub mod limits;
+pub mod nonce;
+pub mod server;
+
+pub use limits::{AuthStats, AuthStatsSnapshot, Limits, LimitsConfig};
+pub use nonce::Nonces;
+pub use server::{Attempt, DigestConfig, DigestServer, Outcome};
 
 use md5::{Digest, Md5};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-fn md5_hex(parts: &[&str]) -> String {
+pub(crate) fn md5_hex(parts: &[&str]) -> String {
     let mut h = Md5::new();
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
@@ -12,7 +26,77 @@ fn md5_hex(parts: &[&str]) -> String {
         }
         h.update(p.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-MD5 (RFC 2104) of `data` under `key`, in lower-case hex.
+pub(crate) fn hmac_md5_hex(key: &[u8], data: &[u8]) -> String {
+    const BLOCK: usize = 64;
+    let mut k = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        k[..16].copy_from_slice(&Md5::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Md5::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(data);
+    let mut outer = Md5::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    hex(&outer.finalize())
+}
+
+/// Equality whose time does not depend on where two strings differ.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// `HA1 = MD5(user:realm:password)`, lower-case hex: what an operator may
+/// store instead of the password (`softswitch ha1`).
+pub fn ha1(user: &str, realm: &str, password: &str) -> String {
+    md5_hex(&[user, realm, password])
+}
+
+/// Is `s` an HA1 as [`ha1`] writes it (32 hex digits, any case)?
+pub fn is_ha1(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What the server knows of an account: its password, or only its HA1 (so
+/// no clear password need be stored). Its `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Password(String),
+    /// `MD5(user:realm:password)` in hex; only valid for that realm.
+    Ha1(String),
+}
+
+impl Secret {
+    /// The HA1 of `user` in `realm`.
+    pub fn ha1(&self, user: &str, realm: &str) -> String {
+        match self {
+            Secret::Password(p) => ha1(user, realm, p),
+            Secret::Ha1(h) => h.to_ascii_lowercase(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Secret::Password(_) => "Password(..)",
+            Secret::Ha1(_) => "Ha1(..)",
+        })
+    }
 }
 
 /// Parsed `Authorization` / `Proxy-Authorization` / `WWW-Authenticate` params.
@@ -73,105 +157,49 @@ pub fn parse_digest(value: &str) -> Option<DigestParams> {
     Some(p)
 }
 
-/// Expected `response` value for the given credentials and request.
+/// Expected `response` value for the given password and request.
 pub fn digest_response(p: &DigestParams, password: &str, method: &str) -> String {
-    let ha1 = md5_hex(&[&p.username, &p.realm, password]);
+    digest_response_ha1(p, &ha1(&p.username, &p.realm, password), method)
+}
+
+/// Expected `response` value from the account's HA1.
+pub fn digest_response_ha1(p: &DigestParams, ha1: &str, method: &str) -> String {
     let ha2 = md5_hex(&[method, &p.uri]);
     match (p.qop.as_deref(), &p.nc, &p.cnonce) {
         (Some(qop), Some(nc), Some(cnonce)) if qop.eq_ignore_ascii_case("auth") => {
-            md5_hex(&[&ha1, &p.nonce, nc, cnonce, qop, &ha2])
+            md5_hex(&[ha1, &p.nonce, nc, cnonce, qop, &ha2])
         }
-        _ => md5_hex(&[&ha1, &p.nonce, &ha2]),
+        _ => md5_hex(&[ha1, &p.nonce, &ha2]),
     }
 }
 
-/// Issues and checks stateless nonces: `<unix-seconds hex>.<md5(secret:ts)>`.
-#[derive(Debug, Clone)]
-pub struct Authenticator {
-    pub realm: String,
-    secret: String,
-    /// How long a nonce stays valid.
-    pub nonce_ttl_secs: u64,
-}
-
-/// Outcome of checking an Authorization header.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Ok,
-    /// Right password but an old nonce: challenge again with `stale=true`.
-    Stale,
-    Denied(&'static str),
-}
-
-impl Authenticator {
-    pub fn new(realm: impl Into<String>) -> Self {
-        Authenticator {
-            realm: realm.into(),
-            secret: crate::message::random_token(24),
-            nonce_ttl_secs: 300,
-        }
-    }
-
-    fn now() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-
-    pub fn nonce(&self) -> String {
-        let ts = format!("{:x}", Self::now());
-        let mac = md5_hex(&[&self.secret, &ts]);
-        format!("{ts}.{mac}")
-    }
-
-    /// Value of a `WWW-Authenticate` header.
-    pub fn challenge(&self, stale: bool) -> String {
-        format!(
-            "Digest realm=\"{}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"{}",
-            self.realm,
-            self.nonce(),
-            if stale { ", stale=true" } else { "" }
-        )
-    }
-
-    /// Check an Authorization header value against the user's password.
-    /// `lookup` returns the password of a username, if that user exists.
-    pub fn verify(
-        &self,
-        header: &str,
-        method: &str,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> (Verdict, Option<String>) {
-        let Some(p) = parse_digest(header) else {
-            return (Verdict::Denied("not a Digest header"), None);
+/// Does the digest `uri` name the Request-URI (RFC 3261 section 22.4)?
+/// Compared without regard to ASCII case, angle brackets or URI parameters
+/// and headers, a missing port being the scheme's default (5060, sips 5061).
+pub fn same_uri(digest_uri: &str, request_uri: &str) -> bool {
+    fn core(uri: &str) -> Option<(String, String)> {
+        let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
+        let end = uri.find([';', '?']).unwrap_or(uri.len());
+        let uri = uri[..end].to_ascii_lowercase();
+        let (scheme, rest) = uri.split_once(':')?;
+        let (user, host) = match rest.rsplit_once('@') {
+            Some((u, h)) => (format!("{u}@"), h),
+            None => (String::new(), rest),
         };
-        if p.realm != self.realm {
-            return (Verdict::Denied("wrong realm"), Some(p.username));
-        }
-        if let Some(alg) = &p.algorithm {
-            if !alg.eq_ignore_ascii_case("MD5") {
-                return (Verdict::Denied("unsupported algorithm"), Some(p.username));
-            }
-        }
-        let Some(password) = lookup(&p.username) else {
-            return (Verdict::Denied("unknown user"), Some(p.username));
+        let has_port = match host.rfind(']') {
+            Some(close) => host[close..].contains(':'),
+            None => host.contains(':'),
         };
-        if digest_response(&p, &password, method) != p.response.to_ascii_lowercase() {
-            return (Verdict::Denied("wrong password"), Some(p.username));
-        }
-        let Some((ts, mac)) = p.nonce.split_once('.') else {
-            return (Verdict::Denied("foreign nonce"), Some(p.username));
+        let host = if has_port {
+            host.to_string()
+        } else {
+            let port = if scheme == "sips" { 5061 } else { 5060 };
+            format!("{host}:{port}")
         };
-        if md5_hex(&[&self.secret, ts]) != mac {
-            return (Verdict::Stale, Some(p.username)); // e.g. issued before a restart
-        }
-        let issued = u64::from_str_radix(ts, 16).unwrap_or(0);
-        if Self::now().saturating_sub(issued) > self.nonce_ttl_secs {
-            return (Verdict::Stale, Some(p.username));
-        }
-        (Verdict::Ok, Some(p.username))
+        Some((scheme.to_string(), format!("{user}{host}")))
     }
+    digest_uri.trim().eq_ignore_ascii_case(request_uri.trim())
+        || matches!((core(digest_uri), core(request_uri)), (Some(a), Some(b)) if a == b)
 }
 
 /// Client side: the Authorization value answering `challenge`.
@@ -233,30 +261,71 @@ mod tests {
             digest_response(&p, "Circle Of Life", "GET"),
             "6629fae49393a05397450978507c4ef1"
         );
+        // The same from the stored HA1, in either case.
+        let h = ha1("Mufasa", "testrealm@host.com", "Circle Of Life");
+        assert_eq!(h, "939e7578ed9e3c518a452acee763bce9");
+        for stored in [h.clone(), h.to_ascii_uppercase()] {
+            let s = Secret::Ha1(stored);
+            assert_eq!(
+                digest_response_ha1(&p, &s.ha1("Mufasa", "testrealm@host.com"), "GET"),
+                "6629fae49393a05397450978507c4ef1"
+            );
+        }
+        assert!(is_ha1(&h) && !is_ha1("Circle Of Life") && !is_ha1(&h[1..]));
     }
 
     #[test]
-    fn round_trip_and_rejections() {
-        let a = Authenticator::new("softswitch");
-        let ch = a.challenge(false);
-        let ok = authorization(&ch, "agent1", "agent1", "REGISTER", "sip:127.0.0.1").unwrap();
-        let users = |u: &str| (u == "agent1").then(|| "agent1".to_string());
-        assert_eq!(a.verify(&ok, "REGISTER", users).0, Verdict::Ok);
+    fn hmac_md5_rfc2104_vectors() {
         assert_eq!(
-            a.verify(&ok, "INVITE", users).0,
-            Verdict::Denied("wrong password"),
-            "method is part of the hash"
+            hmac_md5_hex(&[0x0b; 16], b"Hi There"),
+            "9294727a3638bb1c13f48ef8158bfc9d"
         );
-        let bad = authorization(&ch, "agent1", "nope", "REGISTER", "sip:127.0.0.1").unwrap();
         assert_eq!(
-            a.verify(&bad, "REGISTER", users).0,
-            Verdict::Denied("wrong password")
+            hmac_md5_hex(b"Jefe", b"what do ya want for nothing?"),
+            "750c783e6ab0b503eaa86e310a5db738"
         );
-        let other = Authenticator::new("softswitch");
-        assert_eq!(other.verify(&ok, "REGISTER", users).0, Verdict::Stale);
-        assert_eq!(
-            a.verify("Basic abc", "REGISTER", users).0,
-            Verdict::Denied("not a Digest header")
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let s = format!(
+            "{:?} {:?}",
+            Secret::Password("hunter2".into()),
+            Secret::Ha1("0123".into())
         );
+        assert!(!s.contains("hunter2") && !s.contains("0123"), "{s}");
+    }
+
+    #[test]
+    fn uris_compare_sensibly() {
+        for (a, b) in [
+            ("sip:127.0.0.1", "sip:127.0.0.1"),
+            ("SIP:Agent1@Example.ORG", "sip:agent1@example.org"),
+            ("sip:127.0.0.1", "sip:127.0.0.1:5060"),
+            (
+                "<sip:3422@10.0.0.1:5070>",
+                "sip:3422@10.0.0.1:5070;transport=udp",
+            ),
+            ("sips:pbx.example.org", "sips:pbx.example.org:5061"),
+            ("sip:[2001:db8::1]", "sip:[2001:db8::1]:5060"),
+        ] {
+            assert!(same_uri(a, b), "{a} ~ {b}");
+        }
+        for (a, b) in [
+            ("sip:127.0.0.1", "sip:127.0.0.2"),
+            ("sip:127.0.0.1:5062", "sip:127.0.0.1"),
+            ("sip:3422@127.0.0.1", "sip:3900@127.0.0.1"),
+            ("sips:pbx.example.org", "sip:pbx.example.org"),
+            ("sip:[2001:db8::1]:5062", "sip:[2001:db8::1]"),
+            ("", "sip:127.0.0.1"),
+        ] {
+            assert!(!same_uri(a, b), "{a} !~ {b}");
+        }
+    }
+
+    #[test]
+    fn constant_time_comparison_is_still_equality() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd") && !same_secret("abc", "ab"));
     }
 }

@@ -29,6 +29,8 @@ pub struct Records {
     pub cdr_dir: PathBuf,
     pub live: Arc<LiveStats>,
     pub push: Option<PushHandle>,
+    /// SIP digest failures and locks.
+    pub sip_auth: Arc<sip::auth::AuthStats>,
 }
 
 /// The running listener.
@@ -200,6 +202,7 @@ pub async fn start_admin(
         media,
         sip: sip.stats.clone(),
         sip_guard: sip.guard.clone(),
+        sip_auth: records.sip_auth,
         push: records.push,
         accounts: accounts.clone(),
         sessions: Sessions::new(

@@ -48,6 +48,9 @@ pub struct Config {
     /// Its text (to point at lines in later checks).
     #[serde(skip)]
     pub text: String,
+    /// Agents' secrets read from `[sip] secrets_file`.
+    #[serde(skip)]
+    pub secrets: crate::secrets::SecretsFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +70,31 @@ pub struct SipConfig {
     /// through). 0 = no bound.
     #[serde(default = "default_max_backlog")]
     pub max_backlog: usize,
+    /// Digest failures allowed from one source address with no delay;
+    /// then 1, 2, 4... times `auth_delay_ms` between tries (503 meanwhile).
+    #[serde(default = "default_source_free")]
+    pub auth_source_free: u32,
+    /// At this many failures in a row a source is locked `auth_lock_s`.
+    #[serde(default = "default_source_lock_after")]
+    pub auth_source_lock_after: u32,
+    /// The same per account (user name), from whatever source.
+    #[serde(default = "default_account_free")]
+    pub auth_account_free: u32,
+    #[serde(default = "default_account_lock_after")]
+    pub auth_account_lock_after: u32,
+    #[serde(default = "default_auth_lock_s")]
+    pub auth_lock_s: u64,
+    /// First delay past the free failures (doubled at each further one, at
+    /// most 60 s); 0: none, straight on to the lock.
+    #[serde(default = "default_auth_delay_ms")]
+    pub auth_delay_ms: u64,
+    /// How long a digest nonce is good for (then `stale=true`).
+    #[serde(default = "default_nonce_ttl_s")]
+    pub nonce_ttl_s: u64,
+    /// Agents' secrets outside this file (TOML, `agent1 = { ha1 = "..." }`
+    /// or `{ password = "..." }`); it must not be readable by all users.
+    #[serde(default)]
+    pub secrets_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,6 +277,10 @@ pub struct AgentEntry {
     /// Digest password of the phone's REGISTER.
     #[serde(default)]
     pub password: Option<String>,
+    /// Or its HA1, `MD5(id:realm:password)` in hex (`softswitch ha1`), so
+    /// that no clear password is written here.
+    #[serde(default)]
+    pub ha1: Option<String>,
     /// A static `sip:user@IP[:port]` URI (UDP, port 5060 by default): the
     /// phone is rung there without registering. With a password as well,
     /// a registration takes precedence while it lasts.
@@ -307,6 +339,27 @@ fn default_retry_after() -> u32 {
 fn default_max_backlog() -> usize {
     5_000
 }
+fn default_source_free() -> u32 {
+    5
+}
+fn default_source_lock_after() -> u32 {
+    10
+}
+fn default_account_free() -> u32 {
+    20
+}
+fn default_account_lock_after() -> u32 {
+    40
+}
+fn default_auth_lock_s() -> u64 {
+    900
+}
+fn default_auth_delay_ms() -> u64 {
+    1000
+}
+fn default_nonce_ttl_s() -> u64 {
+    300
+}
 fn default_max_cps() -> u32 {
     2_000
 }
@@ -348,11 +401,11 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// Line where a quoted value is first written.
-fn line_of_value(text: &str, value: &str) -> Option<usize> {
+/// Line where a quoted value is first written (comments left out).
+pub(crate) fn line_of_value(text: &str, value: &str) -> Option<usize> {
     let quoted = format!("\"{value}\"");
     text.lines()
-        .position(|l| l.contains(&quoted))
+        .position(|l| !l.trim_start().starts_with('#') && l.contains(&quoted))
         .map(|i| i + 1)
 }
 
@@ -376,6 +429,7 @@ impl Config {
         })?;
         cfg.origin = origin.to_string();
         cfg.text = text.to_string();
+        cfg.secrets = crate::secrets::SecretsFile::load(&cfg)?;
         cfg.validate(text)?;
         Ok(cfg)
     }
@@ -386,7 +440,11 @@ impl Config {
         let default = Path::new("configs/default.toml");
         let path = path.unwrap_or(default);
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, &path.display().to_string()),
+            Ok(text) => {
+                let cfg = Config::parse(&text, &path.display().to_string())?;
+                cfg.refuse_readable_clear_passwords(path)?;
+                Ok(cfg)
+            }
             Err(e) if path == default && e.kind() == std::io::ErrorKind::NotFound => {
                 Config::parse(EMBEDDED_DEFAULT, "<embedded configs/default.toml>")
             }
@@ -419,14 +477,6 @@ impl Config {
         }
     }
 
-    /// Agent id -> SIP password, for the registrar (agents with one).
-    pub fn agent_accounts(&self) -> std::collections::HashMap<String, String> {
-        self.agents
-            .iter()
-            .filter_map(|a| Some((a.id.clone(), a.password.clone()?)))
-            .collect()
-    }
-
     /// Agent id -> static URI, for the registrar (agents with one; checked
     /// at load).
     pub fn agent_static_uris(&self) -> std::collections::HashMap<String, call::StaticUri> {
@@ -442,13 +492,14 @@ impl Config {
         let o = &self.origin;
         for a in &self.agents {
             let line = line_of_value(text, &a.id).unwrap_or(1);
-            match (&a.password, &a.uri) {
-                (None, None) => bail!(
-                    "{o}:{line}: agent {:?} needs a `password` (its phone registers) or a `uri` (its phone is reached there, e.g. sip:{}@10.0.0.5:5060), or both",
+            let secret = a.password.is_some() || a.ha1.is_some() || self.secrets.has(&a.id);
+            match (secret, &a.uri) {
+                (false, None) => bail!(
+                    "{o}:{line}: agent {:?} needs a `password` (its phone registers) or a `uri` (its phone is reached there, e.g. sip:{}@10.0.0.5:5060), or both; instead of `password`, its `ha1` or an entry in [sip] secrets_file will do",
                     a.id,
                     a.id
                 ),
-                (Some(p), _) if p.is_empty() => {
+                _ if a.password.as_deref() == Some("") => {
                     bail!("{o}:{line}: agent {:?} needs a non-empty password", a.id)
                 }
                 _ => {}
@@ -545,13 +596,15 @@ impl Config {
                     t.name
                 );
             }
-            if t.username.is_some() != t.password.is_some() {
+            if t.username.is_some() != (t.password.is_some() || t.ha1.is_some()) {
                 bail!(
-                    "{o}: trunk {:?}: `username` and `password` go together",
+                    "{o}:{}: trunk {:?}: `username` and `password` (or its `ha1`) go together",
+                    line_of_value(text, &t.name).unwrap_or(1),
                     t.name
                 );
             }
         }
+        self.validate_auth(text)?;
         self.validate_acd(text)
     }
 }
@@ -559,6 +612,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sip::auth::Secret;
 
     #[test]
     fn embedded_default_parses() {
@@ -627,8 +681,8 @@ mod tests {
         let c = Config::parse(&text, "a.toml").unwrap();
         let accounts = c.agent_accounts();
         assert_eq!(accounts.len(), 2);
-        assert_eq!(accounts["agent1"], "agent1");
-        assert_eq!(accounts["agent6"], "pw6");
+        assert_eq!(accounts["agent1"], Secret::Password("agent1".into()));
+        assert_eq!(accounts["agent6"], Secret::Password("pw6".into()));
         let statics = c.agent_static_uris();
         assert_eq!(statics.len(), 2);
         assert_eq!(statics["agent5"].addr, "10.0.0.5:5060".parse().unwrap());

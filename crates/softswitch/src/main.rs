@@ -7,7 +7,9 @@ mod audit_cmd;
 mod auth_config;
 mod check_flow;
 mod config;
+mod ha1_cmd;
 mod run;
+mod secrets;
 mod sla_cmd;
 
 use std::path::PathBuf;
@@ -47,6 +49,17 @@ enum Cmd {
         #[arg(long, default_value = "prompts")]
         prompts: PathBuf,
     },
+    /// Print the HA1 of a SIP password, read from standard input, for
+    /// `ha1 = "..."` in [[agents]] or [[trunks]] (no clear password in the
+    /// configuration).
+    Ha1 {
+        /// The agent's id (or the trunk's username).
+        #[arg(long)]
+        user: String,
+        /// The digest realm: [sip] realm of the configuration.
+        #[arg(long, default_value = "softswitch")]
+        realm: String,
+    },
     /// KPIs from call records (REQUIREMENTS D): per time slot, queue, flow
     /// or DID, HO / HNO, against the [sla] targets.
     Sla(sla_cmd::Args),
@@ -74,6 +87,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Sla(args) => sla_cmd::run(&args),
         Cmd::Account(args) => account_cmd::run(&args),
         Cmd::Audit(args) => audit_cmd::run(&args),
+        Cmd::Ha1 { user, realm } => ha1_cmd::run(&user, &realm),
         Cmd::CheckConfig { config } => match config::Config::load(config.as_deref()) {
             Ok(c) => {
                 println!("{}: ok ({} trunk(s))", c.origin, c.trunks.len());

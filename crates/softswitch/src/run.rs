@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use call::queueing::Acd;
 use call::registrar::ExpiryLimits;
-use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, Trunks};
+use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, SipAuth, Trunks};
 use cdr::live::LiveStats;
 use cdr::push::PushHandle;
 use cdr::{Journal, JournalConfig};
@@ -37,6 +37,9 @@ pub fn run(config_path: Option<&Path>) -> Result<()> {
 async fn serve(cfg: Config) -> Result<()> {
     let cfg = Arc::new(cfg);
     tracing::info!(config = %cfg.origin, version = env!("CARGO_PKG_VERSION"), "softswitch starting");
+    for w in cfg.startup_warnings() {
+        tracing::warn!("{w}");
+    }
     let prompts_dir = cfg.prompts.dir.clone();
     let library = tokio::task::spawn_blocking(move || PromptLibrary::load_dir(&prompts_dir))
         .await?
@@ -121,16 +124,21 @@ async fn serve(cfg: Config) -> Result<()> {
         media_ip: cfg.media.ip,
         codecs: cfg.media.codecs.clone(),
     };
+    // One digest authenticator for agents' REGISTERs and trunks' INVITEs:
+    // a source's failures count whichever it tries. Its counters for
+    // /metrics: `sip_auth.stats()`.
+    let sip_auth = SipAuth::new(cfg.digest_config());
+    tokio::spawn(sip_auth.clone().run_sweep());
     let (reg_tx, reg_rx) = tokio::sync::mpsc::unbounded_channel();
     let registrar = Registrar::with_static_uris(
-        &cfg.sip.realm,
+        sip_auth.clone(),
         cfg.agent_accounts(),
         cfg.agent_static_uris(),
         ExpiryLimits::default(),
         reg_tx,
     );
     tokio::spawn(registrar.clone().run_expiry());
-    let trunks = Arc::new(Trunks::new(cfg.trunks.clone(), &cfg.sip.realm));
+    let trunks = Arc::new(Trunks::new(cfg.trunks.clone(), sip_auth.clone()));
     script.set_dialer(call::Dialer::new(
         ctx.clone(),
         media.clone(),
@@ -175,6 +183,7 @@ async fn serve(cfg: Config) -> Result<()> {
             .join(",")
     };
     let records = crate::admin_start::Records {
+        sip_auth: sip_auth.stats().clone(),
         recordings,
         cdr_dir: cdr_dir.clone(),
         live,
