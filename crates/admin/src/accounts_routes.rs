@@ -335,18 +335,9 @@ pub async fn action(
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let b: ActionBody = if body.is_empty() {
-        ActionBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("body: {e}; expected {{\"reason\":\"...\"}}"),
-                )
-            }
-        }
+    let b: ActionBody = match crate::routes::optional_json(&body, r#"{"reason":"..."}"#) {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let now = Utc::now();
     let result: Result<Value, AuthError> = match action.as_str() {

@@ -67,19 +67,11 @@ pub async fn agent_action(
     Path((agent, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let b: ActionBody = if body.is_empty() {
-        ActionBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
+    let b: ActionBody =
+        match crate::routes::optional_json(&body, r#"{"reason": "..."} or {"code": "..."}"#) {
             Ok(b) => b,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("body: {e}; expected {{\"reason\": \"...\"}} or {{\"code\": \"...\"}}"),
-                )
-            }
-        }
-    };
+            Err(r) => return r,
+        };
     if !p.queues.is_all() {
         let serves = st
             .acd

@@ -25,6 +25,23 @@ pub(crate) fn error(code: StatusCode, message: impl Into<String>) -> Response {
     (code, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// A JSON body that may be left out (then the defaults); a bad one is a
+/// 400 saying what is `expected`.
+pub(crate) fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    body: &Bytes,
+    expected: &str,
+) -> Result<T, Response> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("body: {e}; expected {expected}"),
+        )
+    })
+}
+
 /// The admin listener: `/api/v1` (every route behind its permission), the
 /// console's pages, `/metrics`.
 pub fn router(state: Arc<AdminState>) -> Router {

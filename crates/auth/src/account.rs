@@ -77,6 +77,51 @@ pub struct Disabled {
 }
 
 impl Account {
+    /// A new enabled account with no password, second factor or login yet.
+    pub fn new(
+        id: &str,
+        name: &str,
+        role: Role,
+        queues: Scope,
+        created_by: &str,
+        now: DateTime<Utc>,
+    ) -> Account {
+        Account {
+            id: id.to_string(),
+            name: name.to_string(),
+            role,
+            queues,
+            recordings: false,
+            agent: None,
+            password: None,
+            history: Vec::new(),
+            must_change: false,
+            password_changed_at: None,
+            totp: None,
+            totp_pending: None,
+            totp_last_step: None,
+            recovery: Vec::new(),
+            sso: None,
+            created_at: now,
+            created_by: created_by.to_string(),
+            last_login_at: None,
+            enabled_at: None,
+            disabled: None,
+        }
+    }
+
+    /// A new password hash; the old one goes to the history. `temporary`:
+    /// to change at the next login.
+    pub(crate) fn set_password(&mut self, hash: String, temporary: bool, now: DateTime<Utc>) {
+        if let Some(old) = self.password.take() {
+            self.history.insert(0, old);
+            self.history.truncate(HISTORY - 1);
+        }
+        self.password = Some(hash);
+        self.must_change = temporary;
+        self.password_changed_at = Some(now);
+    }
+
     /// The last sign of life: login, creation or re-enabling.
     pub fn active_since(&self) -> DateTime<Utc> {
         [Some(self.created_at), self.last_login_at, self.enabled_at]

@@ -49,6 +49,33 @@ pub struct Session {
     pub last_seen: DateTime<Utc>,
 }
 
+impl Session {
+    /// A session of `a` at `stage` (its cookie and CSRF token are made by
+    /// [`Sessions::open`]).
+    pub fn new(
+        a: &crate::Account,
+        stage: Stage,
+        via: Via,
+        source: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Session {
+        Session {
+            account: a.id.clone(),
+            name: a.name.clone(),
+            role: a.role,
+            queues: a.queues.clone(),
+            recordings: a.recordings,
+            agent: (a.role == Role::Agent).then(|| a.agent_id().to_string()),
+            stage,
+            via,
+            csrf: String::new(),
+            source,
+            created: now,
+            last_seen: now,
+        }
+    }
+}
+
 /// Sessions by the hash of their cookie value.
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{check_id, Account, AccountView, Disabled, NewAccount, HISTORY};
+use crate::account::{check_id, Account, AccountView, Disabled, NewAccount};
 use crate::password;
 use crate::role::{Role, Scope};
 use crate::token::ApiToken;
@@ -200,28 +200,12 @@ impl AccountStore {
             if d.accounts.contains_key(&new.id) {
                 return Err(AuthError::Exists(new.id.clone()));
             }
-            let a = Account {
-                id: new.id.clone(),
-                name: new.name,
-                role: new.role,
-                queues: new.queues,
-                recordings: new.recordings,
-                agent: new.agent,
-                password: Some(hash),
-                history: Vec::new(),
-                must_change: temp.is_some(),
-                password_changed_at: Some(now),
-                totp: None,
-                totp_pending: None,
-                totp_last_step: None,
-                recovery: Vec::new(),
-                sso: None,
-                created_at: now,
-                created_by: by.to_string(),
-                last_login_at: None,
-                enabled_at: None,
-                disabled: None,
-            };
+            let mut a = Account::new(&new.id, &new.name, new.role, new.queues, by, now);
+            a.recordings = new.recordings;
+            a.agent = new.agent;
+            a.password = Some(hash);
+            a.must_change = temp.is_some();
+            a.password_changed_at = Some(now);
             let v = a.view();
             d.accounts.insert(new.id.clone(), a);
             Ok((v, temp))
@@ -236,28 +220,15 @@ impl AccountStore {
             if !d.accounts.is_empty() {
                 return Ok(());
             }
-            let mut a = Account {
-                id: "admin".into(),
-                name: "Administrateur (amorçage)".into(),
-                role: Role::Admin,
-                queues: Scope::all(),
-                recordings: false,
-                agent: None,
-                password: Some(hash),
-                history: Vec::new(),
-                must_change: true,
-                password_changed_at: None,
-                totp: None,
-                totp_pending: None,
-                totp_last_step: None,
-                recovery: Vec::new(),
-                sso: None,
-                created_at: now,
-                created_by: "bootstrap".into(),
-                last_login_at: None,
-                enabled_at: None,
-                disabled: None,
-            };
+            let mut a = Account::new(
+                "admin",
+                "Administrateur (amorçage)",
+                Role::Admin,
+                Scope::all(),
+                "bootstrap",
+                now,
+            );
+            a.password = Some(hash);
             a.must_change = true;
             d.accounts.insert(a.id.clone(), a);
             Ok(())
@@ -322,13 +293,7 @@ impl AccountStore {
         let temp = temporary_password();
         let hash = password::hash(&temp);
         self.with_account(id, |a| {
-            if let Some(old) = a.password.take() {
-                a.history.insert(0, old);
-                a.history.truncate(HISTORY - 1);
-            }
-            a.password = Some(hash);
-            a.must_change = true;
-            a.password_changed_at = Some(now);
+            a.set_password(hash, true, now);
             Ok(temp)
         })
     }
@@ -408,13 +373,7 @@ impl AccountStore {
         }
         let hash = password::hash(new);
         self.with_account(id, |a| {
-            if let Some(old) = a.password.take() {
-                a.history.insert(0, old);
-                a.history.truncate(HISTORY - 1);
-            }
-            a.password = Some(hash);
-            a.must_change = false;
-            a.password_changed_at = Some(now);
+            a.set_password(hash, false, now);
             Ok(())
         })
     }
@@ -467,27 +426,10 @@ impl AccountStore {
     ) -> Result<Account, AuthError> {
         check_id(id)?;
         self.change(|d| {
-            let a = d.accounts.entry(id.to_string()).or_insert_with(|| Account {
-                id: id.to_string(),
-                name: name.to_string(),
-                role,
-                queues: queues.clone(),
-                recordings: false,
-                agent: None,
-                password: None,
-                history: Vec::new(),
-                must_change: false,
-                password_changed_at: None,
-                totp: None,
-                totp_pending: None,
-                totp_last_step: None,
-                recovery: Vec::new(),
-                sso: Some(subject.to_string()),
-                created_at: now,
-                created_by: "sso".into(),
-                last_login_at: None,
-                enabled_at: None,
-                disabled: None,
+            let a = d.accounts.entry(id.to_string()).or_insert_with(|| {
+                let mut a = Account::new(id, name, role, queues.clone(), "sso", now);
+                a.sso = Some(subject.to_string());
+                a
             });
             if a.sso.as_deref() != Some(subject) {
                 return Err(AuthError::Invalid(format!(

@@ -135,20 +135,7 @@ pub async fn submit(
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
     let stage = next_stage(&account, &st.security.totp_roles);
-    let s = Session {
-        account: account.id.clone(),
-        name: account.name.clone(),
-        role: account.role,
-        queues: account.queues.clone(),
-        recordings: account.recordings,
-        agent: (account.role == auth::Role::Agent).then(|| account.agent_id().to_string()),
-        stage,
-        via: Via::Password,
-        csrf: String::new(),
-        source: src,
-        created: Utc::now(),
-        last_seen: Utc::now(),
-    };
+    let s = Session::new(&account, stage, Via::Password, src, Utc::now());
     audit_session(
         &st,
         &s,

@@ -188,20 +188,7 @@ pub async fn callback(
     } else {
         Stage::EnrolTotp
     };
-    let s = Session {
-        account: account.id.clone(),
-        name: account.name.clone(),
-        role: account.role,
-        queues: account.queues.clone(),
-        recordings: account.recordings,
-        agent: None,
-        stage,
-        via: Via::Sso,
-        csrf: String::new(),
-        source: src,
-        created: Utc::now(),
-        last_seen: Utc::now(),
-    };
+    let s = Session::new(&account, stage, Via::Sso, src, Utc::now());
     audit_session(
         &st,
         &s,
