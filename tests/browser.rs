@@ -54,3 +54,38 @@ fn sign_in_totp_tokens_and_sso_in_chromium() {
         "{out}"
     );
 }
+
+#[test]
+fn the_wallboard_agents_and_file0_pages_drive_the_system() {
+    let srv = Server::start_with(queue_options());
+    let out = node(
+        "console.mjs",
+        &[
+            ("BASE", format!("http://{}", srv.admin)),
+            ("SIP", srv.udp.to_string()),
+            ("FIRST_PASSWORD", BOOTSTRAP_PASSWORD.into()),
+            ("NEW_PASSWORD", NEW_PASSWORD.into()),
+        ],
+    );
+    assert!(out.contains("ALL OK"), "{out}");
+    // The call after the switch was redirected, its delay recorded.
+    let rec = srv
+        .records()
+        .into_iter()
+        .find(|r| r["did"] == "3422")
+        .unwrap_or_else(|| panic!("no record of the call to 3422; output:\n{out}"));
+    assert_eq!(rec["file0"]["mode"], "hangup", "{rec}");
+    assert!(rec["file0"]["delay_ms"].as_i64().unwrap() >= 0);
+    // Both switches are in the audit log under the signed-in account.
+    let (_, lines, _) = support::web::cli(&srv, "audit", &["export"]);
+    let act = lines
+        .lines()
+        .find(|l| l.contains("\"action\":\"file0.activate\""))
+        .expect("file0.activate audited");
+    assert!(
+        act.contains("\"account\":\"admin\"") && act.contains("exercice de crise"),
+        "{act}"
+    );
+    assert!(lines.contains("\"action\":\"agent.pause\""), "{lines}");
+    println!("{out}");
+}

@@ -22,6 +22,29 @@ fn concrete(path: &str, agent_param: &str) -> String {
         .join("/")
 }
 
+/// The status of a streaming GET, read within 2 s.
+fn stream_status(srv: &Server, path: &str, token: &str) -> u16 {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-m",
+            "2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+        ])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("http://{}{path}", srv.admin))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 #[test]
 fn every_route_is_refused_to_the_roles_that_may_not_use_it() {
     let srv = Server::start();
@@ -57,7 +80,12 @@ fn every_route_is_refused_to_the_roles_that_may_not_use_it() {
             let (code, body) = curl(&srv, &method, &url, None, None);
             assert_eq!(code, 401, "{method} {url} without credentials: {body}");
             for (role, token) in &tokens {
-                let (code, body) = curl(&srv, &method, &url, Some(token), None);
+                let (code, body) = if path.ends_with("/live") {
+                    // An event stream never ends: its status is enough.
+                    (stream_status(&srv, &url, token), serde_json::Value::Null)
+                } else {
+                    curl(&srv, &method, &url, Some(token), None)
+                };
                 let own_agent_route = path.contains("{agent}");
                 // The client role reads recordings only when granted (not here).
                 let ungranted = op["x-permission"] == "recordings" && *role == "client";
@@ -628,4 +656,107 @@ fn sso_through_an_openid_provider_maps_groups_to_roles() {
         "{out}"
     );
     assert!(out.contains("\"action\":\"login.sso.failed\""), "{out}");
+}
+
+#[test]
+fn the_client_role_sees_the_wallboard_and_nothing_it_may_not() {
+    let srv = Server::start_with(queue_options());
+    let out = account_cli(&srv, &["add", "caf", "--role", "client"]);
+    let temp = out
+        .split("temporary password: ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let b = Browser::new(&srv);
+    let (totp, _) = first_sign_in(&b, "caf", &temp);
+    assert!(
+        totp.is_none(),
+        "the client role needs no second factor by default"
+    );
+    let page = b.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Tableau de bord") && page.body.contains("/static/wallboard.js"));
+    assert!(
+        !page.body.contains("href=\"/agents\""),
+        "no agents page in the client's menu"
+    );
+    for path in ["/agents", "/file0"] {
+        let a = b.get(path);
+        assert_eq!(a.status, 403, "{path}: {}", a.body);
+        assert!(a.body.contains("Accès refusé"));
+    }
+    let snap = b.get("/api/v1/live/snapshot").json();
+    assert!(snap["queues"].as_array().unwrap().len() == 2, "{snap}");
+    assert!(
+        snap["agents"].as_array().unwrap().is_empty(),
+        "no agent names for the client: {snap}"
+    );
+    assert!(snap["file0"].as_array().unwrap().is_empty());
+    // A supervisor limited to one queue sees that queue only, and no totals.
+    let token = account_with_token(&srv, "sup-general", "supervisor", &["--queues", "expert"]);
+    let (_, snap) = curl(&srv, "GET", "/api/v1/live/snapshot", Some(&token), None);
+    let names: Vec<&str> = snap["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["expert"]);
+    assert!(snap["today"]["total"].as_array().unwrap().is_empty());
+    assert!(snap["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q == "expert")));
+}
+
+#[test]
+fn a_live_stream_ends_when_its_token_is_revoked() {
+    let srv = Server::start();
+    let token = account_with_token(&srv, "wall", "client", &[]);
+    let mut curl = std::process::Command::new("curl")
+        .args(["-s", "-N", "-m", "40", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("http://{}/api/v1/live", srv.admin))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(curl.stdout.take().unwrap());
+    let mut line = String::new();
+    use std::io::BufRead;
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "event: snapshot");
+    let (_, list) = curl_json(&srv, &token);
+    let id = list["tokens"][0]["id"].as_str().unwrap().to_string();
+    let (code, _) = support::curl(
+        &srv,
+        "DELETE",
+        &format!("/api/v1/tokens/{id}"),
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 200);
+    let revoked = std::time::Instant::now();
+    let status = curl.wait().unwrap();
+    assert!(
+        revoked.elapsed() < std::time::Duration::from_secs(20),
+        "the stream went on {:?}",
+        revoked.elapsed()
+    );
+    assert!(
+        status.success(),
+        "curl ended by the server, not its own time limit: {status:?}"
+    );
+}
+
+fn curl_json(srv: &Server, token: &str) -> (u16, serde_json::Value) {
+    support::curl(srv, "GET", "/api/v1/tokens", Some(token), None)
 }

@@ -3,7 +3,7 @@
 // sign-in with the code, and SSO through the test provider. Every page is checked with axe-core
 // and for console errors, and photographed.
 // Env: BASE, FIRST_PASSWORD, NEW_PASSWORD, SHOTS, and SSO_USER/SSO_PASSWORD for the SSO part.
-import { launch, watchedPage, check, totp, nextStep, expect } from './lib.mjs';
+import { launch, watchedPage, check, explain, totp, nextStep, expect } from './lib.mjs';
 
 const { BASE, FIRST_PASSWORD, NEW_PASSWORD, SHOTS, SSO_USER, SSO_PASSWORD } = process.env;
 const browser = await launch();
@@ -46,7 +46,8 @@ try {
   expect(codes.length === 10, `expected 10 recovery codes, got ${codes.length}`);
   await check(page, 'recovery-codes', SHOTS);
   await page.click('#continue');
-  await page.waitForURL(`${BASE}/account`);
+  await page.waitForURL(`${BASE}/`);
+  await page.goto(`${BASE}/account`);
   await check(page, 'account', SHOTS);
 
   await page.fill('#token-name', "Mur d'affichage");
@@ -67,7 +68,7 @@ try {
   await nextStep();
   await page.fill('#code', totp(secret));
   await page.click('#submit');
-  await page.waitForURL(`${BASE}/account`);
+  await page.waitForURL(`${BASE}/`);
   console.log('STEP password, TOTP and token ok');
 
   if (SSO_USER) {
@@ -78,7 +79,8 @@ try {
     await sso.fill('input[name="login"]', SSO_USER);
     await sso.fill('input[name="password"]', SSO_PASSWORD);
     await sso.click('#submit');
-    await sso.waitForURL(`${BASE}/account`);
+    await sso.waitForURL(`${BASE}/`);
+    await sso.goto(`${BASE}/account`);
     // What the provider's own pages logged (its missing favicon) is not ours to check.
     sso.errors = sso.errors.filter((e) => e.includes(`(${BASE}/`));
     expect((await sso.textContent('#me')).trim() === SSO_USER, 'not signed in as the SSO user');
@@ -87,7 +89,7 @@ try {
   }
   console.log('ALL OK');
 } catch (e) {
-  console.error(`FAILED: ${e.stack || e}`);
+  await explain(e, SHOTS);
   process.exitCode = 1;
 } finally {
   await browser.close();

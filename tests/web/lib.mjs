@@ -4,6 +4,7 @@ import { chromium } from 'playwright-core';
 import axe from 'axe-core';
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 
 export async function launch() {
   return chromium.launch({
@@ -25,6 +26,7 @@ export async function watchedPage(context) {
     page.errors.push(`console: ${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => page.errors.push(`exception: ${e.message}`));
+  watchedPage.last = page;
   return page;
 }
 
@@ -67,4 +69,51 @@ export async function nextStep() {
 
 export function expect(cond, what) {
   if (!cond) throw new Error(what);
+}
+
+/// Sign in through the pages from an account's first password: the forced change, then TOTP
+/// enrolment when the role asks for it. Returns the TOTP secret, if any.
+export async function firstSignIn(page, base, account, first, next) {
+  await page.goto(`${base}/login`);
+  await page.fill('#account', account);
+  await page.fill('#password', first);
+  await page.click('#submit');
+  await page.waitForURL(`${base}/account/password`);
+  await page.fill('#old', first);
+  await page.fill('#new', next);
+  await page.fill('#again', next);
+  await page.click('#submit');
+  let secret = null;
+  if (page.url() === `${base}/account/totp` || (await page.$('#secret'))) {
+    secret = (await page.textContent('#secret')).trim();
+    await page.fill('#code', totp(secret));
+    await page.click('#submit');
+    await page.waitForSelector('#recovery-codes');
+    await page.click('#continue');
+  }
+  await page.waitForURL((u) => !u.pathname.startsWith('/account/') && !u.pathname.startsWith('/login'));
+  return secret;
+}
+
+/// Run SIPp (Debian's sip-tester) against softswitch; resolves with its exit code.
+export function sipp(sip, scenario, service, args = []) {
+  return new Promise((ok) => {
+    const p = spawn('sipp', [sip, '-sf', `../sipp/${scenario}`, '-s', service, '-i', '127.0.0.1', '-p', '0', '-mp', '0',
+      '-nostdin', '-timeout', '60s', '-timeout_error', ...args], { cwd: process.cwd(), stdio: 'ignore' });
+    p.on('exit', (code) => ok(code));
+    sipp.children.push(p);
+  });
+}
+sipp.children = [];
+
+/// On a failure: what the last page logged, its address, and a screenshot of it.
+export async function explain(e, shots) {
+  console.error(`FAILED: ${e.stack || e}`);
+  const page = watchedPage.last;
+  if (!page) return;
+  console.error(`at ${page.url()}; errors in the page: ${JSON.stringify(page.errors)}`);
+  try {
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: `${shots}/failure.png`, fullPage: true });
+  } catch (_) { /* the page may be gone */ }
 }

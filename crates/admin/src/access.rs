@@ -14,7 +14,10 @@ use axum::Router;
 
 use crate::principal::Principal;
 use crate::routes::error;
-use crate::{accounts_routes as acc, acd_routes as acd, audit_routes as aud, cdr_routes as cdr};
+use crate::{
+    accounts_routes as acc, acd_routes as acd, audit_routes as aud, cdr_routes as cdr,
+    file0_routes as f0,
+};
 use crate::{recording_routes as rec, routes as r, AdminState};
 
 type Mr = MethodRouter<Arc<AdminState>>;
@@ -105,21 +108,21 @@ fn table() -> Vec<(Rule, Mr)> {
             "/file0",
             File0Read,
             "File 0 activations, calls redirected, activation delay",
-            get(r::file0_list),
+            get(f0::file0_list),
         ),
         rule(
             M::POST,
             "/file0",
             File0,
             "Switch file 0 on for a DID or flow",
-            post(r::file0_activate),
+            post(f0::file0_activate),
         ),
         rule(
             M::DELETE,
             "/file0/{target}",
             File0,
             "Switch file 0 off",
-            delete(r::file0_deactivate),
+            delete(f0::file0_deactivate),
         ),
         rule(
             M::GET,
@@ -155,6 +158,20 @@ fn table() -> Vec<(Rule, Mr)> {
             Flows,
             "Upload a prompt (WAV, MP3, OGG, FLAC): cleaned, checked, published",
             put(r::prompt_upload),
+        ),
+        rule(
+            M::GET,
+            "/live",
+            Live,
+            "Server-Sent Events: queues, agents, file 0 and today's figures, at every change",
+            get(crate::live::stream),
+        ),
+        rule(
+            M::GET,
+            "/live/snapshot",
+            Live,
+            "The live picture once, as JSON",
+            get(crate::live::snapshot),
         ),
         rule(
             M::GET,

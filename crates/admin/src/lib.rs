@@ -15,7 +15,9 @@ mod accounts_routes;
 mod acd_routes;
 mod audit_routes;
 mod cdr_routes;
+mod file0_routes;
 mod headers;
+pub mod live;
 mod metrics;
 mod openapi;
 mod pages;
@@ -93,6 +95,10 @@ pub struct AdminState {
     /// SSO sign-ins under way, by the key of their state cookie.
     pub sso_pending: Mutex<HashMap<String, (Instant, auth::oidc::Pending)>>,
     pub security: Security,
+    /// Today's records and figures (fed by the CDR journal).
+    pub today: Arc<sla::today::Today>,
+    /// The live picture the consoles stream.
+    pub board: live::Board,
 }
 
 /// Serve on `listener` (HTTPS when `tls` is given) until the process ends.

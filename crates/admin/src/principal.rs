@@ -67,6 +67,19 @@ impl Principal {
         });
     }
 
+    /// The principal of a signed-in browser session (the console's pages).
+    pub fn from_session(s: &auth::Session) -> Principal {
+        Principal {
+            account: s.account.clone(),
+            role: s.role,
+            queues: s.queues.clone(),
+            recordings: s.recordings,
+            agent: s.agent.clone(),
+            source: s.source,
+            proof: Proof::Session,
+        }
+    }
+
     /// Does this account see `queue` (its scope)?
     pub fn sees(&self, queue: Option<&str>) -> bool {
         self.queues.sees(queue)

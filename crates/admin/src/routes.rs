@@ -12,7 +12,6 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use ivr::Mode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -73,120 +72,7 @@ pub(crate) async fn health(State(st): St) -> Response {
     Json(json!({ "status": "ok", "calls": st.calls.len() })).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct File0Request {
-    target: String,
-    prompt: String,
-    mode: Mode,
-    /// For mode `queue`: where the calls wait.
-    queue: Option<String>,
-    reason: Option<String>,
-    /// A name the caller gives (kept in the audit log's details beside the
-    /// authenticated account, never in its place).
-    by: Option<String>,
-}
-
-pub(crate) async fn file0_activate(
-    State(st): St,
-    Extension(p): Extension<Principal>,
-    body: Result<Json<File0Request>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(r) = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("{}; expected {{\"target\":\"3422\",\"prompt\":\"NAME\",\"mode\":\"continue\"|\"hangup\"|\"queue\",\"queue\":\"NAME\"}}", e.body_text()),
-            )
-        }
-    };
-    if st.prompts.current().get(&r.prompt).is_none() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("prompt {:?} does not exist", r.prompt),
-        );
-    }
-    let flows = flow_names(&st);
-    if !st.dids.contains(&r.target) && !flows.contains(&r.target) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "target {:?} is neither a DID nor a flow (DIDs: {}; flows: {})",
-                r.target,
-                st.dids.join(", "),
-                flows.join(", ")
-            ),
-        );
-    }
-    let queue = match (r.mode, &r.queue) {
-        (Mode::Queue, None) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "mode \"queue\" needs \"queue\": the queue calls go to",
-            )
-        }
-        (Mode::Queue, Some(q)) => {
-            let known: Vec<String> = st
-                .acd
-                .snapshot()
-                .await
-                .map(|s| s.queues.into_iter().map(|q| q.name).collect())
-                .unwrap_or_default();
-            if !known.contains(q) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("queue {q:?} does not exist (queues: {})", known.join(", ")),
-                );
-            }
-            Some(q.clone())
-        }
-        (_, Some(_)) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "\"queue\" goes with mode \"queue\" only",
-            )
-        }
-        (_, None) => None,
-    };
-    let a = st.file0.activate(
-        &r.target,
-        &r.prompt,
-        r.mode,
-        queue,
-        r.reason.clone(),
-        &p.account,
-    );
-    tracing::warn!(activation = %a.id, target = %a.target, prompt = %a.prompt, mode = a.mode.as_str(), by = %p.account, "file 0 activated");
-    let mut details = json!(a);
-    details["declared_by"] = json!(r.by);
-    p.audit(&st, "file0.activate", &r.target, details);
-    (StatusCode::CREATED, Json(json!(a))).into_response()
-}
-
-pub(crate) async fn file0_list(State(st): St) -> Response {
-    Json(json!(st.file0.list())).into_response()
-}
-
-pub(crate) async fn file0_deactivate(
-    State(st): St,
-    Extension(p): Extension<Principal>,
-    Path(target): Path<String>,
-) -> Response {
-    match st.file0.deactivate(&target) {
-        Some(a) => {
-            tracing::warn!(activation = %a.id, target = %target, calls = a.calls, by = %p.account, "file 0 deactivated");
-            p.audit(&st, "file0.deactivate", &target, json!(a));
-            Json(json!(a)).into_response()
-        }
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("no file 0 active on {target:?}"),
-        ),
-    }
-}
-
-fn flow_names(st: &AdminState) -> Vec<String> {
+pub(crate) fn flow_names(st: &AdminState) -> Vec<String> {
     st.script
         .current()
         .names()

@@ -147,20 +147,11 @@ impl AccountStore {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data
-            .lock()
-            .expect("account store lock")
-            .accounts
-            .is_empty()
+        self.lock_fresh().accounts.is_empty()
     }
 
     pub fn get(&self, id: &str) -> Option<Account> {
-        self.data
-            .lock()
-            .expect("account store lock")
-            .accounts
-            .get(id)
-            .cloned()
+        self.lock_fresh().accounts.get(id).cloned()
     }
 
     pub fn list(&self) -> Vec<AccountView> {

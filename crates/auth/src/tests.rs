@@ -290,3 +290,25 @@ fn sso_accounts_never_take_over_local_ones() {
         Err(AuthError::Denied)
     ));
 }
+
+#[test]
+fn a_change_by_another_process_is_seen() {
+    // The running softswitch and `softswitch account add` share the file.
+    let (d, server) = store();
+    server
+        .add(new("marie", Role::Supervisor), Some(GOOD), "admin", t0())
+        .unwrap();
+    let cli = AccountStore::open(&d.0).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    cli.add(new("paul", Role::Client), Some(GOOD2), "cli", t0())
+        .unwrap();
+    assert!(
+        server.check_password("paul", GOOD2).is_ok(),
+        "the server sees the new account"
+    );
+    assert_eq!(server.list().len(), 2);
+    // And a change made by the server afterwards keeps the CLI's account.
+    server.disable("marie", "left", "admin", t0()).unwrap();
+    let again = AccountStore::open(&d.0).unwrap();
+    assert!(again.get("paul").is_some() && again.get("marie").unwrap().disabled.is_some());
+}

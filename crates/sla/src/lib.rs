@@ -12,6 +12,7 @@ pub mod history;
 pub mod kpi;
 pub mod report;
 pub mod target;
+pub mod today;
 
 pub use config::SlaConfig;
 pub use error::Error;

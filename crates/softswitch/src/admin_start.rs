@@ -31,6 +31,8 @@ pub struct Records {
     pub push: Option<PushHandle>,
     /// SIP digest failures and locks.
     pub sip_auth: Arc<sip::auth::AuthStats>,
+    /// Today's calls and figures.
+    pub today: Arc<sla::today::Today>,
 }
 
 /// The running listener.
@@ -218,7 +220,10 @@ pub async fn start_admin(
             totp_roles: au.totp_roles.clone(),
             oidc: Default::default(),
         },
+        today: records.today,
+        board: Default::default(),
     });
+    admin::live::spawn(state.clone());
     if let Some(oc) = au.oidc.clone() {
         tokio::spawn(discover(state.clone(), oc));
     }

@@ -63,7 +63,7 @@ async fn serve(cfg: Config) -> Result<()> {
         tracing::info!(file = %ca.display(), "https look-ups also trust this CA");
     }
     let cdr_dir = cfg.data.dir.join("cdr");
-    let (journal, live, push) = start_journal(&cfg, &cdr_dir).await?;
+    let (journal, live, push, today) = start_journal(&cfg, &cdr_dir).await?;
     // Availability (GAP01): a line at start, every minute, and at a clean stop.
     cdr::uptime::write_uptime(&cdr_dir, "start");
     let beat_dir = cdr_dir.clone();
@@ -183,6 +183,7 @@ async fn serve(cfg: Config) -> Result<()> {
             .join(",")
     };
     let records = crate::admin_start::Records {
+        today,
         sip_auth: sip_auth.stats().clone(),
         recordings,
         cdr_dir: cdr_dir.clone(),
@@ -347,7 +348,12 @@ pub(crate) fn reload_flows(
 async fn start_journal(
     cfg: &Config,
     cdr_dir: &std::path::Path,
-) -> Result<(Journal, Arc<LiveStats>, Option<PushHandle>)> {
+) -> Result<(
+    Journal,
+    Arc<LiveStats>,
+    Option<PushHandle>,
+    Arc<sla::today::Today>,
+)> {
     std::fs::create_dir_all(cdr_dir)
         .with_context(|| format!("creating the CDR directory {}", cdr_dir.display()))?;
     let live = Arc::new(LiveStats::new(
@@ -358,6 +364,22 @@ async fn start_journal(
     match tokio::task::spawn_blocking(move || l.seed(&dir)).await? {
         Ok(n) => tracing::info!(records = n, "live figures refilled from the CDR journal"),
         Err(e) => tracing::error!(error = %e, "cannot read the CDR journal for the live figures"),
+    }
+    // Today's calls for the wallboard, from local midnight.
+    let today = Arc::new(sla::today::Today::new(cfg.sla.clone(), chrono::Utc::now()));
+    let (t, dir) = (today.clone(), cdr_dir.to_path_buf());
+    let seeded = tokio::task::spawn_blocking(move || {
+        cdr::read_records(&dir, Some(t.since()), None).map(|recs| {
+            for r in &recs {
+                t.observe(r);
+            }
+            recs.len()
+        })
+    })
+    .await?;
+    match seeded {
+        Ok(n) => tracing::info!(records = n, "today's figures refilled from the CDR journal"),
+        Err(e) => tracing::error!(error = %e, "cannot read the CDR journal for today's figures"),
     }
     let push = match &cfg.cdr.push {
         Some(p) => {
@@ -372,13 +394,15 @@ async fn start_journal(
     journal_cfg.fold = cfg.cdr.fold_options();
     let l = live.clone();
     journal_cfg.hooks.push(Box::new(move |r| l.observe(r)));
+    let t = today.clone();
+    journal_cfg.hooks.push(Box::new(move |r| t.observe(r)));
     if let Some(h) = push.clone() {
         journal_cfg.hooks.push(Box::new(move |_| h.wake()));
     }
     let journal = tokio::task::spawn_blocking(move || Journal::start(journal_cfg))
         .await?
         .with_context(|| format!("opening the CDR journal in {}", cdr_dir.display()))?;
-    Ok((journal, live, push))
+    Ok((journal, live, push, today))
 }
 
 /// Delete recordings past their queue's retention, at start and hourly.

@@ -34,7 +34,7 @@ pub async fn password_form(State(st): State<Arc<AdminState>>, headers: HeaderMap
     let w = (s.stage == Stage::Ready).then(|| who(&s));
     render(
         "password.html",
-        context! { csrf => s.csrf, forced => s.stage == Stage::ChangePassword, min, min14, who => w, page => "account" },
+        context! { csrf => s.csrf, forced => s.stage == Stage::ChangePassword, min, min14, who => w, page => "/account" },
     )
 }
 
@@ -65,7 +65,7 @@ pub async fn password_submit(
         render_status(
             code,
             "password.html",
-            context! { csrf => s.csrf.clone(), forced, min, min14, error => msg, who => w.clone(), page => "account" },
+            context! { csrf => s.csrf.clone(), forced, min, min14, error => msg, who => w.clone(), page => "/account" },
         )
     };
     let Some(Form(f)) = form.filter(|Form(f)| Sessions::csrf_ok(&s, &f.csrf)) else {
@@ -170,7 +170,7 @@ fn enrol_page(s: &auth::Session, secret: &str, code: StatusCode, error: Option<&
     render_status(
         code,
         "enrol.html",
-        context! { csrf => s.csrf, qr, secret, role_label => s.role.label_fr(), error, who => w, page => "account" },
+        context! { csrf => s.csrf, qr, secret, role_label => s.role.label_fr(), error, who => w, page => "/account" },
     )
 }
 
@@ -215,7 +215,7 @@ pub async fn enrol_submit(
             };
             let mut resp = render(
                 "enrol.html",
-                context! { recovery, next => "/", who => who(&s), csrf => s.csrf, page => "account" },
+                context! { recovery, next => "/", who => who(&s), csrf => s.csrf, page => "/account" },
             );
             resp.headers_mut()
                 .insert(header::SET_COOKIE, session_cookie(&st, &fresh));
@@ -273,7 +273,7 @@ fn account_page(
         "account.html",
         context! {
             who => who(s),
-            page => "account",
+            page => "/account",
             csrf => s.csrf,
             totp => a.as_ref().is_some_and(|a| a.totp.is_some()),
             recovery_left => a.as_ref().map_or(0, |a| a.recovery.len()),

@@ -5,6 +5,8 @@
 //! the Content-Security-Policy forbids it.
 
 mod account;
+mod console;
+mod file0;
 mod login;
 mod sso;
 
@@ -25,7 +27,25 @@ use crate::AdminState;
 /// The pages' routes (outside `/api/v1`).
 pub fn router() -> Router<Arc<AdminState>> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/account") }))
+        .route("/", get(console::wallboard))
+        .route("/agents", get(console::agents))
+        .route("/file0", get(file0::page))
+        .route("/file0/confirm", post(file0::confirm))
+        .route("/file0/apply", post(file0::apply))
+        .route("/file0/off", post(file0::off_confirm))
+        .route("/file0/off/apply", post(file0::off_apply))
+        .route(
+            "/static/console.js",
+            get(|| script(include_str!("../../static/console.js"))),
+        )
+        .route(
+            "/static/wallboard.js",
+            get(|| script(include_str!("../../static/wallboard.js"))),
+        )
+        .route(
+            "/static/agents.js",
+            get(|| script(include_str!("../../static/agents.js"))),
+        )
         .route("/login", get(login::form).post(login::submit))
         .route(
             "/login/totp",
@@ -61,6 +81,17 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+async fn script(text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
 async fn favicon() -> Response {
     (
         [
@@ -87,6 +118,16 @@ fn env() -> &'static Environment<'static> {
             ),
             ("account.html", include_str!("../../templates/account.html")),
             ("message.html", include_str!("../../templates/message.html")),
+            (
+                "wallboard.html",
+                include_str!("../../templates/wallboard.html"),
+            ),
+            ("agents.html", include_str!("../../templates/agents.html")),
+            ("file0.html", include_str!("../../templates/file0.html")),
+            (
+                "file0_confirm.html",
+                include_str!("../../templates/file0_confirm.html"),
+            ),
         ] {
             e.add_template(name, text)
                 .expect("templates are checked by the tests");
@@ -114,15 +155,56 @@ pub(crate) fn render_status(code: StatusCode, name: &str, ctx: Value) -> Respons
     }
 }
 
-/// What the header of a signed-in page shows.
+/// The console's pages, in the order of the menu: path, label, and the
+/// permission a role needs to see it.
+const MENU: &[(&str, &str, auth::Perm)] = &[
+    ("/", "Tableau de bord", auth::Perm::Live),
+    ("/agents", "Agents", auth::Perm::Agents),
+    ("/file0", "File 0", auth::Perm::File0Read),
+    ("/account", "Mon compte", auth::Perm::Any),
+];
+
+/// What the header of a signed-in page shows: who, and the menu of what
+/// the role may open.
 pub(crate) fn who(s: &Session) -> Value {
+    let menu: Vec<Value> = MENU
+        .iter()
+        .filter(|(_, _, perm)| s.role.allows(*perm, s.recordings))
+        .map(|(href, label, _)| context! { href, label })
+        .collect();
     context! {
         account => s.account,
         name => s.name,
         role => s.role.as_str(),
         role_label => s.role.label_fr(),
         queues => s.queues.0,
+        menu,
     }
+}
+
+/// The ready session of a page whose permission is `perm`, as a principal;
+/// else the sign-in redirect or a 403 page.
+pub(crate) fn allowed(
+    st: &AdminState,
+    headers: &HeaderMap,
+    here: &str,
+    perm: auth::Perm,
+) -> Result<(Session, crate::principal::Principal), Response> {
+    let (_, s) = ready(st, headers, here)?;
+    if !s.role.allows(perm, s.recordings) {
+        return Err(render_status(
+            StatusCode::FORBIDDEN,
+            "message.html",
+            context! {
+                who => who(&s), csrf => s.csrf,
+                heading => "Accès refusé",
+                text => format!("Le rôle {} ne donne pas accès à cette page.", s.role.label_fr()),
+                link => "/", link_label => "Retour au tableau de bord",
+            },
+        ));
+    }
+    let p = crate::principal::Principal::from_session(&s);
+    Ok((s, p))
 }
 
 /// The `Set-Cookie` value of a session cookie (empty value: clear it).

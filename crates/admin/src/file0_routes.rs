@@ -1,0 +1,134 @@
+//! File 0 over the API (`POST file0`, `GET file0`, `DELETE file0/{target}`)
+//! and the checks and switching shared with the console's file 0 page:
+//! a target that is a DID or a flow, a prompt that exists, a queue for
+//! mode `queue`; each switch logged and audited under the account.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use ivr::{Activation, Mode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::principal::Principal;
+use crate::routes::{error, flow_names};
+use crate::AdminState;
+
+type St = State<Arc<AdminState>>;
+
+/// A file 0 switch-on.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File0Request {
+    pub target: String,
+    pub prompt: String,
+    pub mode: Mode,
+    /// For mode `queue`: where the calls wait.
+    pub queue: Option<String>,
+    pub reason: Option<String>,
+    /// A name the caller gives (kept in the audit log's details beside the
+    /// authenticated account, never in its place).
+    pub by: Option<String>,
+}
+
+/// Check and switch on; the activation, or what is wrong.
+pub(crate) async fn activate(
+    st: &AdminState,
+    p: &Principal,
+    r: &File0Request,
+) -> Result<Activation, String> {
+    if st.prompts.current().get(&r.prompt).is_none() {
+        return Err(format!("prompt {:?} does not exist", r.prompt));
+    }
+    let flows = flow_names(st);
+    if !st.dids.contains(&r.target) && !flows.contains(&r.target) {
+        return Err(format!(
+            "target {:?} is neither a DID nor a flow (DIDs: {}; flows: {})",
+            r.target,
+            st.dids.join(", "),
+            flows.join(", ")
+        ));
+    }
+    let queue = match (r.mode, &r.queue) {
+        (Mode::Queue, None) => {
+            return Err("mode \"queue\" needs \"queue\": the queue calls go to".into())
+        }
+        (Mode::Queue, Some(q)) => {
+            let known: Vec<String> = st
+                .acd
+                .snapshot()
+                .await
+                .map(|s| s.queues.into_iter().map(|q| q.name).collect())
+                .unwrap_or_default();
+            if !known.contains(q) {
+                return Err(format!(
+                    "queue {q:?} does not exist (queues: {})",
+                    known.join(", ")
+                ));
+            }
+            Some(q.clone())
+        }
+        (_, Some(q)) if !q.is_empty() => {
+            return Err("\"queue\" goes with mode \"queue\" only".into())
+        }
+        (_, _) => None,
+    };
+    let reason = r.reason.clone().filter(|x| !x.trim().is_empty());
+    let a = st
+        .file0
+        .activate(&r.target, &r.prompt, r.mode, queue, reason, &p.account);
+    tracing::warn!(activation = %a.id, target = %a.target, prompt = %a.prompt, mode = a.mode.as_str(), by = %p.account, "file 0 activated");
+    let mut details = json!(a);
+    details["declared_by"] = json!(r.by);
+    p.audit(st, "file0.activate", &r.target, details);
+    Ok(a)
+}
+
+/// Switch off; the ended activation, if one was on.
+pub(crate) fn deactivate(st: &AdminState, p: &Principal, target: &str) -> Option<Activation> {
+    let a = st.file0.deactivate(target)?;
+    tracing::warn!(activation = %a.id, target = %target, calls = a.calls, by = %p.account, "file 0 deactivated");
+    p.audit(st, "file0.deactivate", target, json!(a));
+    Some(a)
+}
+
+pub(crate) async fn file0_activate(
+    State(st): St,
+    Extension(p): Extension<Principal>,
+    body: Result<Json<File0Request>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(r) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{}; expected {{\"target\":\"3422\",\"prompt\":\"NAME\",\"mode\":\"continue\"|\"hangup\"|\"queue\",\"queue\":\"NAME\"}}", e.body_text()),
+            )
+        }
+    };
+    match activate(&st, &p, &r).await {
+        Ok(a) => (StatusCode::CREATED, Json(json!(a))).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+pub(crate) async fn file0_list(State(st): St) -> Response {
+    Json(json!(st.file0.list())).into_response()
+}
+
+pub(crate) async fn file0_deactivate(
+    State(st): St,
+    Extension(p): Extension<Principal>,
+    Path(target): Path<String>,
+) -> Response {
+    match deactivate(&st, &p, &target) {
+        Some(a) => Json(json!(a)).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no file 0 active on {target:?}"),
+        ),
+    }
+}

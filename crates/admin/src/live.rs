@@ -1,0 +1,241 @@
+//! The live board: one task builds the whole picture (queues, agents,
+//! calls in progress, file 0, today's figures) four times a second and
+//! publishes it only when something changed; `GET /api/v1/live` streams
+//! it to each console as Server-Sent Events, cut to what the account may
+//! see. A change shows on every wallboard within half a second, and no
+//! page polls.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::principal::Principal;
+use crate::AdminState;
+
+/// The whole picture at one instant. Times that grow by themselves (a
+/// wait, a time in state) travel as the instant they started, to the
+/// second: the picture changes only when something happens, and the page
+/// counts the seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub at: Option<DateTime<Utc>>,
+    pub calls_in_progress: usize,
+    pub queues: Vec<QueueLive>,
+    pub agents: Vec<AgentLive>,
+    pub file0: Vec<ivr::Activation>,
+    pub today: sla::today::Figures,
+}
+
+/// One queue now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueLive {
+    pub name: String,
+    pub active: bool,
+    /// Calls waiting, and ringing an agent.
+    pub waiting: usize,
+    pub offering: usize,
+    /// When the longest waiting call started to wait.
+    pub oldest_since: Option<DateTime<Utc>>,
+    pub avg_handle_ms: u64,
+    pub agents: acd::AgentCounts,
+}
+
+/// One agent now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentLive {
+    pub id: String,
+    pub state: acd::AgentStateKind,
+    pub reason: Option<String>,
+    pub registered: bool,
+    pub logged_in: bool,
+    pub since: DateTime<Utc>,
+    pub calls_answered: u64,
+    pub queues: Vec<String>,
+    pub pending_pause: Option<String>,
+    pub pending_logout: bool,
+}
+
+/// `now - ms`, to the second.
+fn started(now: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
+    let t = now - chrono::Duration::milliseconds(ms as i64);
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+fn picture(acd: acd::Snapshot, now: DateTime<Utc>) -> (Vec<QueueLive>, Vec<AgentLive>) {
+    let queues = acd
+        .queues
+        .into_iter()
+        .map(|q| QueueLive {
+            oldest_since: (q.waiting > 0).then(|| started(now, q.longest_wait_ms)),
+            name: q.name,
+            active: q.active,
+            waiting: q.waiting,
+            offering: q.offering,
+            avg_handle_ms: q.avg_handle_ms,
+            agents: q.agents,
+        })
+        .collect();
+    let agents = acd
+        .agents
+        .into_iter()
+        .map(|a| AgentLive {
+            since: started(now, a.in_state_ms),
+            id: a.id,
+            state: a.state,
+            reason: a.reason,
+            registered: a.registered,
+            logged_in: a.logged_in,
+            calls_answered: a.calls_answered,
+            queues: a.queues,
+            pending_pause: a.pending_pause,
+            pending_logout: a.pending_logout,
+        })
+        .collect();
+    (queues, agents)
+}
+
+impl Snapshot {
+    /// What `p` may see: its queues; no agent list for the client role;
+    /// the platform's totals only for an account that sees every queue.
+    pub fn for_principal(&self, p: &Principal) -> Snapshot {
+        let mut s = self.clone();
+        s.queues.retain(|q| p.sees(Some(&q.name)));
+        s.today.queues.retain(|q, _| p.sees(Some(q)));
+        if !p.queues.is_all() {
+            s.today.total.clear();
+            s.calls_in_progress = 0;
+        }
+        if p.role == auth::Role::Client {
+            s.agents.clear();
+        } else {
+            s.agents
+                .retain(|a| p.queues.is_all() || a.queues.iter().any(|q| p.sees(Some(q))));
+        }
+        if !p.allows(auth::Perm::File0Read) {
+            s.file0.clear();
+        }
+        s
+    }
+}
+
+/// The channel the board publishes on.
+pub struct Board {
+    tx: watch::Sender<Arc<Snapshot>>,
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Board {
+            tx: watch::channel(Arc::new(Snapshot::default())).0,
+        }
+    }
+}
+
+impl Board {
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.tx.subscribe()
+    }
+
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.tx.borrow().clone()
+    }
+}
+
+/// Build the picture every 250 ms; publish it when it changed (the time
+/// alone does not count, the waits and times in state do).
+pub fn spawn(st: Arc<AdminState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let Some(acd) = st.acd.snapshot().await else {
+                continue;
+            };
+            let today = {
+                let t = st.today.clone();
+                match tokio::task::spawn_blocking(move || t.figures(Utc::now())).await {
+                    Ok(f) => f,
+                    Err(_) => continue,
+                }
+            };
+            let (queues, agents) = picture(acd, Utc::now());
+            let mut next = Snapshot {
+                at: None,
+                calls_in_progress: st.calls.len(),
+                queues,
+                agents,
+                file0: st.file0.list(),
+                today,
+            };
+            st.board.tx.send_if_modified(|cur| {
+                next.at = cur.at;
+                if **cur == next {
+                    return false;
+                }
+                next.at = Some(Utc::now());
+                *cur = Arc::new(next);
+                true
+            });
+        }
+    });
+}
+
+/// `GET /api/v1/live`: the picture now, then at every change. The
+/// credentials are checked again at every event and every 15 s: a stream
+/// ends when its session expires or its account is disabled.
+pub async fn stream(
+    State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let rx = st.board.subscribe();
+    let state = (st, rx, p, headers, peer, true);
+    let events =
+        futures_util::stream::unfold(state, |(st, mut rx, _p, headers, peer, first)| async move {
+            let changed = if first {
+                true
+            } else {
+                match tokio::time::timeout(Duration::from_secs(15), rx.changed()).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) => return None,
+                    Err(_) => false,
+                }
+            };
+            let still = crate::principal::resolve(&st, &headers, &Method::GET, peer).ok()?;
+            let ev = if changed {
+                let snap = rx.borrow_and_update().for_principal(&still);
+                Event::default()
+                    .event("snapshot")
+                    .json_data(&snap)
+                    .unwrap_or_else(|_| Event::default().comment("unserialisable snapshot"))
+            } else {
+                Event::default().comment("still here")
+            };
+            Some((
+                Ok::<_, Infallible>(ev),
+                (st, rx, still, headers, peer, false),
+            ))
+        });
+    Sse::new(events).into_response()
+}
+
+/// `GET /api/v1/live/snapshot`: the same picture once, as JSON.
+pub async fn snapshot(
+    State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
+) -> Response {
+    axum::Json(st.board.current().for_principal(&p)).into_response()
+}

@@ -1,0 +1,297 @@
+//! The file 0 page: every DID and flow with its override, the activations
+//! in force with their delay (GVS01) and calls redirected, and switching
+//! on or off in two steps (the form, then a confirmation page), through the
+//! same checks as the API and under the signed-in account.
+
+use std::sync::Arc;
+
+use auth::Perm;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use ivr::Mode;
+use minijinja::{context, Value};
+use serde::Deserialize;
+
+use super::{allowed, render, render_status, who};
+use crate::file0_routes::{activate, deactivate, File0Request};
+use crate::AdminState;
+
+fn mode_label(m: Mode) -> &'static str {
+    match m {
+        Mode::Continue => "message puis parcours normal",
+        Mode::Hangup => "message puis raccroché (dissuasion)",
+        Mode::Queue => "message puis file d'attente",
+    }
+}
+
+async fn page_with(
+    st: &AdminState,
+    s: &auth::Session,
+    code: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let active: Vec<Value> = st
+        .file0
+        .list()
+        .into_iter()
+        .map(|a| {
+            context! {
+                target => a.target,
+                prompt => a.prompt,
+                mode => mode_label(a.mode),
+                queue => a.queue,
+                reason => a.reason,
+                by => a.requested_by,
+                at => a.requested_at.with_timezone(&chrono_tz::Europe::Paris).format("%d/%m/%Y %H:%M:%S").to_string(),
+                delay => a.activation_delay_ms.map(|d| format!("{:.1} s", d as f64 / 1000.0)),
+                calls => a.calls,
+            }
+        })
+        .collect();
+    let mut dids = st.dids.clone();
+    dids.sort();
+    dids.dedup();
+    let flows = crate::routes::flow_names(st);
+    let mut prompts: Vec<String> = st.prompts.list().into_iter().map(|p| p.name).collect();
+    prompts.sort();
+    let queues: Vec<String> = st
+        .acd
+        .snapshot()
+        .await
+        .map(|q| {
+            q.queues
+                .into_iter()
+                .filter(|q| q.active)
+                .map(|q| q.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let can_switch = s.role.allows(Perm::File0, s.recordings);
+    render_status(
+        code,
+        "file0.html",
+        context! { who => who(s), csrf => s.csrf, page => "/file0", active, dids, flows, prompts, queues, can_switch, notice, error, wide => true },
+    )
+}
+
+pub async fn page(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    match allowed(&st, &headers, "/file0", Perm::File0Read) {
+        Ok((s, _)) => page_with(&st, &s, StatusCode::OK, None, None).await,
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct SwitchForm {
+    #[serde(default)]
+    csrf: String,
+    target: String,
+    prompt: String,
+    mode: Mode,
+    #[serde(default)]
+    queue: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl SwitchForm {
+    fn request(&self) -> File0Request {
+        File0Request {
+            target: self.target.clone(),
+            prompt: self.prompt.clone(),
+            mode: self.mode,
+            queue: (self.mode == Mode::Queue && !self.queue.is_empty()).then(|| self.queue.clone()),
+            reason: Some(self.reason.clone()).filter(|r| !r.trim().is_empty()),
+            by: None,
+        }
+    }
+}
+
+/// Step 1: what will happen, to confirm.
+pub async fn confirm(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    form: Result<Form<SwitchForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (s, _) = match allowed(&st, &headers, "/file0", Perm::File0) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Form(f)) = form else {
+        return page_with(
+            &st,
+            &s,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("Formulaire incomplet : cible, message et mode.".into()),
+        )
+        .await;
+    };
+    if !auth::Sessions::csrf_ok(&s, &f.csrf) {
+        return page_with(
+            &st,
+            &s,
+            StatusCode::FORBIDDEN,
+            None,
+            Some("Formulaire expiré : recommencez.".into()),
+        )
+        .await;
+    }
+    if f.mode == Mode::Queue && f.queue.is_empty() {
+        return page_with(
+            &st,
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some("Le mode « file d'attente » demande une file.".into()),
+        )
+        .await;
+    }
+    render(
+        "file0_confirm.html",
+        context! {
+            who => who(&s), csrf => s.csrf, page => "/file0", on => true,
+            target => f.target, prompt => f.prompt, mode => f.mode.as_str(), mode_label => mode_label(f.mode),
+            queue => f.queue, reason => f.reason,
+        },
+    )
+}
+
+/// Step 2: switch on.
+pub async fn apply(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    form: Result<Form<SwitchForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (s, p) = match allowed(&st, &headers, "/file0", Perm::File0) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Form(f)) = form else {
+        return page_with(
+            &st,
+            &s,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("Formulaire incomplet.".into()),
+        )
+        .await;
+    };
+    if !auth::Sessions::csrf_ok(&s, &f.csrf) {
+        return page_with(
+            &st,
+            &s,
+            StatusCode::FORBIDDEN,
+            None,
+            Some("Formulaire expiré : recommencez.".into()),
+        )
+        .await;
+    }
+    match activate(&st, &p, &f.request()).await {
+        Ok(a) => {
+            page_with(
+                &st,
+                &s,
+                StatusCode::OK,
+                Some(format!(
+                    "File 0 activée sur {} : les nouveaux appels entendent « {} ».",
+                    a.target, a.prompt
+                )),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            page_with(
+                &st,
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(format!("File 0 non activée : {e}")),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct OffForm {
+    #[serde(default)]
+    csrf: String,
+    target: String,
+}
+
+/// Step 1 of switching off.
+pub async fn off_confirm(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    form: Result<Form<OffForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (s, _) = match allowed(&st, &headers, "/file0", Perm::File0) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match form {
+        Ok(Form(f)) if auth::Sessions::csrf_ok(&s, &f.csrf) => render(
+            "file0_confirm.html",
+            context! { who => who(&s), csrf => s.csrf, page => "/file0", on => false, target => f.target },
+        ),
+        _ => Redirect::to("/file0").into_response(),
+    }
+}
+
+/// Step 2 of switching off.
+pub async fn off_apply(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    form: Result<Form<OffForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (s, p) = match allowed(&st, &headers, "/file0", Perm::File0) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Form(f)) = form.map_err(|_| ()).and_then(|f| {
+        if auth::Sessions::csrf_ok(&s, &f.csrf) {
+            Ok(f)
+        } else {
+            Err(())
+        }
+    }) else {
+        return page_with(
+            &st,
+            &s,
+            StatusCode::FORBIDDEN,
+            None,
+            Some("Formulaire expiré : recommencez.".into()),
+        )
+        .await;
+    };
+    match deactivate(&st, &p, &f.target) {
+        Some(a) => {
+            page_with(
+                &st,
+                &s,
+                StatusCode::OK,
+                Some(format!(
+                    "File 0 désactivée sur {} ({} appel(s) redirigé(s)).",
+                    a.target, a.calls
+                )),
+                None,
+            )
+            .await
+        }
+        None => {
+            page_with(
+                &st,
+                &s,
+                StatusCode::NOT_FOUND,
+                None,
+                Some(format!("Aucune file 0 active sur {}.", f.target)),
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,72 @@
+// Browser test of the console's live pages (driven by tests/browser.rs): the wallboard showing a SIPp
+// caller waiting in a queue, an agent paused from the agents page, file 0 switched on in the page and
+// heard by the next SIPp call. Every page is checked with axe-core and for console errors.
+// Env: BASE, SIP (host:port of softswitch's UDP SIP), FIRST_PASSWORD, NEW_PASSWORD, SHOTS.
+import { launch, watchedPage, check, explain, expect, firstSignIn, sipp } from './lib.mjs';
+
+const { BASE, SIP, FIRST_PASSWORD, NEW_PASSWORD, SHOTS } = process.env;
+const browser = await launch();
+try {
+  const page = await watchedPage(await browser.newContext({ locale: 'fr-FR', viewport: { width: 1400, height: 900 } }));
+  await firstSignIn(page, BASE, 'admin', FIRST_PASSWORD, NEW_PASSWORD);
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector('#live tbody tr[data-queue="general"]');
+  await page.waitForSelector('#today tbody tr[data-queue="Total"]');
+  await check(page, 'wallboard', SHOTS);
+
+  // A caller waits in queue general (no agent registered): the wall shows it.
+  const t0 = Date.now();
+  sipp(SIP, 'uac_queue.xml', '7100', ['-m', '1']);
+  await page.waitForFunction(() => document.querySelector('#live tr[data-queue="general"] td.waiting')?.textContent === '1',
+    null, { timeout: 10000, polling: 50 });
+  const seenMs = Date.now() - t0;
+  console.log(`WAITING SHOWN ${seenMs} ms after the INVITE was sent`);
+  await page.waitForTimeout(1200);
+  await check(page, 'wallboard-waiting', SHOTS);
+  await page.click('#fullscreen');
+  await check(page, 'wallboard-fullscreen', SHOTS);
+  await page.click('#fullscreen');
+
+  // Agents: pause agent1 for lunch from the page.
+  await page.goto(`${BASE}/agents`);
+  await page.waitForSelector('#agents tr[data-agent="agent1"]');
+  await check(page, 'agents', SHOTS);
+  const row = 'tr[data-agent="agent1"]';
+  await page.selectOption(`${row} select`, 'lunch');
+  await page.click(`${row} button[data-action="pause"]`);
+  await page.waitForSelector(`${row} td[data-state="paused"]`);
+  expect((await page.textContent(`${row} td[data-reason="lunch"]`)) === 'Déjeuner', 'pause reason not shown in French');
+  const agents = await page.evaluate(() => fetch('/api/v1/agents').then((r) => r.json()));
+  const a1 = agents.agents.find((a) => a.id === 'agent1');
+  expect(a1.state === 'paused' && a1.reason === 'lunch', `the ACD did not pause agent1: ${JSON.stringify(a1)}`);
+  await check(page, 'agents-paused', SHOTS);
+  await page.click(`${row} button[data-action="unpause"]`);
+  await page.waitForSelector(`${row} td[data-state="available"]`);
+
+  // File 0 on 3422 from the page, confirmed, then heard by the next call.
+  await page.goto(`${BASE}/file0`);
+  await check(page, 'file0', SHOTS);
+  await page.selectOption('#target', '3422');
+  await page.selectOption('#prompt', 'closed');
+  await page.check('#mode-hangup');
+  await page.fill('#reason', 'exercice de crise');
+  await page.click('#switch-on');
+  await page.waitForSelector('#confirm');
+  await check(page, 'file0-confirm', SHOTS);
+  await page.click('#confirm');
+  await page.waitForSelector('.notice');
+  expect((await page.textContent('.notice')).includes('File 0 activée sur 3422'), 'no confirmation of the switch');
+  const code = await sipp(SIP, 'uac_call.xml', '3422', ['-m', '1', '-d', '1000']);
+  console.log(`SIPP to 3422 exited ${code}`);
+  await page.goto(`${BASE}/file0`);
+  const calls = (await page.textContent('#active tbody tr td:nth-child(8)')).trim();
+  expect(calls === '1', `expected 1 redirected call, saw ${calls}`);
+  await check(page, 'file0-active', SHOTS);
+  console.log('ALL OK');
+} catch (e) {
+  await explain(e, SHOTS);
+  process.exitCode = 1;
+} finally {
+  for (const c of sipp.children) c.kill('SIGKILL');
+  await browser.close();
+}
