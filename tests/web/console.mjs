@@ -62,6 +62,19 @@ try {
   const calls = (await page.textContent('#active tbody tr td:nth-child(8)')).trim();
   expect(calls === '1', `expected 1 redirected call, saw ${calls}`);
   await check(page, 'file0-active', SHOTS);
+
+  // The audit log page finds the switch, under the signed-in account, and checks the chain.
+  await page.goto(`${BASE}/audit`);
+  await page.fill('#action', 'file0');
+  await page.click('#search');
+  await page.waitForSelector('#audit tbody tr td:nth-child(6)');
+  const action = (await page.textContent('#audit tbody tr td:nth-child(6)')).trim();
+  const who = (await page.textContent('#audit tbody tr td:nth-child(3)')).trim();
+  expect(action === 'file0.activate' && who === 'admin', `audit line: ${action} by ${who}`);
+  await page.click('#verify');
+  await page.waitForSelector('#verified');
+  expect((await page.textContent('#verified')).includes('Journal intact'), 'the chain does not verify');
+  await check(page, 'audit', SHOTS);
   console.log('ALL OK');
 } catch (e) {
   await explain(e, SHOTS);

@@ -5,6 +5,7 @@
 //! the Content-Security-Policy forbids it.
 
 mod account;
+mod audit;
 mod console;
 mod file0;
 mod login;
@@ -30,6 +31,7 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route("/", get(console::wallboard))
         .route("/agents", get(console::agents))
         .route("/file0", get(file0::page))
+        .route("/audit", get(audit::page))
         .route("/file0/confirm", post(file0::confirm))
         .route("/file0/apply", post(file0::apply))
         .route("/file0/off", post(file0::off_confirm))
@@ -103,32 +105,33 @@ async fn favicon() -> Response {
         .into_response()
 }
 
+/// Every page template, built into the binary.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "base.html",
+    "login.html",
+    "totp.html",
+    "enrol.html",
+    "password.html",
+    "account.html",
+    "message.html",
+    "wallboard.html",
+    "agents.html",
+    "file0.html",
+    "file0_confirm.html",
+    "audit.html",
+];
+
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut e = Environment::new();
-        for (name, text) in [
-            ("base.html", include_str!("../../templates/base.html")),
-            ("login.html", include_str!("../../templates/login.html")),
-            ("totp.html", include_str!("../../templates/totp.html")),
-            ("enrol.html", include_str!("../../templates/enrol.html")),
-            (
-                "password.html",
-                include_str!("../../templates/password.html"),
-            ),
-            ("account.html", include_str!("../../templates/account.html")),
-            ("message.html", include_str!("../../templates/message.html")),
-            (
-                "wallboard.html",
-                include_str!("../../templates/wallboard.html"),
-            ),
-            ("agents.html", include_str!("../../templates/agents.html")),
-            ("file0.html", include_str!("../../templates/file0.html")),
-            (
-                "file0_confirm.html",
-                include_str!("../../templates/file0_confirm.html"),
-            ),
-        ] {
+        for (name, text) in TEMPLATES {
             e.add_template(name, text)
                 .expect("templates are checked by the tests");
         }
@@ -161,6 +164,7 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
     ("/", "Tableau de bord", auth::Perm::Live),
     ("/agents", "Agents", auth::Perm::Agents),
     ("/file0", "File 0", auth::Perm::File0Read),
+    ("/audit", "Journal d'audit", auth::Perm::Audit),
     ("/account", "Mon compte", auth::Perm::Any),
 ];
 
@@ -329,19 +333,32 @@ mod tests {
 
     #[test]
     fn every_template_parses_and_next_is_local() {
-        for name in [
-            "login.html",
-            "totp.html",
-            "enrol.html",
-            "password.html",
-            "account.html",
-            "message.html",
-        ] {
+        for (name, _) in TEMPLATES {
             assert!(env().get_template(name).is_ok(), "{name}");
         }
         assert_eq!(safe_next("/account"), "/account");
         assert_eq!(safe_next("//evil.example/x"), "/");
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(urlencode("/a b?c"), "/a%20b%3Fc");
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_page_renders() {
+        let html = env()
+            .get_template("audit.html")
+            .and_then(|t| {
+                t.render(context! {
+                    who => context! { account => "a", role_label => "x", menu => Vec::<Value>::new() }, csrf => "c", page => "/audit", wide => true,
+                    f => context! { from => "", to => "", account => "", action => "", target => "" },
+                    lines => vec![context! { seq => 1, at => "x", account => "a", role => "r", source => "s", action => "a", target => "t", details => "{}" }],
+                    total => 1, verified => Value::from(()), query => "from=",
+                })
+            });
+        assert!(html.is_ok(), "{html:?}");
     }
 }
