@@ -75,6 +75,22 @@ try {
   await page.waitForSelector('#verified');
   expect((await page.textContent('#verified')).includes('Journal intact'), 'the chain does not verify');
   await check(page, 'audit', SHOTS);
+
+  // Calls: today's records, the 3422 call's timeline shows the file 0 redirection; XLSX export.
+  await page.goto(`${BASE}/calls?did=3422`);
+  await page.waitForSelector('#calls tbody tr[data-record]');
+  await check(page, 'calls', SHOTS);
+  await page.click('#calls tbody tr[data-record] a');
+  await page.waitForSelector('#timeline');
+  const steps = await page.textContent('#timeline');
+  expect(steps.includes('Redirigé par la file 0') && steps.includes('Message « closed »'), `timeline: ${steps}`);
+  await check(page, 'call-timeline', SHOTS);
+  const xlsx = await page.evaluate(async () => {
+    const href = document.querySelector('a[href="/calls"]') ? '/api/v1/cdr?format=xlsx' : '';
+    const r = await fetch(href);
+    return { status: r.status, type: r.headers.get('content-type'), size: (await r.arrayBuffer()).byteLength };
+  });
+  expect(xlsx.status === 200 && xlsx.type.includes('spreadsheetml') && xlsx.size > 1000, `XLSX export: ${JSON.stringify(xlsx)}`);
   console.log('ALL OK');
 } catch (e) {
   await explain(e, SHOTS);

@@ -63,7 +63,7 @@ pub async fn list(
 ) -> Response {
     let Query(q) = match query {
         Ok(q) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("{}; parameters: from, to, format (json|jsonl|csv), columns, separator, mask, limit, by", e.body_text())),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("{}; parameters: from, to, format (json|jsonl|csv|xlsx), columns, separator, mask, limit, by", e.body_text())),
     };
     let (from, to) = match (
         parse_time("from", q.from.as_deref()),
@@ -73,10 +73,10 @@ pub async fn list(
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
     };
     let format = q.format.clone().unwrap_or_else(|| "json".into());
-    if !["json", "jsonl", "csv"].contains(&format.as_str()) {
+    if !["json", "jsonl", "csv", "xlsx"].contains(&format.as_str()) {
         return error(
             StatusCode::BAD_REQUEST,
-            format!("format={format:?}: expected json, jsonl or csv"),
+            format!("format={format:?}: expected json, jsonl, csv or xlsx"),
         );
     }
     let mask = q.mask || p.role.masks_numbers();
@@ -117,6 +117,19 @@ pub async fn list(
         ),
         json!({ "records": records.len(), "format": format, "masked": mask, "declared_by": q.by }),
     );
+    if format == "xlsx" {
+        let tz = st.timezone;
+        return match tokio::task::spawn_blocking(move || cdr::xlsx::write_xlsx(&records, mask, tz))
+            .await
+        {
+            Ok(Ok(bytes)) => crate::pages::xlsx_response(
+                bytes,
+                &format!("appels-{}.xlsx", Utc::now().format("%Y%m%d-%H%M%S")),
+            ),
+            Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+    }
     let mut body = Vec::new();
     let (written, ctype) = match format.as_str() {
         "csv" => (

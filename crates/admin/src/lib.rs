@@ -99,6 +99,8 @@ pub struct AdminState {
     pub today: Arc<sla::today::Today>,
     /// The live picture the consoles stream.
     pub board: live::Board,
+    /// Local time of pages and exports (`[sla] timezone`).
+    pub timezone: chrono_tz::Tz,
 }
 
 /// Serve on `listener` (HTTPS when `tls` is given) until the process ends.

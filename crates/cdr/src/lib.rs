@@ -11,6 +11,7 @@ pub mod live;
 pub mod push;
 pub mod record;
 pub mod uptime;
+pub mod xlsx;
 
 pub use event::{new_record_id, CallEvent, DigitSource, EventKind, Party};
 pub use journal::{read_records, CdrSink, FsyncPolicy, Journal, JournalConfig, RecordHook};

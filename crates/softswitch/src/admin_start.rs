@@ -222,6 +222,7 @@ pub async fn start_admin(
         },
         today: records.today,
         board: Default::default(),
+        timezone: cfg.sla.timezone,
     });
     admin::live::spawn(state.clone());
     if let Some(oc) = au.oidc.clone() {

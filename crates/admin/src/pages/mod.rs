@@ -6,6 +6,7 @@
 
 mod account;
 mod audit;
+mod calls;
 mod console;
 mod file0;
 mod login;
@@ -22,6 +23,8 @@ use axum::Router;
 use chrono::Utc;
 use minijinja::{context, Environment, Value};
 
+pub(crate) use calls::xlsx_response;
+
 use crate::principal::{cookie, cookie_name};
 use crate::AdminState;
 
@@ -32,6 +35,8 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route("/agents", get(console::agents))
         .route("/file0", get(file0::page))
         .route("/audit", get(audit::page))
+        .route("/calls", get(calls::page))
+        .route("/calls/{record_id}", get(calls::timeline))
         .route("/file0/confirm", post(file0::confirm))
         .route("/file0/apply", post(file0::apply))
         .route("/file0/off", post(file0::off_confirm))
@@ -125,6 +130,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "file0.html",
     "file0_confirm.html",
     "audit.html",
+    "calls.html",
+    "call.html",
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -164,6 +171,7 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
     ("/", "Tableau de bord", auth::Perm::Live),
     ("/agents", "Agents", auth::Perm::Agents),
     ("/file0", "File 0", auth::Perm::File0Read),
+    ("/calls", "Appels", auth::Perm::CallRecords),
     ("/audit", "Journal d'audit", auth::Perm::Audit),
     ("/account", "Mon compte", auth::Perm::Any),
 ];
