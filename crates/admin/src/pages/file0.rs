@@ -84,6 +84,28 @@ pub async fn page(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Resp
     }
 }
 
+/// A posted form with the session's CSRF token.
+trait Posted {
+    fn csrf(&self) -> &str;
+}
+
+/// The form, or the file 0 page saying why it is refused.
+async fn posted<F: Posted>(
+    st: &AdminState,
+    s: &auth::Session,
+    form: Result<Form<F>, axum::extract::rejection::FormRejection>,
+) -> Result<F, Response> {
+    let (code, why) = match form {
+        Ok(Form(f)) if auth::Sessions::csrf_ok(s, f.csrf()) => return Ok(f),
+        Ok(_) => (StatusCode::FORBIDDEN, "Formulaire expiré : recommencez."),
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            "Formulaire incomplet : cible, message et mode.",
+        ),
+    };
+    Err(page_with(st, s, code, None, Some(why.into())).await)
+}
+
 #[derive(Deserialize, Debug, Clone)]
 pub struct SwitchForm {
     #[serde(default)]
@@ -95,6 +117,12 @@ pub struct SwitchForm {
     queue: String,
     #[serde(default)]
     reason: String,
+}
+
+impl Posted for SwitchForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 impl SwitchForm {
@@ -120,26 +148,10 @@ pub async fn confirm(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(Form(f)) = form else {
-        return page_with(
-            &st,
-            &s,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some("Formulaire incomplet : cible, message et mode.".into()),
-        )
-        .await;
+    let f = match posted(&st, &s, form).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    if !auth::Sessions::csrf_ok(&s, &f.csrf) {
-        return page_with(
-            &st,
-            &s,
-            StatusCode::FORBIDDEN,
-            None,
-            Some("Formulaire expiré : recommencez.".into()),
-        )
-        .await;
-    }
     if f.mode == Mode::Queue && f.queue.is_empty() {
         return page_with(
             &st,
@@ -170,26 +182,10 @@ pub async fn apply(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(Form(f)) = form else {
-        return page_with(
-            &st,
-            &s,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some("Formulaire incomplet.".into()),
-        )
-        .await;
+    let f = match posted(&st, &s, form).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    if !auth::Sessions::csrf_ok(&s, &f.csrf) {
-        return page_with(
-            &st,
-            &s,
-            StatusCode::FORBIDDEN,
-            None,
-            Some("Formulaire expiré : recommencez.".into()),
-        )
-        .await;
-    }
     match activate(&st, &p, &f.request()).await {
         Ok(a) => {
             page_with(
@@ -224,6 +220,12 @@ pub struct OffForm {
     target: String,
 }
 
+impl Posted for OffForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Step 1 of switching off.
 pub async fn off_confirm(
     State(st): State<Arc<AdminState>>,
@@ -253,21 +255,9 @@ pub async fn off_apply(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(Form(f)) = form.map_err(|_| ()).and_then(|f| {
-        if auth::Sessions::csrf_ok(&s, &f.csrf) {
-            Ok(f)
-        } else {
-            Err(())
-        }
-    }) else {
-        return page_with(
-            &st,
-            &s,
-            StatusCode::FORBIDDEN,
-            None,
-            Some("Formulaire expiré : recommencez.".into()),
-        )
-        .await;
+    let f = match posted(&st, &s, form).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     match deactivate(&st, &p, &f.target) {
         Some(a) => {
