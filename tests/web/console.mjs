@@ -91,6 +91,21 @@ try {
     return { status: r.status, type: r.headers.get('content-type'), size: (await r.arrayBuffer()).byteLength };
   });
   expect(xlsx.status === 200 && xlsx.type.includes('spreadsheetml') && xlsx.size > 1000, `XLSX export: ${JSON.stringify(xlsx)}`);
+
+  // SLA report of today by half-hour: the chart, the table, a count leading to its calls.
+  await page.goto(`${BASE}/reports`);
+  await page.waitForSelector('#report tbody tr');
+  expect(await page.isVisible('svg#chart') && (await page.$$('svg#chart polyline')).length === 4, 'no chart');
+  await check(page, 'reports', SHOTS);
+  await page.click('#report td[data-kpi="received"] a');
+  await page.waitForSelector('#calls tbody tr[data-record]');
+  const behind = await page.$$eval('#calls tbody tr[data-record]', (r) => r.length);
+  expect(behind >= 1, 'no call behind the count');
+  const csv = await page.evaluate(async () => {
+    const r = await fetch('/api/v1/reports?by=day&format=csv');
+    return { status: r.status, text: await r.text() };
+  });
+  expect(csv.status === 200 && csv.text.includes('pickup_rate'), `report CSV: ${csv.status} ${csv.text.slice(0, 200)}`);
   console.log('ALL OK');
 } catch (e) {
   await explain(e, SHOTS);

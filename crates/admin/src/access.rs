@@ -210,6 +210,13 @@ fn table() -> Vec<(Rule, Mr)> {
         ),
         rule(
             M::GET,
+            "/reports",
+            Reports,
+            "KPI report for a range (from, to, by, group_by), JSON or CSV (format)",
+            get(crate::pages::reports::api),
+        ),
+        rule(
+            M::GET,
             "/recordings",
             Recordings,
             "Finished recordings; personal data",

@@ -399,6 +399,30 @@ pub fn report<'a>(
         .collect()
 }
 
+/// A report over `[from, to)` from `records`, which reach past `to` by the
+/// first-contact window ([`lookahead`]): the history is built from all of
+/// them, the figures from the calls that arrived in the range. The one way
+/// `softswitch sla` and the console compute a report.
+pub fn over(
+    records: &[CallRecord],
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    grouping: &Grouping,
+    cfg: &SlaConfig,
+) -> Vec<ReportLine> {
+    let history = History::new(records, cfg.include_test_numbers);
+    let in_range = records
+        .iter()
+        .filter(|r| from <= Some(r.arrived_at) && (to.is_none() || Some(r.arrived_at) < to));
+    report(in_range, grouping, &history, cfg, from.zip(to))
+}
+
+/// How far past a report's end its records must be read (repeat calls
+/// for first-contact resolution).
+pub fn lookahead(cfg: &SlaConfig) -> chrono::Duration {
+    cfg.fcr.window().max(chrono::Duration::days(1))
+}
+
 fn group_lines(
     g: &Group,
     grouping: &Grouping,

@@ -82,6 +82,11 @@ impl Today {
         }
     }
 
+    /// The SLA settings the figures are computed with.
+    pub fn config(&self) -> &SlaConfig {
+        &self.cfg
+    }
+
     /// Local midnight of today, in UTC (where to read the journal from).
     pub fn since(&self) -> DateTime<Utc> {
         let day = self.book.lock().expect("today lock").day;

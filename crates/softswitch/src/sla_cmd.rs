@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use cdr::CallRecord;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sla::{Dimension, Format, Grouping, History, Period};
+use chrono::{DateTime, NaiveDate, Utc};
+use sla::{Dimension, Format, Grouping, Period};
 
 use crate::config::Config;
 
@@ -101,13 +101,11 @@ fn report(args: &Args) -> Result<String> {
     }
 
     // Later calls too: first-contact resolution looks for repeats there.
-    let lookahead = cfg.sla.fcr.window().max(Duration::days(1));
-    let records = load(&args.cdr, from, to.map(|t| t + lookahead))?;
-    let history = History::new(&records, cfg.sla.include_test_numbers);
-    let in_range = records.iter().filter(|r| {
-        // None sorts before any time: no --from lets every call in.
-        from <= Some(r.arrived_at) && (to.is_none() || Some(r.arrived_at) < to)
-    });
+    let records = load(
+        &args.cdr,
+        from,
+        to.map(|t| t + sla::report::lookahead(&cfg.sla)),
+    )?;
     let hours = args.split_hours.then(|| business_hours(&cfg)).transpose()?;
     let grouping = Grouping {
         period,
@@ -115,7 +113,7 @@ fn report(args: &Args) -> Result<String> {
         dimension,
         hours: hours.as_ref().map(|f| f as &sla::HoursFn),
     };
-    let mut lines = sla::report(in_range, &grouping, &history, &cfg.sla, from.zip(to));
+    let mut lines = sla::report::over(&records, from, to, &grouping, &cfg.sla);
     // Agent idle share comes from the agent-state journal beside the CDRs.
     if args.cdr.is_dir() {
         let states = cdr::agents::read_agent_states(&args.cdr)

@@ -54,6 +54,15 @@ pub struct Filter {
     agent: String,
     #[serde(default)]
     caller: String,
+    /// Narrower than the days (a report's time slot), RFC 3339.
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+}
+
+fn instant(v: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v).ok().map(|t| t.to_utc())
 }
 
 impl Filter {
@@ -89,6 +98,8 @@ impl Filter {
                 || r.caller
                     .as_deref()
                     .is_some_and(|c| c.contains(self.caller.trim())))
+            && instant(&self.since).is_none_or(|t| r.arrived_at >= t)
+            && instant(&self.until).is_none_or(|t| r.arrived_at < t)
     }
 
     fn query(&self) -> String {
@@ -100,6 +111,8 @@ impl Filter {
             ("outcome", &self.outcome),
             ("agent", &self.agent),
             ("caller", &self.caller),
+            ("since", &self.since),
+            ("until", &self.until),
         ]
         .iter()
         .map(|(k, v)| format!("{k}={}", urlencode(v)))

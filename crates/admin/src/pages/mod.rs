@@ -7,9 +7,11 @@
 mod account;
 mod audit;
 mod calls;
+mod chart;
 mod console;
 mod file0;
 mod login;
+pub(crate) mod reports;
 mod sso;
 
 use std::net::{IpAddr, SocketAddr};
@@ -36,6 +38,7 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route("/file0", get(file0::page))
         .route("/audit", get(audit::page))
         .route("/calls", get(calls::page))
+        .route("/reports", get(reports::page))
         .route("/calls/{record_id}", get(calls::timeline))
         .route("/file0/confirm", post(file0::confirm))
         .route("/file0/apply", post(file0::apply))
@@ -132,6 +135,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "audit.html",
     "calls.html",
     "call.html",
+    "reports.html",
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -172,6 +176,7 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
     ("/agents", "Agents", auth::Perm::Agents),
     ("/file0", "File 0", auth::Perm::File0Read),
     ("/calls", "Appels", auth::Perm::CallRecords),
+    ("/reports", "Rapports SLA", auth::Perm::Reports),
     ("/audit", "Journal d'audit", auth::Perm::Audit),
     ("/account", "Mon compte", auth::Perm::Any),
 ];
