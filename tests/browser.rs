@@ -89,3 +89,50 @@ fn the_wallboard_agents_and_file0_pages_drive_the_system() {
     assert!(lines.contains("\"action\":\"agent.pause\""), "{lines}");
     println!("{out}");
 }
+
+#[test]
+fn a_recording_plays_in_the_page_and_the_play_is_audited() {
+    use std::time::Duration;
+    use support::agent::AgentPhone;
+    let srv = Server::start_with(Options {
+        acd: TEST_ACD.replacen("wrap_up_s = 1\n", "wrap_up_s = 1\nrecord = true\n", 1),
+        ..queue_options()
+    });
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, Duration::from_secs(5));
+    let ring = phone
+        .await_invite(Duration::from_secs(5))
+        .expect("agent1 rung");
+    let mut agent_call = phone.answer(ring, "PCMU");
+    let tone: Vec<i16> = (0..16000)
+        .map(|i| ((i as f64 * 0.3).sin() * 12000.0) as i16)
+        .collect();
+    call.send_audio(&tone);
+    phone.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(10));
+    let id = rec["record_id"].as_str().unwrap().to_string();
+    assert!(rec["recording"].is_string(), "{rec}");
+    let out = node(
+        "recordings.mjs",
+        &[
+            ("BASE", format!("http://{}", srv.admin)),
+            ("FIRST_PASSWORD", BOOTSTRAP_PASSWORD.into()),
+            ("NEW_PASSWORD", NEW_PASSWORD.into()),
+            ("RECORD", id.clone()),
+        ],
+    );
+    assert!(out.contains("ALL OK"), "{out}");
+    let (_, lines, _) = support::web::cli(&srv, "audit", &["export"]);
+    let plays = lines
+        .lines()
+        .filter(|l| l.contains("\"action\":\"recordings.play\"") && l.contains(&id))
+        .count();
+    assert!(plays >= 1, "the play is audited: {lines}");
+    assert!(
+        plays <= 2,
+        "seeking does not write a line per range: {plays}"
+    );
+}

@@ -11,6 +11,7 @@ mod chart;
 mod console;
 mod file0;
 mod login;
+mod recordings;
 pub(crate) mod reports;
 mod sso;
 
@@ -39,6 +40,7 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route("/audit", get(audit::page))
         .route("/calls", get(calls::page))
         .route("/reports", get(reports::page))
+        .route("/recordings", get(recordings::page))
         .route("/calls/{record_id}", get(calls::timeline))
         .route("/file0/confirm", post(file0::confirm))
         .route("/file0/apply", post(file0::apply))
@@ -136,6 +138,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "calls.html",
     "call.html",
     "reports.html",
+    "recordings.html",
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -176,6 +179,7 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
     ("/agents", "Agents", auth::Perm::Agents),
     ("/file0", "File 0", auth::Perm::File0Read),
     ("/calls", "Appels", auth::Perm::CallRecords),
+    ("/recordings", "Enregistrements", auth::Perm::Recordings),
     ("/reports", "Rapports SLA", auth::Perm::Reports),
     ("/audit", "Journal d'audit", auth::Perm::Audit),
     ("/account", "Mon compte", auth::Perm::Any),
