@@ -169,7 +169,7 @@ fn check_flow_accepts_shipped_flows_and_reports_file_line() {
     let bad = dir.join("bad.toml");
     std::fs::write(
         &bad,
-        "[flow]\nstart = \"a\"\n\n[nodes.a]\nkind = \"play\"\nprompts = [\"nope\"]\nnext = \"b\"\n",
+        "[flow]\nstart = \"a\"\n\n[nodes.a]\nkind = \"play\"\nprompts = [\"nope\"]\nnext = \"b\"\n\n[nodes.c]\nkind = \"queue\"\npriority = \"high\"\nqueue = \"nowhere\"\n",
     )
     .unwrap();
     let out = Command::new(BIN)
@@ -189,6 +189,18 @@ fn check_flow_accepts_shipped_flows_and_reports_file_line() {
     );
     assert!(
         err.contains(&format!("{f}:7: node \"a\": next -> \"b\" is not a node")),
+        "{err}"
+    );
+    // Every error in one pass: a field that fails to parse does not hide
+    // the unknown queue behind it (checked against the configuration).
+    assert!(
+        err.contains(&format!("{f}:11: node \"c\" (queue): priority: invalid type")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{f}:12: node \"c\": queue: queue \"nowhere\" is not configured (queues: "
+        )),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();

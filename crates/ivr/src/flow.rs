@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::node::recover::{deserialize, parse_all, repair, Failure};
 use crate::node::{Node, PromptRef};
 use crate::schedule::{Schedule, ScheduleConfig};
 
@@ -46,14 +47,17 @@ pub struct Flow {
     pub schedule: Schedule,
 }
 
+/// The file's top level, each part kept as a table so that a bad field in
+/// one part does not hide the errors of the others.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFlow {
-    flow: RawHeader,
-    schedule: Option<Spanned<ScheduleConfig>>,
+    flow: Option<Spanned<toml::Table>>,
+    schedule: Option<Spanned<toml::Table>>,
     #[serde(default)]
     nodes: BTreeMap<String, Spanned<toml::Table>>,
 }
+
+const TOP_LEVEL: [&str; 3] = ["flow", "schedule", "nodes"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +65,24 @@ struct RawHeader {
     name: Option<String>,
     start: String,
     description: Option<String>,
+}
+
+/// What a flow may name, for validation.
+pub struct Known<'a> {
+    /// Whether a prompt exists in the prompt library.
+    pub prompt: &'a dyn Fn(&str) -> bool,
+    /// The configured queues; `None` leaves queue names unchecked.
+    pub queues: Option<&'a [String]>,
+}
+
+impl<'a> Known<'a> {
+    /// Prompts checked, queues not.
+    pub fn prompts(prompt: &'a dyn Fn(&str) -> bool) -> Self {
+        Known {
+            prompt,
+            queues: None,
+        }
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -83,6 +105,22 @@ impl Errors<'_> {
         });
     }
 
+    /// The field errors of one part of the file (`what`: "[flow]",
+    /// "node \"x\" (menu)"): on the field's line, else the part's first.
+    fn part(&mut self, span: &std::ops::Range<usize>, what: &str, errors: &[Failure]) {
+        for (key, msg) in errors {
+            let line = match key {
+                Some(k) if !msg.starts_with("missing field") => self.line_in(span, k),
+                _ => line_of(self.text, span.start),
+            };
+            let msg = match key {
+                Some(k) if !msg.contains(&format!("`{k}`")) => format!("{k}: {msg}"),
+                _ => msg.clone(),
+            };
+            self.at(line, format!("{what}: {msg}"));
+        }
+    }
+
     /// Line of the first occurrence of `needle` inside `span`, else the
     /// span's first line.
     fn line_in(&self, span: &std::ops::Range<usize>, needle: &str) -> usize {
@@ -96,9 +134,8 @@ impl Errors<'_> {
 }
 
 impl Flow {
-    /// Load and validate a flow file. `has_prompt` says whether a prompt
-    /// name exists in the prompt library.
-    pub fn load(path: &Path, has_prompt: &dyn Fn(&str) -> bool) -> Result<Flow, Vec<FlowError>> {
+    /// Load and validate a flow file against what it may name.
+    pub fn load(path: &Path, known: &Known<'_>) -> Result<Flow, Vec<FlowError>> {
         let label = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![FlowError {
@@ -109,45 +146,85 @@ impl Flow {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("flow");
-        Flow::parse(&text, &label, stem, base, has_prompt).map(|mut f| {
+        Flow::parse(&text, &label, stem, base, known).map(|mut f| {
             f.file = path.to_path_buf();
             f
         })
     }
 
     /// Parse and validate flow text; `default_name` is used when the file
-    /// gives no `[flow] name`.
+    /// gives no `[flow] name`. Every error of the file is reported, like a
+    /// compiler: a bad field is reported and the rest still checked.
     pub fn parse(
         text: &str,
         file: &str,
         default_name: &str,
         base_dir: &Path,
-        has_prompt: &dyn Fn(&str) -> bool,
+        known: &Known<'_>,
     ) -> Result<Flow, Vec<FlowError>> {
         let mut errs = Errors {
             file,
             text,
             list: Vec::new(),
         };
-        let raw: RawFlow = toml::from_str(text).map_err(|e| {
+        let syntax = |e: toml::de::Error| {
             vec![FlowError {
                 file: file.to_string(),
                 line: e.span().map_or(1, |s| line_of(text, s.start)),
                 message: e.message().trim().to_string(),
             }]
-        })?;
+        };
+        let top: toml::Table = toml::from_str(text).map_err(syntax)?;
+        let raw: RawFlow = toml::from_str(text).map_err(syntax)?;
+        for key in top.keys().filter(|k| !TOP_LEVEL.contains(&k.as_str())) {
+            let line = errs.line_in(&(0..text.len()), key);
+            errs.at(
+                line,
+                format!(
+                    "unknown table or key {key:?}: expected [flow], [schedule] and [nodes.NAME]"
+                ),
+            );
+        }
+        let header = match &raw.flow {
+            None => {
+                errs.at(
+                    1,
+                    "[flow] is missing: add [flow] with start = \"NODE\"".into(),
+                );
+                None
+            }
+            Some(h) => {
+                let r = repair(h.get_ref().clone(), deserialize::<RawHeader>);
+                errs.part(&h.span(), "[flow]", &r.errors);
+                // A header with a placeholder start would cascade.
+                r.value.map(|v| (v, r.errors.is_empty()))
+            }
+        };
         let schedule = match &raw.schedule {
-            Some(s) => match Schedule::compile(s.get_ref(), base_dir) {
-                Ok(s) => s,
-                Err(e) => {
-                    errs.at(line_of(text, s.span().start), format!("[schedule]: {e}"));
+            Some(s) => match repair(s.get_ref().clone(), deserialize::<ScheduleConfig>) {
+                r if !r.errors.is_empty() => {
+                    errs.part(&s.span(), "[schedule]", &r.errors);
                     Schedule::always()
                 }
+                r => match r.value.map(|c| Schedule::compile(&c, base_dir)) {
+                    Some(Ok(s)) => s,
+                    Some(Err(e)) => {
+                        // "hours.mon[1]" is written on the line of `mon`.
+                        let key = e
+                            .field()
+                            .and_then(|f| f.rsplit('.').next())
+                            .map(|k| k.split('[').next().unwrap_or(k));
+                        let line = errs.line_in(&s.span(), key.unwrap_or("[schedule]"));
+                        errs.at(line, format!("[schedule]: {e}"));
+                        Schedule::always()
+                    }
+                    None => Schedule::always(),
+                },
             },
             None => Schedule::always(),
         };
         let mut nodes: HashMap<String, NodeEntry> = HashMap::new();
-        let mut spans: HashMap<String, std::ops::Range<usize>> = HashMap::new();
+        let mut checked = Checked::default();
         for (name, table) in raw.nodes {
             let span = table.span();
             let line = line_of(text, span.start);
@@ -162,26 +239,42 @@ impl Flow {
                             crate::node::KINDS
                         ),
                     );
+                    checked.broken.insert(name, t);
                     continue;
                 }
             };
-            match Node::parse(&kind, t) {
-                Ok(node) => {
-                    spans.insert(name.clone(), span);
+            let parsed = parse_all(&kind, t.clone());
+            errs.part(&span, &format!("node {name:?} ({kind})"), &parsed.errors);
+            checked.spans.insert(name.clone(), span);
+            match parsed.value {
+                Some(node) => {
+                    checked.repaired.insert(name.clone(), parsed.repaired);
                     nodes.insert(name, NodeEntry { line, node });
                 }
-                Err(msg) => errs.at(line, format!("node {name:?} ({kind}): {msg}")),
+                None => {
+                    checked.broken.insert(name, t);
+                }
             }
         }
+        let (header, header_ok) = header.unwrap_or((
+            RawHeader {
+                name: None,
+                start: String::new(),
+                description: None,
+            },
+            false,
+        ));
         let flow = Flow {
-            name: raw.flow.name.unwrap_or_else(|| default_name.to_string()),
+            name: header.name.unwrap_or_else(|| default_name.to_string()),
             file: PathBuf::from(file),
-            description: raw.flow.description,
-            start: raw.flow.start,
+            description: header.description,
+            start: header.start,
             nodes,
             schedule,
         };
-        validate(&flow, &spans, raw.schedule.is_some(), has_prompt, &mut errs);
+        checked.has_schedule = raw.schedule.is_some();
+        checked.header_ok = header_ok;
+        validate(&flow, &checked, known, &mut errs);
         if errs.list.is_empty() {
             Ok(flow)
         } else {
@@ -191,22 +284,29 @@ impl Flow {
     }
 }
 
-fn validate(
-    flow: &Flow,
-    spans: &HashMap<String, std::ops::Range<usize>>,
+/// What parsing learned that validation needs.
+#[derive(Default)]
+struct Checked {
+    /// Each node's text, for error lines.
+    spans: HashMap<String, std::ops::Range<usize>>,
+    /// Fields of built nodes that hold a placeholder (already reported).
+    repaired: HashMap<String, HashSet<String>>,
+    /// Nodes that could not be built at all (already reported), with their
+    /// raw table.
+    broken: HashMap<String, toml::Table>,
     has_schedule: bool,
-    has_prompt: &dyn Fn(&str) -> bool,
-    errs: &mut Errors<'_>,
-) {
+    header_ok: bool,
+}
+
+fn validate(flow: &Flow, checked: &Checked, known: &Known<'_>, errs: &mut Errors<'_>) {
+    use crate::node::recover::{strings, REPAIRED};
     let start_line = errs.line_in(&(0..errs.text.len()), "start");
-    if flow.nodes.is_empty() {
-        // With node tables that failed to parse, their errors say enough.
-        if spans.is_empty() && errs.list.is_empty() {
-            errs.at(1, "the flow has no nodes: add [nodes.NAME] tables".into());
-        }
+    let exists = |n: &str| flow.nodes.contains_key(n) || checked.broken.contains_key(n);
+    if flow.nodes.is_empty() && checked.broken.is_empty() {
+        errs.at(1, "the flow has no nodes: add [nodes.NAME] tables".into());
         return;
     }
-    if !flow.nodes.contains_key(&flow.start) {
+    if checked.header_ok && !exists(&flow.start) {
         errs.at(
             start_line,
             format!("start node {:?} is not a node", flow.start),
@@ -216,9 +316,11 @@ fn validate(
     names.sort();
     for name in &names {
         let entry = &flow.nodes[*name];
-        let span = &spans[*name];
+        let span = &checked.spans[*name];
+        let repaired = checked.repaired.get(*name);
+        let skip = |key: &str| repaired.is_some_and(|r| r.contains(key));
         for (key, target) in entry.node.targets() {
-            if !flow.nodes.contains_key(target) {
+            if target != REPAIRED && !exists(target) {
                 let line = errs.line_in(span, &format!("\"{target}\""));
                 errs.at(
                     line,
@@ -228,7 +330,7 @@ fn validate(
         }
         for (key, p) in entry.node.prompts() {
             if let PromptRef::Name(p) = p {
-                if !has_prompt(p) {
+                if p != REPAIRED && !(known.prompt)(p) {
                     let line = errs.line_in(span, &format!("\"{p}\""));
                     errs.at(
                         line,
@@ -237,12 +339,28 @@ fn validate(
                 }
             }
         }
+        if let Some(queues) = known.queues {
+            for (key, q) in entry.node.queues() {
+                if q != REPAIRED && !queues.iter().any(|c| c == q) {
+                    let line = errs.line_in(span, &format!("\"{q}\""));
+                    errs.at(
+                        line,
+                        format!(
+                            "node {name:?}: {key}: queue {q:?} is not configured (queues: {})",
+                            queues.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
         for (key, msg) in entry.node.check() {
-            let line = errs.line_in(span, key);
-            errs.at(line, format!("node {name:?}: {key}: {msg}"));
+            if !skip(key) {
+                let line = errs.line_in(span, key);
+                errs.at(line, format!("node {name:?}: {key}: {msg}"));
+            }
         }
         if let Node::Branch(b) = &entry.node {
-            if b.on == "schedule" && !has_schedule {
+            if b.on == "schedule" && !checked.has_schedule {
                 errs.at(
                     entry.line,
                     format!(
@@ -252,7 +370,11 @@ fn validate(
             }
         }
     }
-    // Reachability from the start node.
+    if !checked.header_ok || !exists(&flow.start) {
+        return; // reachability means nothing without a start
+    }
+    // Reachability from the start node; a node that could not be built
+    // leads to every node its table names.
     let mut seen = HashSet::new();
     let mut stack = vec![flow.start.as_str()];
     while let Some(n) = stack.pop() {
@@ -261,6 +383,8 @@ fn validate(
         }
         if let Some(e) = flow.nodes.get(n) {
             stack.extend(e.node.targets().into_iter().map(|(_, t)| t));
+        } else if let Some(t) = checked.broken.get(n) {
+            stack.extend(strings(t).into_iter().filter(|s| exists(s)));
         }
     }
     for name in &names {
@@ -343,10 +467,7 @@ pub struct FlowSet {
 impl FlowSet {
     /// Load every `*.toml` of `dir`. Any error in any file fails the whole
     /// set, with every error listed.
-    pub fn load_dir(
-        dir: &Path,
-        has_prompt: &dyn Fn(&str) -> bool,
-    ) -> Result<FlowSet, Vec<FlowError>> {
+    pub fn load_dir(dir: &Path, known: &Known<'_>) -> Result<FlowSet, Vec<FlowError>> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             vec![FlowError {
                 file: dir.display().to_string(),
@@ -363,7 +484,7 @@ impl FlowSet {
         let mut set = FlowSet::default();
         let mut errors = Vec::new();
         for path in paths {
-            match Flow::load(&path, has_prompt) {
+            match Flow::load(&path, known) {
                 Ok(flow) => {
                     if let Some(other) = set.flows.get(&flow.name) {
                         errors.push(FlowError {
@@ -406,7 +527,13 @@ mod tests {
 
     fn parse(text: &str) -> Result<Flow, Vec<FlowError>> {
         let prompts = |p: &str| ["welcome", "menu", "info", "closed"].contains(&p);
-        Flow::parse(text, "t.toml", "t", Path::new("."), &prompts)
+        Flow::parse(
+            text,
+            "t.toml",
+            "t",
+            Path::new("."),
+            &Known::prompts(&prompts),
+        )
     }
 
     fn messages(text: &str) -> Vec<String> {
@@ -556,6 +683,86 @@ kind = "teleport"
         assert!(
             m.iter()
                 .any(|e| e.starts_with("t.toml:6: node \"h\": set: v = \"field\": a JSON pointer")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_in_one_pass() {
+        // The start node's first field fails to parse; behind it a wrong
+        // prompt, a bad digit, an unknown queue and a bad time zone. All
+        // are reported, and the broken start node causes no cascade.
+        let text = r#"[flow]
+start = "main"
+
+[schedule]
+timezone = "Europe/Pariss"
+hours = { mon = ["08:00-18:00"] }
+
+[nodes.main]
+kind = "menu"
+tries = "deux"
+greeting = "menuu"
+options = { "12" = "q", "2" = "closed" }
+fallback = "q"
+
+[nodes.q]
+kind = "queue"
+queue = "generale"
+fallback = "closed"
+
+[nodes.closed]
+kind = "hangup"
+prompt = "closed"
+"#;
+        let queues = ["general".to_string()];
+        let prompts = |p: &str| ["welcome", "menu", "info", "closed"].contains(&p);
+        let known = Known {
+            prompt: &prompts,
+            queues: Some(&queues),
+        };
+        let m: Vec<String> = Flow::parse(text, "t.toml", "t", Path::new("."), &known)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        let has = |prefix: &str| {
+            assert!(
+                m.iter().any(|e| e.starts_with(prefix)),
+                "{prefix:?} not in {m:#?}"
+            )
+        };
+        has("t.toml:5: [schedule]: timezone: \"Europe/Pariss\" is not an IANA");
+        has("t.toml:10: node \"main\" (menu): tries: invalid type: string \"deux\"");
+        has("t.toml:11: node \"main\": greeting: prompt \"menuu\" does not exist");
+        has("t.toml:12: node \"main\": options: \"12\" is not one DTMF digit");
+        has("t.toml:17: node \"q\": queue: queue \"generale\" is not configured (queues: general)");
+        assert_eq!(m.len(), 5, "nothing else, no cascade: {m:#?}");
+    }
+
+    #[test]
+    fn a_node_that_cannot_be_built_does_not_cascade() {
+        // "a" has no kind: reported once; "b", which only "a" leads to, is
+        // not called unreachable, and start still names a node.
+        let m = messages(
+            "[flow]\nstart = \"a\"\n[nodes.a]\nnext = \"b\"\n[nodes.b]\nkind = \"hangup\"\n",
+        );
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].starts_with("t.toml:3: node \"a\": `kind"), "{m:?}");
+        let m = messages("[flow]\nstrat = \"a\"\n[nodes.a]\nkind = \"hangup\"\n[extra]\n");
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:1: [flow]: missing field `start`")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:2: [flow]: unknown field `strat`")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with("t.toml:5: unknown table or key \"extra\"")),
             "{m:?}"
         );
     }

@@ -11,6 +11,6 @@ pub mod schedule;
 pub mod script;
 
 pub use file0::{Activation, File0, Mode};
-pub use flow::{Flow, FlowError, FlowSet};
+pub use flow::{Flow, FlowError, FlowSet, Known};
 pub use prompts::{PromptInfo, PromptStore, UploadError};
 pub use script::FlowScript;

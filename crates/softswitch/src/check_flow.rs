@@ -1,4 +1,5 @@
-//! `softswitch check-flow FILE...`: validate flows without running anything.
+//! `softswitch check-flow FILE...`: validate flows without running anything
+//! (every error of every file, queue names against the configuration).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ fn prompt_names(dir: &Path) -> Result<HashSet<String>, String> {
         .collect())
 }
 
-pub fn run(files: &[PathBuf], prompts: &Path) -> ExitCode {
+pub fn run(files: &[PathBuf], prompts: &Path, config: Option<&Path>) -> ExitCode {
     let names = match prompt_names(prompts) {
         Ok(n) => n,
         Err(e) => {
@@ -34,9 +35,21 @@ pub fn run(files: &[PathBuf], prompts: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let queues = match crate::config::Config::load(config) {
+        Ok(c) => c.queue_names(),
+        Err(e) => {
+            eprintln!("{e:#}\n(the flows' queue names are checked against the configuration; pass --config FILE)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let has_prompt = |p: &str| names.contains(p);
+    let known = ivr::Known {
+        prompt: &has_prompt,
+        queues: Some(&queues),
+    };
     let mut failed = false;
     for f in files {
-        match Flow::load(f, &|p| names.contains(p)) {
+        match Flow::load(f, &known) {
             Ok(flow) => println!(
                 "{}: ok (flow {:?}, {} nodes)",
                 f.display(),

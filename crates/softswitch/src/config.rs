@@ -461,6 +461,11 @@ impl Config {
             .map_or(1, |i| i + 1)
     }
 
+    /// The configured queues' names (what flows may hand calls to).
+    pub fn queue_names(&self) -> Vec<String> {
+        self.queues.iter().map(|q| q.name.clone()).collect()
+    }
+
     /// Queues and agents as the ACD router takes them.
     pub fn acd(&self) -> acd::AcdConfig {
         acd::AcdConfig {

@@ -48,6 +48,10 @@ enum Cmd {
         /// Directory of the prompts the flows may name.
         #[arg(long, default_value = "prompts")]
         prompts: PathBuf,
+        /// The configuration whose queues the flows may name (default
+        /// configs/default.toml, else the embedded one).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Print the HA1 of a SIP password, read from standard input, for
     /// `ha1 = "..."` in [[agents]] or [[trunks]] (no clear password in the
@@ -83,7 +87,11 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Cmd::CheckFlow { files, prompts } => check_flow::run(&files, &prompts),
+        Cmd::CheckFlow {
+            files,
+            prompts,
+            config,
+        } => check_flow::run(&files, &prompts, config.as_deref()),
         Cmd::Sla(args) => sla_cmd::run(&args),
         Cmd::Account(args) => account_cmd::run(&args),
         Cmd::Audit(args) => audit_cmd::run(&args),

@@ -246,7 +246,12 @@ async fn serve(cfg: Config) -> Result<()> {
 /// Load the flow directory and check that every DID leads to a flow; the
 /// errors as `file:line: message` lines.
 fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet, Vec<String>> {
-    let flows = FlowSet::load_dir(&cfg.flows.dir, has_prompt)
+    let queues = cfg.queue_names();
+    let known = ivr::Known {
+        prompt: has_prompt,
+        queues: Some(&queues),
+    };
+    let flows = FlowSet::load_dir(&cfg.flows.dir, &known)
         .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let mut errors = Vec::new();
     for t in &cfg.trunks {

@@ -180,10 +180,12 @@ fn load(
 /// the flow its DID leads to) at its arrival, from the flows as they are
 /// now; unknown when the flow is not there.
 fn business_hours(cfg: &Config) -> Result<impl Fn(&CallRecord) -> Option<bool>> {
-    let flows = ivr::FlowSet::load_dir(&cfg.flows.dir, &|_| true).map_err(|errs| {
-        let errs: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        anyhow!("--split-hours needs the flows:\n{}", errs.join("\n"))
-    })?;
+    let flows = ivr::FlowSet::load_dir(&cfg.flows.dir, &ivr::Known::prompts(&|_| true)).map_err(
+        |errs| {
+            let errs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+            anyhow!("--split-hours needs the flows:\n{}", errs.join("\n"))
+        },
+    )?;
     let dids: HashMap<String, String> = cfg.trunks.iter().flat_map(|t| t.dids.clone()).collect();
     Ok(move |r: &CallRecord| {
         let flow = match (&r.flow, &r.did) {

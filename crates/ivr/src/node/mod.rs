@@ -7,6 +7,7 @@ pub mod http;
 pub mod menu;
 pub mod play;
 pub mod queue;
+pub mod recover;
 pub mod set;
 pub mod transfer;
 
@@ -51,34 +52,7 @@ pub enum Node {
 /// The node kinds a flow may use.
 pub const KINDS: &str = "play, menu, collect, branch, set, goto, hangup, http, queue, transfer";
 
-fn from_table<T: serde::de::DeserializeOwned>(t: toml::Table) -> Result<T, String> {
-    toml::Value::Table(t)
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().trim().to_string())
-}
-
 impl Node {
-    /// Parse a node table (its `kind` key already removed).
-    pub fn parse(kind: &str, t: toml::Table) -> Result<Node, String> {
-        Ok(match kind {
-            "play" => Node::Play(from_table(t)?),
-            "menu" => Node::Menu(from_table(t)?),
-            "collect" => Node::Collect(from_table(t)?),
-            "branch" => Node::Branch(from_table(t)?),
-            "set" => Node::Set(from_table(t)?),
-            "goto" => Node::Goto(from_table(t)?),
-            "hangup" => Node::Hangup(from_table(t)?),
-            "http" => Node::Http(from_table(t)?),
-            "queue" => Node::Queue(from_table(t)?),
-            "transfer" => Node::Transfer(from_table(t)?),
-            other => {
-                return Err(format!(
-                    "unknown node kind {other:?}: expected one of {KINDS}"
-                ))
-            }
-        })
-    }
-
     /// The `kind` this node was written with.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -127,6 +101,14 @@ impl Node {
             Node::Queue(n) => n.prompts(),
             Node::Transfer(n) => n.prompts(),
             Node::Branch(_) | Node::Set(_) | Node::Goto(_) | Node::Http(_) => vec![],
+        }
+    }
+
+    /// Every (key, queue) this node hands calls to.
+    pub fn queues(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Node::Queue(n) => vec![("queue", n.queue.as_str())],
+            _ => vec![],
         }
     }
 

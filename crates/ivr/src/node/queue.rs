@@ -395,14 +395,14 @@ enum Talked {
 mod tests {
     use std::path::Path;
 
-    use crate::flow::Flow;
+    use crate::flow::{Flow, Known};
     use crate::node::Node;
 
     fn flow(queue_options: &str, has: &dyn Fn(&str) -> bool) -> Result<Flow, Vec<String>> {
         let text = format!(
             "[flow]\nstart = \"q\"\n\n[nodes.q]\nkind = \"queue\"\nqueue = \"general\"\n{queue_options}\n"
         );
-        Flow::parse(&text, "t.toml", "t", Path::new("."), has)
+        Flow::parse(&text, "t.toml", "t", Path::new("."), &Known::prompts(has))
             .map_err(|e| e.iter().map(|e| e.to_string()).collect())
     }
 
