@@ -136,3 +136,47 @@ fn a_recording_plays_in_the_page_and_the_play_is_audited() {
         "seeking does not write a line per range: {plays}"
     );
 }
+
+#[test]
+fn a_flow_edited_in_the_page_is_tested_on_the_test_number_then_promoted() {
+    let srv = Server::start_with(Options {
+        dids: r#", "3499" = "demo""#.into(),
+        flows_extra: r#"test_dids = ["3499"]"#.into(),
+        ..Options::default()
+    });
+    let original = std::fs::read_to_string(srv.flows_dir().join("demo.toml")).unwrap();
+    let out = node(
+        "flows.mjs",
+        &[
+            ("BASE", format!("http://{}", srv.admin)),
+            ("SIP", srv.udp.to_string()),
+            ("FIRST_PASSWORD", BOOTSTRAP_PASSWORD.into()),
+            ("NEW_PASSWORD", NEW_PASSWORD.into()),
+        ],
+    );
+    assert!(out.contains("ALL OK"), "{out}");
+    // What each SIPp call heard first, in order of arrival.
+    let mut recs = srv.records();
+    recs.sort_by(|a, b| a["arrived_at"].as_str().cmp(&b["arrived_at"].as_str()));
+    let heard: Vec<(String, String)> = recs
+        .iter()
+        .map(|r| {
+            let first = r["prompts"][0]["name"].as_str().unwrap_or("-");
+            (r["did"].as_str().unwrap().to_string(), first.to_string())
+        })
+        .collect();
+    let expected = [("3499", "closed"), ("3422", "welcome"), ("3422", "closed")]
+        .map(|(d, p)| (d.to_string(), p.to_string()));
+    assert_eq!(heard, expected, "{out}");
+    let now = std::fs::read_to_string(srv.flows_dir().join("demo.toml")).unwrap();
+    assert_eq!(
+        now,
+        original.replace("prompts = [\"welcome\"]", "prompts = [\"closed\"]")
+    );
+    let (_, lines, _) = support::web::cli(&srv, "audit", &["export"]);
+    let promoted = lines
+        .lines()
+        .find(|l| l.contains("\"action\":\"flows.promote\""))
+        .expect("flows.promote audited");
+    assert!(promoted.contains("\"account\":\"admin\""), "{promoted}");
+}

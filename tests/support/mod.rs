@@ -55,6 +55,8 @@ pub struct Options {
     pub extra_config: String,
     /// `[flows] http_ca_file`.
     pub http_ca_file: Option<PathBuf>,
+    /// More `[flows]` lines (`test_dids = [...]`).
+    pub flows_extra: String,
     /// `[calls] max_cps` (the shipped default when `None`).
     pub max_cps: Option<u32>,
     /// `[media] busy_percent` (the shipped default when `None`).
@@ -87,6 +89,7 @@ impl Default for Options {
             acd: TEST_ACD.into(),
             extra_config: String::new(),
             http_ca_file: None,
+            flows_extra: String::new(),
             max_cps: None,
             media_busy_percent: None,
             sip_max_backlog: None,
@@ -232,6 +235,8 @@ impl Server {
         for e in std::fs::read_dir(repo_root().join("ivr-flows"))
             .unwrap()
             .flatten()
+            // Its queues are the shipped configuration's, not TEST_ACD's.
+            .filter(|e| e.file_name() != "example-service-desk.toml")
         {
             std::fs::copy(e.path(), flows_dir.join(e.file_name())).unwrap();
         }
@@ -273,6 +278,7 @@ dir = "{prompts}"
 [flows]
 dir = "{flows}"
 {http_ca}
+{flows_extra}
 
 [admin]
 listen = "127.0.0.1:{admin_port}"
@@ -319,6 +325,7 @@ answer_after_ms = {answer}
             extra = o.extra_trunks,
             acd = o.acd,
             extra_config = o.extra_config,
+            flows_extra = o.flows_extra,
             http_ca = o
                 .http_ca_file
                 .map(|p| format!("http_ca_file = \"{}\"", p.display()))

@@ -16,7 +16,7 @@ use crate::principal::Principal;
 use crate::routes::error;
 use crate::{
     accounts_routes as acc, acd_routes as acd, audit_routes as aud, cdr_routes as cdr,
-    file0_routes as f0,
+    file0_routes as f0, flow_routes as fl,
 };
 use crate::{recording_routes as rec, routes as r, AdminState};
 
@@ -128,22 +128,64 @@ fn table() -> Vec<(Rule, Mr)> {
             M::GET,
             "/flows",
             FlowsRead,
-            "Current flow version and history",
-            get(r::flows),
+            "Flow version in use, the one under test, test DIDs, history",
+            get(fl::flows),
+        ),
+        rule(
+            M::GET,
+            "/flows/{flow}/source",
+            FlowsRead,
+            "A flow's text in a version (?version=N; default the one in use)",
+            get(fl::flow_source),
+        ),
+        rule(
+            M::GET,
+            "/flows/diff",
+            FlowsRead,
+            "Line diff of the flows between two versions (?from=N&to=M)",
+            get(fl::flows_diff),
+        ),
+        rule(
+            M::POST,
+            "/flows/check",
+            FlowsRead,
+            "Check an edited flow file: every error with its line; changes nothing",
+            post(fl::flows_check),
+        ),
+        rule(
+            M::POST,
+            "/flows/stage",
+            Flows,
+            "Put an edited flow under test: new calls to the test DIDs use it",
+            post(fl::flows_stage),
+        ),
+        rule(
+            M::POST,
+            "/flows/promote",
+            Flows,
+            "Make the version under test current on every number (written to the flow files)",
+            post(fl::flows_promote),
+        ),
+        rule(
+            M::DELETE,
+            "/flows/stage",
+            Flows,
+            "Withdraw the version under test",
+            delete(fl::flows_discard),
         ),
         rule(
             M::POST,
             "/flows/reload",
             Flows,
             "Load the flows again from disk for new calls",
-            post(r::flows_reload),
+            post(fl::flows_reload),
         ),
         rule(
             M::POST,
             "/flows/rollback",
             Flows,
-            "Make an earlier flow version current",
-            post(r::flows_rollback),
+            "Make an earlier flow version current (on the flow files too)",
+            post(fl::flows_rollback),
         ),
         rule(
             M::GET,

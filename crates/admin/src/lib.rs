@@ -16,6 +16,8 @@ mod acd_routes;
 mod audit_routes;
 mod cdr_routes;
 mod file0_routes;
+pub mod flow_edit;
+mod flow_routes;
 mod headers;
 pub mod live;
 mod metrics;
@@ -40,6 +42,10 @@ pub use routes::router;
 
 /// Reload the flows from disk: the flow names, or the `file:line` errors.
 pub type ReloadFn = dyn Fn() -> Result<Vec<String>, Vec<String>> + Send + Sync;
+/// Checks a flow file's text (its path, its text) against the running
+/// configuration.
+pub type CheckFlowFn =
+    dyn Fn(&std::path::Path, &str) -> Result<ivr::Flow, Vec<ivr::FlowError>> + Send + Sync;
 
 /// How the listener authenticates.
 pub struct Security {
@@ -63,6 +69,14 @@ pub struct AdminState {
     pub calls: CallRegistry,
     pub audit: Audit,
     pub reload: Box<ReloadFn>,
+    /// Checks an edited flow file (its path, its text) against the
+    /// prompts, queues and trunks of the running configuration.
+    pub check_flow: Box<CheckFlowFn>,
+    /// Each trunk DID and the flow it leads to.
+    pub did_flows: Vec<(String, String)>,
+    /// Where the console keeps a flow file's text before replacing it
+    /// (`var/flows`).
+    pub flows_backup: std::path::PathBuf,
     /// The flow versions (reload adds one, rollback picks one).
     pub script: Arc<FlowScript>,
     /// Shipped and uploaded prompts.

@@ -1,5 +1,5 @@
-//! The admin listener's router; the file 0, flow and prompt handlers of
-//! `/api/v1`; JSON errors.
+//! The admin listener's router; the prompt handlers of `/api/v1`; JSON
+//! errors.
 
 use std::sync::Arc;
 
@@ -12,7 +12,6 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::principal::Principal;
@@ -79,67 +78,6 @@ pub(crate) fn flow_names(st: &AdminState) -> Vec<String> {
         .into_iter()
         .map(str::to_string)
         .collect()
-}
-
-/// The current flows and every version loaded since start.
-pub(crate) async fn flows(State(st): St) -> Response {
-    let history: Vec<_> = st
-        .script
-        .history()
-        .iter()
-        .map(
-            |v| json!({ "version": v.version, "loaded_at": v.loaded_at, "flows": v.flows.names() }),
-        )
-        .collect();
-    Json(json!({ "version": st.script.current_version(), "flows": flow_names(&st), "history": history })).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Rollback {
-    version: u64,
-}
-
-/// Make an earlier flow version current for new calls.
-pub(crate) async fn flows_rollback(
-    State(st): St,
-    Extension(p): Extension<Principal>,
-    body: Result<Json<Rollback>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Ok(Json(r)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "expected {\"version\": N} (see GET /api/v1/flows)",
-        );
-    };
-    match st.script.rollback(r.version) {
-        Some(v) => {
-            p.audit(&st, "flows.rollback", "*", json!({ "version": v.version }));
-            Json(json!({ "version": v.version, "flows": v.flows.names() })).into_response()
-        }
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("no flow version {}", r.version),
-        ),
-    }
-}
-
-pub(crate) async fn flows_reload(State(st): St, Extension(p): Extension<Principal>) -> Response {
-    match (st.reload)() {
-        Ok(names) => {
-            p.audit(&st, "flows.reload", "*", json!({ "flows": names }));
-            Json(json!({ "flows": names })).into_response()
-        }
-        Err(errors) => {
-            p.audit(
-                &st,
-                "flows.reload.refused",
-                "*",
-                json!({ "errors": errors }),
-            );
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": "flows not reloaded; the running ones stay", "errors": errors }))).into_response()
-        }
-    }
 }
 
 pub(crate) async fn prompts_list(State(st): St) -> Response {

@@ -45,6 +45,8 @@ pub struct Flow {
     pub start: String,
     pub nodes: HashMap<String, NodeEntry>,
     pub schedule: Schedule,
+    /// The file's text as loaded (history, diffs, the console's editor).
+    pub source: Arc<str>,
 }
 
 /// The file's top level, each part kept as a table so that a bad field in
@@ -271,6 +273,7 @@ impl Flow {
             start: header.start,
             nodes,
             schedule,
+            source: Arc::from(text),
         };
         checked.has_schedule = raw.schedule.is_some();
         checked.header_ok = header_ok;
@@ -508,6 +511,14 @@ impl FlowSet {
         } else {
             Err(errors)
         }
+    }
+
+    /// This set with `flow` in place of the flow of the same name (or
+    /// added).
+    pub fn replacing(&self, flow: Flow) -> FlowSet {
+        let mut flows = self.flows.clone();
+        flows.insert(flow.name.clone(), Arc::new(flow));
+        FlowSet { flows }
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Flow>> {

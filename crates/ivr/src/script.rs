@@ -2,6 +2,7 @@
 //! call's flow in the current flow set (pinned for the life of the call)
 //! and interprets it.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use call::queueing::Acd;
@@ -19,13 +20,18 @@ pub struct FlowVersion {
     pub version: u64,
     pub loaded_at: DateTime<Utc>,
     pub flows: Arc<FlowSet>,
+    /// Where it came from ("start", "SIGHUP", "édité par NAME"...).
+    pub origin: String,
 }
 
 /// Runs flows on answered calls. The flow set is swapped whole on reload;
 /// a call keeps the version it started with. Every version stays in the
-/// history and can be made current again (rollback).
+/// history and can be made current again (rollback). A version under test
+/// (staged) serves only the test DIDs until it is promoted for all.
 pub struct FlowScript {
     flows: RwLock<FlowVersion>,
+    candidate: RwLock<Option<FlowVersion>>,
+    test_dids: RwLock<HashSet<String>>,
     history: Mutex<Vec<FlowVersion>>,
     prompts: Arc<PromptStore>,
     file0: Arc<File0>,
@@ -41,9 +47,12 @@ impl FlowScript {
             version: 1,
             loaded_at: Utc::now(),
             flows: Arc::new(flows),
+            origin: "start".into(),
         };
         FlowScript {
             flows: RwLock::new(first.clone()),
+            candidate: RwLock::new(None),
+            test_dids: RwLock::new(HashSet::new()),
             history: Mutex::new(vec![first]),
             prompts,
             file0: Arc::new(File0::default()),
@@ -88,17 +97,74 @@ impl FlowScript {
     }
 
     /// Publish a new flow set for new calls; its version number.
-    pub fn replace(&self, flows: FlowSet) -> u64 {
+    pub fn replace(&self, flows: FlowSet, origin: &str) -> u64 {
+        let v = self.push(flows, origin);
+        let version = v.version;
+        *self.flows.write().expect("flow set lock") = v;
+        version
+    }
+
+    /// Add a version to the history (not in use yet).
+    fn push(&self, flows: FlowSet, origin: &str) -> FlowVersion {
         let mut history = self.history.lock().expect("flow history lock");
         let v = FlowVersion {
             version: history.last().map_or(1, |h| h.version + 1),
             loaded_at: Utc::now(),
             flows: Arc::new(flows),
+            origin: origin.to_string(),
         };
         history.push(v.clone());
-        let version = v.version;
-        *self.flows.write().expect("flow set lock") = v;
-        version
+        v
+    }
+
+    /// The DIDs that take the version under test, when there is one.
+    pub fn set_test_dids(&self, dids: impl IntoIterator<Item = String>) {
+        *self.test_dids.write().expect("test DIDs lock") = dids.into_iter().collect();
+    }
+
+    pub fn test_dids(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .test_dids
+            .read()
+            .expect("test DIDs lock")
+            .iter()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Put a new version under test: new calls to the test DIDs use it,
+    /// every other number keeps the current one. Replaces an earlier
+    /// version under test.
+    pub fn stage(&self, flows: FlowSet, origin: &str) -> FlowVersion {
+        let v = self.push(flows, origin);
+        *self.candidate.write().expect("candidate lock") = Some(v.clone());
+        tracing::warn!(version = v.version, test_dids = ?self.test_dids(), "flow version under test on the test DIDs");
+        v
+    }
+
+    /// The version under test, if any.
+    pub fn candidate(&self) -> Option<FlowVersion> {
+        self.candidate.read().expect("candidate lock").clone()
+    }
+
+    /// Make the version under test current for every number.
+    pub fn promote(&self) -> Option<FlowVersion> {
+        let v = self.candidate.write().expect("candidate lock").take()?;
+        *self.flows.write().expect("flow set lock") = v.clone();
+        tracing::warn!(
+            version = v.version,
+            "flow version promoted: new calls on every number use it"
+        );
+        Some(v)
+    }
+
+    /// Drop the version under test (it stays in the history).
+    pub fn discard(&self) -> Option<FlowVersion> {
+        let v = self.candidate.write().expect("candidate lock").take()?;
+        tracing::warn!(version = v.version, "flow version under test withdrawn");
+        Some(v)
     }
 
     /// Make an earlier version current again for new calls.
@@ -119,7 +185,17 @@ impl FlowScript {
 impl CallScript for FlowScript {
     fn run(&self, call: CallHandle) -> ScriptFuture {
         let (flow, version) = {
-            let v = self.flows.read().expect("flow set lock");
+            let testing = self
+                .test_dids
+                .read()
+                .expect("test DIDs lock")
+                .contains(&call.info().did);
+            let candidate = self.candidate.read().expect("candidate lock");
+            let current = self.flows.read().expect("flow set lock");
+            let v = match &*candidate {
+                Some(c) if testing => c,
+                _ => &*current,
+            };
             (v.flows.get(&call.info().flow), v.version)
         };
         // The call keeps this prompt library even if a prompt is replaced.

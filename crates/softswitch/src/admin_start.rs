@@ -190,6 +190,16 @@ pub async fn start_admin(
         calls,
         audit: audit.clone(),
         reload: Box::new(move || crate::run::reload_flows(&c, &s, "admin API")),
+        check_flow: {
+            let (c, s) = (cfg.clone(), script.clone());
+            Box::new(move |path, text| crate::run::check_flow_text(&c, &s, path, text))
+        },
+        did_flows: cfg
+            .trunks
+            .iter()
+            .flat_map(|t| t.dids.iter().map(|(d, f)| (d.clone(), f.clone())))
+            .collect(),
+        flows_backup: cfg.data.dir.join("flows"),
         script: script.clone(),
         prompts: script.prompts().clone(),
         acd,

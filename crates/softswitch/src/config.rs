@@ -304,6 +304,10 @@ pub struct FlowsSection {
     /// besides the public web roots (an internal CA).
     #[serde(default)]
     pub http_ca_file: Option<PathBuf>,
+    /// Test numbers (DIDs of a trunk): a flow version put under test from
+    /// the console serves these first, then is promoted to every number.
+    #[serde(default)]
+    pub test_dids: Vec<String>,
 }
 
 impl Default for FlowsSection {
@@ -311,6 +315,7 @@ impl Default for FlowsSection {
         FlowsSection {
             dir: default_flows_dir(),
             http_ca_file: None,
+            test_dids: Vec::new(),
         }
     }
 }
@@ -606,6 +611,14 @@ impl Config {
                     "{o}:{}: trunk {:?}: `username` and `password` (or its `ha1`) go together",
                     line_of_value(text, &t.name).unwrap_or(1),
                     t.name
+                );
+            }
+        }
+        for did in &self.flows.test_dids {
+            if !self.trunks.iter().any(|t| t.dids.contains_key(did)) {
+                bail!(
+                    "{o}:{}: [flows] test_dids: {did:?} is not a DID of any trunk (a test number must lead to the flow it tests, in a trunk's `dids`)",
+                    line_of_value(text, did).unwrap_or_else(|| line_of_key(text, "test_dids"))
                 );
             }
         }

@@ -115,6 +115,7 @@ async fn serve(cfg: Config) -> Result<()> {
     .context("binding the SIP listeners")?;
 
     let script = Arc::new(FlowScript::new(flows, store));
+    script.set_test_dids(cfg.flows.test_dids.iter().cloned());
     let script_dyn: Arc<dyn call::CallScript> = script.clone();
     let ctx = CallContext {
         endpoint: endpoint.clone(),
@@ -278,46 +279,80 @@ fn load_flows(cfg: &Config, has_prompt: &dyn Fn(&str) -> bool) -> Result<FlowSet
 
 /// Every `transfer` node's trunk must exist and call out.
 fn check_transfer_trunks(cfg: &Config, flows: &FlowSet) -> Vec<String> {
+    flows
+        .names()
+        .into_iter()
+        .filter_map(|name| flows.get(name))
+        .flat_map(|flow| transfer_trunk_errors(cfg, &flow))
+        .map(|e| e.to_string())
+        .collect()
+}
+
+/// The `transfer` nodes of one flow whose trunk is missing or cannot call
+/// out.
+fn transfer_trunk_errors(cfg: &Config, flow: &ivr::Flow) -> Vec<ivr::FlowError> {
     let mut errors = Vec::new();
-    for name in flows.names() {
-        let Some(flow) = flows.get(name) else {
+    let mut nodes: Vec<_> = flow.nodes.iter().collect();
+    nodes.sort_by_key(|(_, e)| e.line);
+    for (node, entry) in nodes {
+        let ivr::node::Node::Transfer(t) = &entry.node else {
             continue;
         };
-        let mut nodes: Vec<_> = flow.nodes.iter().collect();
-        nodes.sort_by_key(|(_, e)| e.line);
-        for (node, entry) in nodes {
-            let ivr::node::Node::Transfer(t) = &entry.node else {
-                continue;
-            };
-            let Some(trunk) = &t.trunk else {
-                continue;
-            };
-            let problem = match cfg.trunks.iter().find(|c| &c.name == trunk) {
-                None => Some(format!(
-                    "no trunk {trunk:?} in {} (trunks: {})",
-                    cfg.origin,
-                    cfg.trunks
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                Some(c) if c.outbound_proxy.is_none() => Some(format!(
-                    "trunk {trunk:?} has no `outbound_proxy` in {}: it cannot call out",
-                    cfg.origin
-                )),
-                Some(_) => None,
-            };
-            if let Some(p) = problem {
-                errors.push(format!(
-                    "{}:{}: node {node:?}: {p}",
-                    flow.file.display(),
-                    entry.line
-                ));
-            }
+        let Some(trunk) = &t.trunk else {
+            continue;
+        };
+        let problem = match cfg.trunks.iter().find(|c| &c.name == trunk) {
+            None => Some(format!(
+                "no trunk {trunk:?} in {} (trunks: {})",
+                cfg.origin,
+                cfg.trunks
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Some(c) if c.outbound_proxy.is_none() => Some(format!(
+                "trunk {trunk:?} has no `outbound_proxy` in {}: it cannot call out",
+                cfg.origin
+            )),
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
+            errors.push(ivr::FlowError {
+                file: flow.file.display().to_string(),
+                line: entry.line,
+                message: format!("node {node:?}: {p}"),
+            });
         }
     }
     errors
+}
+
+/// Check a flow file's text as the console edits it: against the prompts
+/// of the moment, the configured queues and trunks.
+pub(crate) fn check_flow_text(
+    cfg: &Config,
+    script: &FlowScript,
+    path: &std::path::Path,
+    text: &str,
+) -> Result<ivr::Flow, Vec<ivr::FlowError>> {
+    let library = script.prompts().current();
+    let has_prompt = |p: &str| library.get(p).is_some();
+    let queues = cfg.queue_names();
+    let known = ivr::Known {
+        prompt: &has_prompt,
+        queues: Some(&queues),
+    };
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("flow");
+    let base = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut flow = ivr::Flow::parse(text, &path.display().to_string(), stem, base, &known)?;
+    flow.file = path.to_path_buf();
+    let errors = transfer_trunk_errors(cfg, &flow);
+    if errors.is_empty() {
+        Ok(flow)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Load the flows again for new calls (SIGHUP, admin API). Calls in
@@ -333,7 +368,7 @@ pub(crate) fn reload_flows(
         Ok(flows) => {
             let names: Vec<String> = flows.names().into_iter().map(str::to_string).collect();
             tracing::info!(flows = ?names, "{why}: flows reloaded; new calls use them");
-            let version = script.replace(flows);
+            let version = script.replace(flows, why);
             tracing::info!(version, "flow version published");
             Ok(names)
         }

@@ -10,6 +10,7 @@ mod calls;
 mod chart;
 mod console;
 mod file0;
+mod flows;
 mod login;
 mod recordings;
 pub(crate) mod reports;
@@ -42,6 +43,13 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route("/reports", get(reports::page))
         .route("/recordings", get(recordings::page))
         .route("/calls/{record_id}", get(calls::timeline))
+        .route("/flows", get(flows::page))
+        .route("/flows/diff", get(flows::diff))
+        .route(
+            "/flows/edit/{name}",
+            get(flows::edit).post(flows::edit_post),
+        )
+        .route("/flows/act/{action}", post(flows::act))
         .route("/file0/confirm", post(file0::confirm))
         .route("/file0/apply", post(file0::apply))
         .route("/file0/off", post(file0::off_confirm))
@@ -139,6 +147,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "call.html",
     "reports.html",
     "recordings.html",
+    "flows.html",
+    "flow_edit.html",
+    "flow_diff.html",
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -178,6 +189,7 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
     ("/", "Tableau de bord", auth::Perm::Live),
     ("/agents", "Agents", auth::Perm::Agents),
     ("/file0", "File 0", auth::Perm::File0Read),
+    ("/flows", "Parcours", auth::Perm::FlowsRead),
     ("/calls", "Appels", auth::Perm::CallRecords),
     ("/recordings", "Enregistrements", auth::Perm::Recordings),
     ("/reports", "Rapports SLA", auth::Perm::Reports),
