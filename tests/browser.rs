@@ -180,3 +180,42 @@ fn a_flow_edited_in_the_page_is_tested_on_the_test_number_then_promoted() {
         .expect("flows.promote audited");
     assert!(promoted.contains("\"account\":\"admin\""), "{promoted}");
 }
+
+#[test]
+fn a_crisis_strategy_is_applied_from_the_page_then_undone() {
+    let srv = Server::start_with(Options {
+        extra_config: r#"
+[[strategies]]
+name = "fermeture"
+label = "Fermeture exceptionnelle"
+file0 = [
+  { target = "3422", prompt = "closed", mode = "hangup", reason = "fermeture" },
+  { target = "3900", prompt = "closed", mode = "hangup", reason = "fermeture" },
+]
+"#
+        .into(),
+        ..Options::default()
+    });
+    let out = node(
+        "strategy.mjs",
+        &[
+            ("BASE", format!("http://{}", srv.admin)),
+            ("SIP", srv.udp.to_string()),
+            ("FIRST_PASSWORD", BOOTSTRAP_PASSWORD.into()),
+            ("NEW_PASSWORD", NEW_PASSWORD.into()),
+        ],
+    );
+    assert!(out.contains("ALL OK"), "{out}");
+    let rec = srv
+        .records()
+        .into_iter()
+        .find(|r| r["did"] == "3900")
+        .unwrap_or_else(|| panic!("no record of the call to 3900; output:\n{out}"));
+    assert_eq!(rec["file0"]["mode"], "hangup", "{rec}");
+    let (_, lines, _) = support::web::cli(&srv, "audit", &["export"]);
+    let applied = lines
+        .lines()
+        .find(|l| l.contains("\"action\":\"strategy.apply\""))
+        .expect("strategy.apply audited");
+    assert!(applied.contains("\"account\":\"admin\""), "{applied}");
+}

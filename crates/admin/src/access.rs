@@ -126,6 +126,27 @@ fn table() -> Vec<(Rule, Mr)> {
         ),
         rule(
             M::GET,
+            "/strategies",
+            File0Read,
+            "Crisis strategies prepared in the configuration, and the one applied",
+            get(crate::strategy::list),
+        ),
+        rule(
+            M::POST,
+            "/strategies/{name}/apply",
+            File0,
+            "Apply a crisis strategy: its file 0 switches and prepared flows, all or nothing",
+            post(crate::strategy::apply_route),
+        ),
+        rule(
+            M::POST,
+            "/strategies/undo",
+            File0,
+            "Undo the applied strategy",
+            post(crate::strategy::undo_route),
+        ),
+        rule(
+            M::GET,
             "/flows",
             FlowsRead,
             "Flow version in use, the one under test, test DIDs, history",

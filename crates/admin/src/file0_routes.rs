@@ -40,6 +40,16 @@ pub(crate) async fn activate(
     p: &Principal,
     r: &File0Request,
 ) -> Result<Activation, String> {
+    let (queue, reason) = check(st, r).await?;
+    Ok(switch_on(st, p, r, queue, reason))
+}
+
+/// What `activate` checks: the queue and reason to switch on with, or what
+/// is wrong.
+pub(crate) async fn check(
+    st: &AdminState,
+    r: &File0Request,
+) -> Result<(Option<String>, Option<String>), String> {
     if st.prompts.current().get(&r.prompt).is_none() {
         return Err(format!("prompt {:?} does not exist", r.prompt));
     }
@@ -77,6 +87,17 @@ pub(crate) async fn activate(
         (_, _) => None,
     };
     let reason = r.reason.clone().filter(|x| !x.trim().is_empty());
+    Ok((queue, reason))
+}
+
+/// Switch on what `check` accepted, logged and audited.
+pub(crate) fn switch_on(
+    st: &AdminState,
+    p: &Principal,
+    r: &File0Request,
+    queue: Option<String>,
+    reason: Option<String>,
+) -> Activation {
     let a = st
         .file0
         .activate(&r.target, &r.prompt, r.mode, queue, reason, &p.account);
@@ -84,7 +105,7 @@ pub(crate) async fn activate(
     let mut details = json!(a);
     details["declared_by"] = json!(r.by);
     p.audit(st, "file0.activate", &r.target, details);
-    Ok(a)
+    a
 }
 
 /// Switch off; the ended activation, if one was on.

@@ -26,6 +26,7 @@ mod pages;
 pub mod principal;
 mod recording_routes;
 mod routes;
+pub mod strategy;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -77,6 +78,8 @@ pub struct AdminState {
     /// Where the console keeps a flow file's text before replacing it
     /// (`var/flows`).
     pub flows_backup: std::path::PathBuf,
+    /// Crisis strategies prepared in the configuration.
+    pub strategies: strategy::Strategies,
     /// The flow versions (reload adds one, rollback picks one).
     pub script: Arc<FlowScript>,
     /// Shipped and uploaded prompts.

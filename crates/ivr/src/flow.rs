@@ -462,7 +462,7 @@ fn spin_cycle(flow: &Flow) -> Option<Vec<String>> {
 }
 
 /// Every loaded flow, by name; immutable once built (swap the whole set).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FlowSet {
     flows: HashMap<String, Arc<Flow>>,
 }

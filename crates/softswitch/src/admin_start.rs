@@ -148,6 +148,8 @@ pub async fn start_admin(
     records: Records,
 ) -> Result<AdminHandle> {
     let listen = cfg.admin.listen;
+    let strategies = crate::strategies::load(cfg, script)
+        .map_err(|errs| anyhow::anyhow!("invalid strategies:\n{}", errs.join("\n")))?;
     if cfg.admin.token.as_deref() == Some(DEFAULT_ADMIN_TOKEN) {
         tracing::warn!("[admin] token is the public bootstrap token of the shipped config (accepted from loopback only): remove it or change it before production");
     }
@@ -200,6 +202,7 @@ pub async fn start_admin(
             .flat_map(|t| t.dids.iter().map(|(d, f)| (d.clone(), f.clone())))
             .collect(),
         flows_backup: cfg.data.dir.join("flows"),
+        strategies: admin::strategy::Strategies::new(strategies),
         script: script.clone(),
         prompts: script.prompts().clone(),
         acd,

@@ -42,6 +42,9 @@ pub struct Config {
     pub agents: Vec<AgentEntry>,
     #[serde(default)]
     pub sla: sla::SlaConfig,
+    /// Crisis strategies prepared in advance (`[[strategies]]`).
+    #[serde(default)]
+    pub strategies: Vec<crate::strategies::StrategyConfig>,
     /// Where this configuration came from (for messages).
     #[serde(skip)]
     pub origin: String,

@@ -11,6 +11,7 @@ mod ha1_cmd;
 mod run;
 mod secrets;
 mod sla_cmd;
+mod strategies;
 
 use std::path::PathBuf;
 

@@ -70,11 +70,45 @@ async fn page_with(
         })
         .unwrap_or_default();
     let can_switch = s.role.allows(Perm::File0, s.recordings);
+    let applied = st.strategies.applied();
+    let strategies: Vec<Value> = st
+        .strategies
+        .list
+        .iter()
+        .map(|x| strategy_view(x, applied.as_ref().is_some_and(|a| a.name == x.name)))
+        .collect();
+    let applied = applied.map(|a| {
+        context! {
+            name => a.name, by => a.by, took_ms => format!("{:.1}", a.took_ms),
+            at => a.at.with_timezone(&st.timezone).format("%d/%m/%Y %H:%M:%S").to_string(),
+        }
+    });
     render_status(
         code,
         "file0.html",
-        context! { who => who(s), csrf => s.csrf, page => "/file0", active, dids, flows, prompts, queues, can_switch, notice, error, wide => true },
+        context! { who => who(s), csrf => s.csrf, page => "/file0", active, dids, flows, prompts, queues, can_switch, notice, error, wide => true, strategies, applied },
     )
+}
+
+/// A strategy as the page lists it, each switch in words.
+fn strategy_view(x: &crate::strategy::Strategy, applied: bool) -> Value {
+    let switches: Vec<String> = x
+        .file0
+        .iter()
+        .map(|sw| {
+            let then = match (&sw.queue, sw.mode) {
+                (Some(q), Mode::Queue) => format!("message puis file d'attente {q}"),
+                _ => mode_label(sw.mode).to_string(),
+            };
+            format!("{} : « {} », {then}", sw.target, sw.prompt)
+        })
+        .collect();
+    let flows: Vec<String> = x
+        .flows
+        .iter()
+        .map(|f| format!("parcours {} remplacé par {}", f.flow, f.file.display()))
+        .collect();
+    context! { name => x.name, label => x.label, switches, flows, applied }
 }
 
 pub async fn page(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
@@ -282,6 +316,78 @@ pub async fn off_apply(
                 Some(format!("Aucune file 0 active sur {}.", f.target)),
             )
             .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StrategyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// Apply a strategy: step 1 shows what will switch, step 2 (`apply`)
+/// switches; `undo` undoes the applied one.
+pub async fn strategy(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    axum::extract::Path(step): axum::extract::Path<String>,
+    form: Result<Form<StrategyForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (s, p) = match allowed(&st, &headers, "/file0", Perm::File0) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let f = match form {
+        Ok(Form(f)) if auth::Sessions::csrf_ok(&s, &f.csrf) => f,
+        _ => {
+            let why = "Formulaire expiré : recommencez.";
+            return page_with(&st, &s, StatusCode::FORBIDDEN, None, Some(why.into())).await;
+        }
+    };
+    let result = match step.as_str() {
+        "confirm" => {
+            return match st.strategies.get(&f.name) {
+                Some(x) => render(
+                    "strategy_confirm.html",
+                    context! { who => who(&s), csrf => s.csrf, page => "/file0", strategy => strategy_view(x, false) },
+                ),
+                None => {
+                    let e = crate::strategy::StrategyError::Unknown(f.name);
+                    page_with(&st, &s, StatusCode::NOT_FOUND, None, Some(e.french())).await
+                }
+            }
+        }
+        "apply" => crate::strategy::apply(&st, &p, &f.name).await.map(|a| {
+            format!(
+                "Stratégie « {} » appliquée en {:.1} ms : {} file(s) 0 activée(s){}.",
+                a.name,
+                a.took_ms,
+                a.activations.len(),
+                a.flows
+                    .map(|(_, v)| format!(", parcours en version {v}"))
+                    .unwrap_or_default()
+            )
+        }),
+        "undo" => crate::strategy::undo(&st, &p).map(|a| {
+            format!(
+                "Stratégie « {} » annulée : la situation d'avant est rétablie.",
+                a.name
+            )
+        }),
+        other => Err(crate::strategy::StrategyError::Unknown(other.to_string())),
+    };
+    match result {
+        Ok(notice) => page_with(&st, &s, StatusCode::OK, Some(notice), None).await,
+        Err(e) => {
+            let code = match e {
+                crate::strategy::StrategyError::Unknown(_) => StatusCode::NOT_FOUND,
+                crate::strategy::StrategyError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::CONFLICT,
+            };
+            page_with(&st, &s, code, None, Some(e.french())).await
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn router() -> Router<Arc<AdminState>> {
         )
         .route("/flows/act/{action}", post(flows::act))
         .route("/file0/confirm", post(file0::confirm))
+        .route("/file0/strategy/{step}", post(file0::strategy))
         .route("/file0/apply", post(file0::apply))
         .route("/file0/off", post(file0::off_confirm))
         .route("/file0/off/apply", post(file0::off_apply))
@@ -150,6 +151,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "flows.html",
     "flow_edit.html",
     "flow_diff.html",
+    "strategy_confirm.html",
 ];
 
 fn env() -> &'static Environment<'static> {
