@@ -219,3 +219,57 @@ file0 = [
         .expect("strategy.apply audited");
     assert!(applied.contains("\"account\":\"admin\""), "{applied}");
 }
+
+#[test]
+fn the_agents_page_listens_to_a_call_and_qualifies_it() {
+    use std::time::Duration;
+    use support::agent::AgentPhone;
+    let srv = Server::start_with(Options {
+        acd: TEST_ACD.replacen(
+            "wrap_up_s = 1\n",
+            "wrap_up_s = 2\ndispositions = [\"info\", \"reclamation\"]\n",
+            1,
+        ),
+        ..queue_options()
+    });
+    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
+    phone.register();
+    // The supervisor's phone: an account that takes no calls itself.
+    let mut sup = AgentPhone::new("agent4", "agent4", srv.udp);
+    sup.register();
+    let (code, body) = curl(
+        &srv,
+        "POST",
+        "/api/v1/agents/agent4/logout",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7100", &Offer::default());
+    ua.answer(&mut call, Duration::from_secs(5));
+    let ring = phone
+        .await_invite(Duration::from_secs(5))
+        .expect("agent1 rung");
+    let mut agent_call = phone.answer(ring, "PCMU");
+    let env = [
+        ("BASE", format!("http://{}", srv.admin)),
+        ("FIRST_PASSWORD", BOOTSTRAP_PASSWORD.to_string()),
+        ("NEW_PASSWORD", NEW_PASSWORD.to_string()),
+    ];
+    let page = std::thread::spawn(move || {
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.clone())).collect();
+        node("agents_actions.mjs", &env)
+    });
+    // The page rings the supervisor's phone to listen.
+    let ring = sup
+        .await_invite(Duration::from_secs(60))
+        .expect("the supervisor's phone rung");
+    let _listening = sup.answer(ring, "PCMU");
+    let out = page.join().expect("the page's script");
+    assert!(out.contains("ALL OK"), "{out}");
+    phone.bye(&mut agent_call);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(10));
+    assert_eq!(rec["disposition"], "reclamation", "{rec}");
+    assert_eq!(rec["monitored"][0]["phone"], "agent4", "{rec}");
+}

@@ -38,6 +38,9 @@ pub struct QueueSnapshot {
     pub avg_handle_ms: u64,
     /// Agents whose skills meet the queue's requirement, by state.
     pub agents: AgentCounts,
+    /// The disposition codes an agent may qualify its calls with (any
+    /// when empty).
+    pub dispositions: Vec<String>,
 }
 
 /// Agents by state.

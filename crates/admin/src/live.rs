@@ -49,6 +49,8 @@ pub struct QueueLive {
     pub oldest_since: Option<DateTime<Utc>>,
     pub avg_handle_ms: u64,
     pub agents: acd::AgentCounts,
+    /// Codes an agent may qualify a call of this queue with (any if empty).
+    pub dispositions: Vec<String>,
 }
 
 /// One agent now.
@@ -84,6 +86,7 @@ fn picture(acd: acd::Snapshot, now: DateTime<Utc>) -> (Vec<QueueLive>, Vec<Agent
             offering: q.offering,
             avg_handle_ms: q.avg_handle_ms,
             agents: q.agents,
+            dispositions: q.dispositions,
         })
         .collect();
     let agents = acd

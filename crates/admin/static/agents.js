@@ -1,8 +1,16 @@
 // The agents page: each agent's state, pause reason and time in state from the live stream, and the
-// supervisor's actions (pause with a reason, resume, end wrap-up, log in or out) through the API.
+// supervisor's actions (pause with a reason, resume, end wrap-up, qualify the last call, listen to the
+// call in progress on the supervisor's phone, log in or out) through the API.
 import { live, api, el, sinceCell, startClock, STATE_FR } from './console.js';
 
 const result = document.getElementById('result');
+const monitorPhone = document.getElementById('monitor-phone');
+/// Disposition codes by queue, from the live picture.
+let dispositions = {};
+if (monitorPhone) {
+  monitorPhone.value = localStorage.getItem('monitor-phone') || '';
+  monitorPhone.addEventListener('change', () => localStorage.setItem('monitor-phone', monitorPhone.value.trim()));
+}
 const reasons = document.getElementById('reasons');
 const REASON_FR = Object.fromEntries([...reasons.content.children].map((o) => [o.value, o.textContent]));
 
@@ -46,6 +54,25 @@ function actions(a) {
     cell.append(select, button('Mettre en pause', 'pause', () => ({ reason: select.value }), 'pause demandée'));
   }
   if (a.state === 'wrap_up') cell.append(button('Finir le post-appel', 'ready', null, 'post-appel terminé'));
+  if (a.state === 'wrap_up' || a.state === 'on_call') {
+    // Qualify the agent's last call with one of its queues' codes (free text when they set none).
+    const codes = [...new Set(a.queues.flatMap((q) => dispositions[q] || []))];
+    const field = codes.length
+      ? el('select', { 'aria-label': `Qualification de l'appel de ${a.id}` }, ...codes.map((c) => el('option', { value: c }, c)))
+      : el('input', { 'aria-label': `Qualification de l'appel de ${a.id}`, size: '10' });
+    cell.append(field, button('Qualifier', 'disposition', () => ({ code: field.value }), 'appel qualifié'));
+  }
+  if (a.state === 'on_call' && monitorPhone) {
+    const b = button('Écouter', 'monitor', () => ({ phone: monitorPhone.value.trim() }), 'écoute lancée sur votre téléphone');
+    b.addEventListener('click', (e) => {
+      if (!monitorPhone.value.trim()) {
+        e.stopImmediatePropagation();
+        say('Indiquez d\'abord le compte SIP du téléphone qui écoute.', false);
+        monitorPhone.focus();
+      }
+    }, { capture: true });
+    cell.append(b);
+  }
   cell.append(button('Déconnecter', 'logout', null, 'déconnexion demandée'));
   return cell;
 }
@@ -64,6 +91,7 @@ function row(a) {
 }
 
 live((s) => {
+  dispositions = Object.fromEntries(s.queues.map((q) => [q.name, q.dispositions || []]));
   // Keep a reason being chosen: redraw only rows whose agent changed.
   const tbody = document.querySelector('#agents tbody');
   const old = new Map([...tbody.children].map((r) => [r.dataset.agent, r]));

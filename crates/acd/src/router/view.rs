@@ -59,6 +59,7 @@ impl Router {
             longest_wait_ms: longest_ns as u64 / 1_000_000,
             avg_handle_ms: millis(q.average_handle_time()),
             agents: counts,
+            dispositions: q.cfg.dispositions.clone(),
         }
     }
 
