@@ -32,6 +32,7 @@ try {
   await page.waitForSelector('#agents tr[data-agent="agent1"]');
   await check(page, 'agents', SHOTS);
   const row = 'tr[data-agent="agent1"]';
+  await page.click(`${row} button[data-action="ask-pause"]`);
   await page.selectOption(`${row} select`, 'lunch');
   await page.click(`${row} button[data-action="pause"]`);
   await page.waitForSelector(`${row} td[data-state="paused"]`);

@@ -132,6 +132,35 @@ impl Snapshot {
     }
 }
 
+/// Keep the start instants of `cur` in `next` where they moved by a second
+/// at most: they are rounded to the second from two clocks read at slightly
+/// different instants, and one that flips between two seconds must not
+/// republish the whole picture (1,000 agents: a change every second).
+fn steady(cur: &Snapshot, next: &mut Snapshot) {
+    let close = |a: DateTime<Utc>, b: DateTime<Utc>| (a - b).num_milliseconds().abs() <= 1000;
+    let agents: std::collections::HashMap<&str, &AgentLive> =
+        cur.agents.iter().map(|a| (a.id.as_str(), a)).collect();
+    for a in &mut next.agents {
+        if let Some(old) = agents.get(a.id.as_str()) {
+            if old.state == a.state && old.reason == a.reason && close(old.since, a.since) {
+                a.since = old.since;
+            }
+        }
+    }
+    let queues: std::collections::HashMap<&str, &QueueLive> =
+        cur.queues.iter().map(|q| (q.name.as_str(), q)).collect();
+    for q in &mut next.queues {
+        if let (Some(old), Some(new)) = (
+            queues.get(q.name.as_str()).and_then(|o| o.oldest_since),
+            q.oldest_since,
+        ) {
+            if close(old, new) {
+                q.oldest_since = Some(old);
+            }
+        }
+    }
+}
+
 /// The channel the board publishes on.
 pub struct Board {
     tx: watch::Sender<Arc<Snapshot>>,
@@ -183,6 +212,7 @@ pub fn spawn(st: Arc<AdminState>) {
                 today,
             };
             st.board.tx.send_if_modified(|cur| {
+                steady(cur, &mut next);
                 next.at = cur.at;
                 if **cur == next {
                     return false;
