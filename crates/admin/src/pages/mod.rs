@@ -11,6 +11,7 @@ mod chart;
 mod console;
 mod file0;
 mod login;
+mod messages;
 mod recordings;
 pub(crate) mod reports;
 mod sso;
@@ -41,6 +42,7 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route("/calls", get(calls::page))
         .route("/reports", get(reports::page))
         .route("/recordings", get(recordings::page))
+        .route("/messages", get(messages::page))
         .route("/calls/{record_id}", get(calls::timeline))
         .route("/file0/confirm", post(file0::confirm))
         .route("/file0/apply", post(file0::apply))
@@ -57,6 +59,10 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route(
             "/static/agents.js",
             get(|| script(include_str!("../../static/agents.js"))),
+        )
+        .route(
+            "/static/messages.js",
+            get(|| script(include_str!("../../static/messages.js"))),
         )
         .route("/login", get(login::form).post(login::submit))
         .route(
@@ -139,6 +145,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "call.html",
     "reports.html",
     "recordings.html",
+    "messages.html",
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -180,6 +187,7 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
     ("/file0", "File 0", auth::Perm::File0Read),
     ("/calls", "Appels", auth::Perm::CallRecords),
     ("/recordings", "Enregistrements", auth::Perm::Recordings),
+    ("/messages", "Messages", auth::Perm::FlowsRead),
     ("/reports", "Rapports SLA", auth::Perm::Reports),
     ("/audit", "Journal d'audit", auth::Perm::Audit),
     ("/account", "Mon compte", auth::Perm::Any),
