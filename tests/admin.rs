@@ -6,6 +6,8 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use serde_json::json;
+
 use support::*;
 
 const T: Duration = Duration::from_secs(5);
@@ -187,9 +189,20 @@ fn put_prompt(
     file: &std::path::Path,
     ctype: &str,
 ) -> (u16, serde_json::Value) {
+    send_audio(srv, "PUT", &format!("/api/v1/prompts/{name}"), file, ctype)
+}
+
+/// An audio file as a request's body: (HTTP status, JSON answer).
+fn send_audio(
+    srv: &Server,
+    method: &str,
+    path: &str,
+    file: &std::path::Path,
+    ctype: &str,
+) -> (u16, serde_json::Value) {
     let out = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "PUT"])
-        .arg(format!("http://{}/api/v1/prompts/{name}", srv.admin))
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+        .arg(format!("http://{}{path}", srv.admin))
         .args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
         .args(["-H", &format!("Content-Type: {ctype}")])
         .arg("--data-binary")
@@ -254,6 +267,168 @@ fn prompt_upload_changes_the_next_call_not_the_one_playing() {
     assert!(kept.join("v1-original.wav").exists() && kept.join("v1.wav").exists());
 }
 
+/// (status, Content-Type, Cache-Control, body length) of a GET.
+fn get_audio(srv: &Server, path: &str) -> (u16, String, String, usize) {
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "-o", "/dev/null", "-w", "%{size_download}"])
+        .args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
+        .arg(format!("http://{}{path}", srv.admin))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let header = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let size = text.lines().last().unwrap().trim().parse().unwrap_or(0);
+    (code, header("content-type"), header("cache-control"), size)
+}
+
+#[test]
+fn a_prompt_draft_is_heard_then_published_and_an_old_version_restored() {
+    let srv = Server::start();
+    let info = repo_root().join("prompts/info.wav");
+    let (code, d) = send_audio(
+        &srv,
+        "POST",
+        "/api/v1/prompts/welcome/draft",
+        &info,
+        "audio/wav",
+    );
+    assert_eq!(code, 201, "{d}");
+    let ms = d["duration_ms"].as_u64().unwrap();
+    assert!((9000..9400).contains(&ms), "{d}");
+    assert!(d["report"]["peak_dbfs"].as_f64().unwrap() < 0.0, "{d}");
+    // Heard before it plays: the cleaned WAV, never cached; not published.
+    let (code, ctype, cache, size) = get_audio(&srv, "/api/v1/prompts/welcome/draft/audio");
+    assert_eq!(
+        (code, ctype.as_str(), cache.as_str()),
+        (200, "audio/wav", "no-store")
+    );
+    assert_eq!(size as u64, 44 + ms * 16, "8 kHz mono 16-bit");
+    let (_, list) = curl(&srv, "GET", "/api/v1/prompts", Some(ADMIN_TOKEN), None);
+    let welcome = |list: &serde_json::Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "welcome")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (&welcome(&list)["version"], &welcome(&list)["draft"]),
+        (&json!(0), &json!(true))
+    );
+
+    let (code, p) = curl(
+        &srv,
+        "POST",
+        "/api/v1/prompts/welcome/publish",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(
+        (code, &p["version"], &p["duration_ms"]),
+        (200, &json!(1), &json!(ms)),
+        "{p}"
+    );
+    let (code, e) = curl(
+        &srv,
+        "POST",
+        "/api/v1/prompts/welcome/publish",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("no draft"), "{e}");
+
+    // Any version plays; the shipped file is version 0 and comes back as 2.
+    assert_eq!(
+        get_audio(&srv, "/api/v1/prompts/welcome/audio?version=0").0,
+        200
+    );
+    assert_eq!(
+        get_audio(&srv, "/api/v1/prompts/welcome/audio").3 as u64,
+        44 + ms * 16
+    );
+    assert_eq!(
+        get_audio(&srv, "/api/v1/prompts/welcome/audio?version=7").0,
+        404
+    );
+    assert_eq!(
+        get_audio(&srv, "/api/v1/prompts/welcome/audio?version=x").0,
+        400
+    );
+    let restore = "/api/v1/prompts/welcome/restore";
+    let (code, e) = curl(&srv, "POST", restore, Some(ADMIN_TOKEN), Some("{\"v\":0}"));
+    assert_eq!(code, 400, "{e}");
+    let (code, e) = curl(
+        &srv,
+        "POST",
+        restore,
+        Some(ADMIN_TOKEN),
+        Some("{\"version\":9}"),
+    );
+    assert_eq!(code, 404, "{e}");
+    let (code, r) = curl(
+        &srv,
+        "POST",
+        restore,
+        Some(ADMIN_TOKEN),
+        Some("{\"version\":0}"),
+    );
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(
+        (&r["version"], &r["duration_ms"], &r["restored_from"]),
+        (&json!(2), &json!(3400), &json!(0))
+    );
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7001", &Offer::default());
+    ua.answer(&mut call, T);
+    let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(20));
+    assert_eq!(
+        rec["prompts"][0]["duration_ms"], 3400,
+        "the restored one plays: {rec}"
+    );
+    let (_, h) = curl(
+        &srv,
+        "GET",
+        "/api/v1/prompts/welcome/versions",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(h["current"], 2, "{h}");
+    assert_eq!(h["versions"].as_array().unwrap().len(), 3, "{h}");
+    let (code, _) = curl(
+        &srv,
+        "GET",
+        "/api/v1/prompts/nothing/versions",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404);
+    let (code, _) = curl(
+        &srv,
+        "DELETE",
+        "/api/v1/prompts/welcome/draft",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404);
+    let (_, lines, _) = support::web::cli(&srv, "audit", &["export"]);
+    for action in ["prompt.draft", "prompt.publish", "prompt.restore"] {
+        assert!(
+            lines.contains(&format!("\"action\":\"{action}\"")),
+            "{action}: {lines}"
+        );
+    }
+}
+
 #[test]
 fn bad_uploads_are_refused_with_the_reason() {
     let srv = Server::start();
@@ -278,6 +453,23 @@ fn bad_uploads_are_refused_with_the_reason() {
     let (code, e) = put_prompt(&srv, "crisis", &silent, "audio/wav");
     assert_eq!(code, 422, "{e}");
     assert!(e["error"].as_str().unwrap().contains("silent"), "{e}");
+    let (code, e) = send_audio(
+        &srv,
+        "POST",
+        "/api/v1/prompts/crisis/draft",
+        &silent,
+        "audio/wav",
+    );
+    assert_eq!(code, 422, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("silent"), "{e}");
+    let (code, e) = curl(
+        &srv,
+        "GET",
+        "/api/v1/prompts/crisis/draft",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404, "a refused draft is not kept: {e}");
     let (code, e) = put_prompt(
         &srv,
         "Bad%20Name",

@@ -5,7 +5,8 @@
 
 mod support;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
 
 use support::web::NEW_PASSWORD;
 use support::*;
@@ -27,6 +28,51 @@ fn node(script: &str, env: &[(&str, String)]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{script} failed:\n{text}");
+    text
+}
+
+/// Run a script that hands over to the test midway: at each `WAIT what`
+/// line it prints, `answer(what)` runs (a real call, for one) and its
+/// result goes back to the script's stdin.
+fn node_talking(
+    script: &str,
+    env: &[(&str, String)],
+    mut answer: impl FnMut(&str) -> String,
+) -> String {
+    let shots = repo_root()
+        .join("target/screenshots")
+        .join(script.trim_end_matches(".mjs"));
+    let mut child = Command::new("node")
+        .current_dir(repo_root().join("tests/web"))
+        .arg(script)
+        .env("SHOTS", &shots)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node (scripts/deps.sh test installs it)");
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).ok();
+        text
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let mut text = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if let Some(what) = line.strip_prefix("WAIT ") {
+            let reply = answer(what);
+            writeln!(stdin, "{reply}").unwrap();
+            stdin.flush().unwrap();
+        }
+    }
+    let status = child.wait().unwrap();
+    text.push_str(&errors.join().unwrap());
+    assert!(status.success(), "{script} failed:\n{text}");
     text
 }
 
@@ -272,4 +318,98 @@ fn the_agents_page_listens_to_a_call_and_qualifies_it() {
     let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(10));
     assert_eq!(rec["disposition"], "reclamation", "{rec}");
     assert_eq!(rec["monitored"][0]["phone"], "agent4", "{rec}");
+}
+
+#[test]
+fn a_message_is_heard_checked_published_and_restored_in_the_page() {
+    use std::time::Duration;
+    let srv = Server::start();
+    let mut heard = None;
+    let out = node_talking(
+        "messages.mjs",
+        &[
+            ("BASE", format!("http://{}", srv.admin)),
+            ("FIRST_PASSWORD", BOOTSTRAP_PASSWORD.into()),
+            ("NEW_PASSWORD", NEW_PASSWORD.into()),
+        ],
+        |what| {
+            assert_eq!(what, "published");
+            // 7001 plays "welcome" whole, then hangs up: the next call hears
+            // the version published in the page (the 9 s information message).
+            let mut ua = Ua::udp(srv.udp);
+            let mut call = ua.invite("7001", &Offer::default());
+            ua.answer(&mut call, Duration::from_secs(5));
+            let rec = await_bye(&mut ua, &srv, &call, Duration::from_secs(20));
+            let ms = rec["prompts"][0]["duration_ms"].as_u64().unwrap_or(0);
+            heard = Some(ms);
+            ms.to_string()
+        },
+    );
+    assert!(out.contains("ALL OK"), "{out}");
+    let ms = heard.expect("the script asked for a call after publishing");
+    assert!(
+        (9000..9400).contains(&ms),
+        "the next call heard the new welcome: {ms} ms\n{out}"
+    );
+    // The shipped version restored from the history is what plays now.
+    let (_, list) = curl(&srv, "GET", "/api/v1/prompts", Some(ADMIN_TOKEN), None);
+    let welcome = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "welcome")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            &welcome["version"],
+            &welcome["duration_ms"],
+            &welcome["restored_from"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(3400),
+            &serde_json::json!(0)
+        ),
+        "{welcome}"
+    );
+    assert_eq!(welcome["by"], "admin", "{welcome}");
+    let (_, versions) = curl(
+        &srv,
+        "GET",
+        "/api/v1/prompts/welcome/versions",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    let seen: Vec<_> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seen, vec![2, 1, 0], "{versions}");
+    assert_eq!(versions["versions"][1]["published_by"], "admin");
+    // The abandoned microphone draft left nothing behind.
+    let (code, _) = curl(
+        &srv,
+        "GET",
+        "/api/v1/prompts/welcome/draft",
+        Some(ADMIN_TOKEN),
+        None,
+    );
+    assert_eq!(code, 404);
+    let (_, lines, _) = support::web::cli(&srv, "audit", &["export"]);
+    for action in [
+        "prompt.draft",
+        "prompt.publish",
+        "prompt.draft.discard",
+        "prompt.restore",
+    ] {
+        let line = lines
+            .lines()
+            .find(|l| l.contains(&format!("\"action\":\"{action}\"")))
+            .unwrap_or_else(|| panic!("{action} not audited: {lines}"));
+        assert!(line.contains("\"account\":\"admin\""), "{line}");
+    }
+    println!("{out}");
 }

@@ -6,12 +6,39 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 
-export async function launch() {
+/// Chromium; `extra` adds switches (the fake microphone of the messages page, for one).
+export async function launch(extra = []) {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', ...extra],
   });
+}
+
+/// Chromium's fake capture devices (its microphone plays a beep) and no permission prompt.
+export const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
+let asking = null;
+let answers = null;
+
+/// Hand over to the Rust test driving this script: print `WAIT what` and resolve with the line it
+/// writes back on stdin (a real call made meanwhile, for one).
+export async function ask(what) {
+  if (!answers) {
+    const { createInterface } = await import('node:readline');
+    asking = createInterface({ input: process.stdin });
+    answers = asking[Symbol.asyncIterator]();
+  }
+  console.log(`WAIT ${what}`);
+  const { value, done } = await answers.next();
+  if (done) throw new Error(`no answer to ${what}: stdin closed`);
+  return value;
+}
+
+/// Stop reading stdin (else the script never ends).
+export function stopAsking() {
+  if (asking) asking.close();
+  process.stdin.destroy();
 }
 
 /// A page whose console errors and uncaught exceptions are collected.

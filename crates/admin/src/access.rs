@@ -18,7 +18,7 @@ use crate::{
     accounts_routes as acc, acd_routes as acd, audit_routes as aud, cdr_routes as cdr,
     file0_routes as f0, flow_routes as fl,
 };
-use crate::{recording_routes as rec, routes as r, AdminState};
+use crate::{prompt_routes as pr, recording_routes as rec, routes as r, AdminState};
 
 type Mr = MethodRouter<Arc<AdminState>>;
 
@@ -213,14 +213,70 @@ fn table() -> Vec<(Rule, Mr)> {
             "/prompts",
             FlowsRead,
             "Prompts, shipped and uploaded",
-            get(r::prompts_list),
+            get(pr::list),
         ),
         rule(
             M::PUT,
             "/prompts/{name}",
             Flows,
             "Upload a prompt (WAV, MP3, OGG, FLAC): cleaned, checked, published",
-            put(r::prompt_upload),
+            put(pr::upload),
+        ),
+        rule(
+            M::POST,
+            "/prompts/{name}/draft",
+            Flows,
+            "Send a recording as the prompt's draft: cleaned and checked, not published",
+            post(pr::draft_create),
+        ),
+        rule(
+            M::GET,
+            "/prompts/{name}/draft",
+            FlowsRead,
+            "The draft waiting to be published and its checks",
+            get(pr::draft_get),
+        ),
+        rule(
+            M::DELETE,
+            "/prompts/{name}/draft",
+            Flows,
+            "Discard the draft",
+            delete(pr::draft_delete),
+        ),
+        rule(
+            M::GET,
+            "/prompts/{name}/draft/audio",
+            FlowsRead,
+            "The draft's cleaned audio (WAV)",
+            get(pr::draft_audio),
+        ),
+        rule(
+            M::POST,
+            "/prompts/{name}/publish",
+            Flows,
+            "Publish the draft for new calls as the next version",
+            post(pr::publish),
+        ),
+        rule(
+            M::GET,
+            "/prompts/{name}/versions",
+            FlowsRead,
+            "A prompt's versions, newest first (0: the shipped file)",
+            get(pr::versions),
+        ),
+        rule(
+            M::GET,
+            "/prompts/{name}/audio",
+            FlowsRead,
+            "A version's audio (WAV; ?version=N, the current one by default)",
+            get(pr::audio),
+        ),
+        rule(
+            M::POST,
+            "/prompts/{name}/restore",
+            Flows,
+            "Publish a copy of an earlier version ({\"version\": N}) as the next one",
+            post(pr::restore),
         ),
         rule(
             M::GET,

@@ -24,6 +24,7 @@ mod metrics;
 mod openapi;
 mod pages;
 pub mod principal;
+mod prompt_routes;
 mod recording_routes;
 mod routes;
 pub mod strategy;

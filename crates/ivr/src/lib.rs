@@ -5,6 +5,7 @@
 pub mod file0;
 pub mod flow;
 pub mod node;
+mod prompt_files;
 pub mod prompts;
 pub mod run;
 pub mod schedule;
@@ -12,5 +13,6 @@ pub mod script;
 
 pub use file0::{Activation, File0, Mode};
 pub use flow::{Flow, FlowError, FlowSet, Known};
-pub use prompts::{PromptInfo, PromptStore, UploadError};
+pub use prompt_files::{Draft, PromptVersion};
+pub use prompts::{PromptAudio, PromptInfo, PromptStore, UploadError};
 pub use script::FlowScript;

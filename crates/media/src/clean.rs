@@ -33,7 +33,7 @@ pub const MAX_GAIN_DB: f32 = 30.0;
 pub const MAX_CLIPPED_SHARE: f32 = 0.01;
 
 /// What cleaning measured.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CleanReport {
     pub original_rate: u32,
     pub duration_ms: u64,

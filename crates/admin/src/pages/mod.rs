@@ -12,6 +12,7 @@ mod console;
 mod file0;
 mod flows;
 mod login;
+mod messages;
 mod recordings;
 pub(crate) mod reports;
 mod sso;
@@ -42,6 +43,7 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route("/calls", get(calls::page))
         .route("/reports", get(reports::page))
         .route("/recordings", get(recordings::page))
+        .route("/messages", get(messages::page))
         .route("/calls/{record_id}", get(calls::timeline))
         .route("/flows", get(flows::page))
         .route("/flows/diff", get(flows::diff))
@@ -66,6 +68,10 @@ pub fn router() -> Router<Arc<AdminState>> {
         .route(
             "/static/agents.js",
             get(|| script(include_str!("../../static/agents.js"))),
+        )
+        .route(
+            "/static/messages.js",
+            get(|| script(include_str!("../../static/messages.js"))),
         )
         .route("/login", get(login::form).post(login::submit))
         .route(
@@ -152,6 +158,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "flow_edit.html",
     "flow_diff.html",
     "strategy_confirm.html",
+    "messages.html",
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -194,6 +201,7 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
     ("/flows", "Parcours", auth::Perm::FlowsRead),
     ("/calls", "Appels", auth::Perm::CallRecords),
     ("/recordings", "Enregistrements", auth::Perm::Recordings),
+    ("/messages", "Messages", auth::Perm::FlowsRead),
     ("/reports", "Rapports SLA", auth::Perm::Reports),
     ("/audit", "Journal d'audit", auth::Perm::Audit),
     ("/account", "Mon compte", auth::Perm::Any),
