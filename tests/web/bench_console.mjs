@@ -39,7 +39,8 @@ for (const [path, name, done] of PAGES) {
     const p = await ctx.newPage();
     const t0 = Date.now();
     await p.goto(`${BASE}${path}`);
-    await p.waitForSelector(done, { timeout: 20000, state: 'attached' });
+    const ok = await p.waitForSelector(done, { timeout: 20000, state: 'attached' }).then(() => true, () => false);
+    if (!ok) { console.log(`| ${name} (\`${path}\`) | not served by this build | | |`); await ctx.close(); break; }
     if (process.env.VERBOSE) console.error(`${path} run ${i}: ${Date.now() - t0} ms`);
     full.push(Date.now() - t0);
     const m = await p.evaluate(async () => {
@@ -47,7 +48,8 @@ for (const [path, name, done] of PAGES) {
       const entries = performance.getEntriesByType('resource');
       // The live stream never ends, so the browser has not counted it yet: its first event is the
       // picture as JSON, counted here as the snapshot the same account gets.
-      const live = entries.some((r) => r.name.endsWith('/api/v1/live'));
+      // (The browser lists an EventSource only once it ends, so look for the page's script.)
+      const live = !!document.querySelector('script[src$="wallboard.js"], script[src$="agents.js"]');
       const res = entries.filter((r) => !r.name.endsWith('/api/v1/live'))
         .reduce((s, r) => s + (r.transferSize || r.encodedBodySize || 0), 0);
       const snapshot = live ? (await (await fetch('/api/v1/live/snapshot')).text()).length : 0;
@@ -58,6 +60,7 @@ for (const [path, name, done] of PAGES) {
     fcp.push(m.fcp);
     await ctx.close();
   }
+  if (!full.length) continue;
   const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
   console.log(`| ${name} (\`${path}\`) | ${kb(median(bytes))} (max ${kb(max(bytes))}) | ${median(fcp).toFixed(0)} ms (${max(fcp).toFixed(0)}) | ${median(full)} ms (${max(full)}) |`);
 }
