@@ -190,6 +190,21 @@ password = "agent4"
 skills = { general = 5, expert = 5 }
 "#;
 
+/// `acd` plus the queues the shipped flows name (flows may only name
+/// configured queues) when it lacks them, with a skill no agent has, so
+/// that they take none of the test's agents.
+fn with_shipped_queues(acd: &str) -> String {
+    let mut out = acd.to_string();
+    for q in ["general", "expert"] {
+        if !acd.contains(&format!("name = \"{q}\"")) {
+            out.push_str(&format!(
+                "\n[[queues]]\nname = \"{q}\"\nskills = {{ shipped_flows_only = 1 }}\n"
+            ));
+        }
+    }
+    out
+}
+
 /// The admin token of test servers.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123";
 
@@ -323,7 +338,7 @@ answer_after_ms = {answer}
             allow = o.allow,
             answer = o.answer_after_ms,
             extra = o.extra_trunks,
-            acd = o.acd,
+            acd = with_shipped_queues(&o.acd),
             extra_config = o.extra_config,
             flows_extra = o.flows_extra,
             http_ca = o
