@@ -70,6 +70,9 @@ pub struct Applied {
 pub struct Strategies {
     pub list: Vec<Strategy>,
     pub applied: Mutex<Option<Applied>>,
+    /// Set while one is being applied: two supervisors pressing at once
+    /// must not both apply.
+    applying: std::sync::atomic::AtomicBool,
 }
 
 impl Strategies {
@@ -77,6 +80,7 @@ impl Strategies {
         Strategies {
             list,
             applied: Mutex::new(None),
+            applying: Default::default(),
         }
     }
 
@@ -131,6 +135,17 @@ fn request(s: &Switch) -> File0Request {
 /// prepared flows (a new flow version for every number, written to the
 /// flow files).
 pub async fn apply(st: &AdminState, p: &Principal, name: &str) -> Result<Applied, StrategyError> {
+    use std::sync::atomic::Ordering;
+    let flag = &st.strategies.applying;
+    if flag.swap(true, Ordering::AcqRel) {
+        return Err(StrategyError::AlreadyApplied("(being applied)".into()));
+    }
+    let result = apply_once(st, p, name).await;
+    flag.store(false, Ordering::Release);
+    result
+}
+
+async fn apply_once(st: &AdminState, p: &Principal, name: &str) -> Result<Applied, StrategyError> {
     let started = Instant::now();
     let s = st
         .strategies
