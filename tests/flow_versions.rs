@@ -6,12 +6,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
 use support::*;
-
-const T: Duration = Duration::from_secs(5);
 
 /// The demo flow on 3422, and on 3499, its test number.
 pub fn test_number_options() -> Options {
@@ -22,14 +18,9 @@ pub fn test_number_options() -> Options {
     }
 }
 
-/// Call `did` and hang up once the first prompt has started: its name.
+/// The first prompt a short call to `did` heard.
 fn first_prompt(srv: &Server, ua: &mut Ua, did: &str) -> String {
-    let mut call = ua.invite(did, &Offer::default());
-    ua.answer(&mut call, T);
-    std::thread::sleep(Duration::from_millis(400));
-    ua.request(&mut call, "BYE", "", "");
-    let rec = srv.record(&call.call_id);
-    prompts_played(&rec)[0].0.clone()
+    prompts_played(&call_briefly(srv, ua, did))[0].0.clone()
 }
 
 fn post(srv: &Server, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {

@@ -5,20 +5,7 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::*;
-
-const T: Duration = Duration::from_secs(5);
-
-/// Call `did` and hang up once the first prompt has started: its record.
-fn call(srv: &Server, ua: &mut Ua, did: &str) -> serde_json::Value {
-    let mut call = ua.invite(did, &Offer::default());
-    ua.answer(&mut call, T);
-    std::thread::sleep(Duration::from_millis(400));
-    ua.request(&mut call, "BYE", "", "");
-    srv.record(&call.call_id)
-}
 
 fn first_prompt(rec: &serde_json::Value) -> String {
     prompts_played(rec)[0].0.clone()
@@ -74,11 +61,11 @@ fn a_strategy_applies_in_one_call_and_is_undone_in_one_call() {
     assert_eq!(code, 201, "{applied}");
     println!("applied in {} ms", applied["took_ms"]);
     assert_eq!(
-        first_prompt(&call(&srv, &mut ua, "3422")),
+        first_prompt(&call_briefly(&srv, &mut ua, "3422")),
         "closed",
         "the prepared flow"
     );
-    let rec = call(&srv, &mut ua, "3900");
+    let rec = call_briefly(&srv, &mut ua, "3900");
     assert_eq!(rec["file0"]["mode"], "hangup", "{rec}");
     assert_eq!(first_prompt(&rec), "info");
     let (code, again) = curl(
@@ -98,8 +85,11 @@ fn a_strategy_applies_in_one_call_and_is_undone_in_one_call() {
         None,
     );
     assert_eq!(code, 200, "{undone}");
-    assert_eq!(first_prompt(&call(&srv, &mut ua, "3422")), "welcome");
-    let rec = call(&srv, &mut ua, "3900");
+    assert_eq!(
+        first_prompt(&call_briefly(&srv, &mut ua, "3422")),
+        "welcome"
+    );
+    let rec = call_briefly(&srv, &mut ua, "3900");
     assert!(rec["file0"].is_null(), "{rec}");
     let (code, _) = curl(
         &srv,

@@ -1006,6 +1006,15 @@ pub fn await_bye(ua: &mut Ua, srv: &Server, call: &Call, within: Duration) -> se
     srv.record(&call.call_id)
 }
 
+/// Call `did`, hang up once the first prompt has started; the record.
+pub fn call_briefly(srv: &Server, ua: &mut Ua, did: &str) -> serde_json::Value {
+    let mut call = ua.invite(did, &Offer::default());
+    ua.answer(&mut call, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(400));
+    ua.request(&mut call, "BYE", "", "");
+    srv.record(&call.call_id)
+}
+
 /// (name, end) of every prompt a CDR lists, in order.
 pub fn prompts_played(rec: &serde_json::Value) -> Vec<(String, String)> {
     rec["prompts"]

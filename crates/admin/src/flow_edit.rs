@@ -84,12 +84,7 @@ pub fn version(st: &AdminState, version: Option<u64>) -> Result<FlowVersion, Edi
 
 /// The version in use on production numbers.
 pub fn in_use(st: &AdminState) -> FlowVersion {
-    let n = st.script.current_version();
-    st.script
-        .history()
-        .into_iter()
-        .find(|v| v.version == n)
-        .expect("the current version is in the history")
+    st.script.in_use()
 }
 
 /// What an edit starts from: the version under test, else the one in use.

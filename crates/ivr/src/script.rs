@@ -86,6 +86,11 @@ impl FlowScript {
         self.flows.read().expect("flow set lock").flows.clone()
     }
 
+    /// The version new calls use (the production numbers').
+    pub fn in_use(&self) -> FlowVersion {
+        self.flows.read().expect("flow set lock").clone()
+    }
+
     /// The current version number.
     pub fn current_version(&self) -> u64 {
         self.flows.read().expect("flow set lock").version

@@ -14,7 +14,7 @@ use ivr::Mode;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
-use super::{allowed, render, render_status, who};
+use super::{allowed, checked, render, render_status, who, Posted};
 use crate::file0_routes::{activate, deactivate, File0Request};
 use crate::AdminState;
 
@@ -118,26 +118,20 @@ pub async fn page(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Resp
     }
 }
 
-/// A posted form with the session's CSRF token.
-trait Posted {
-    fn csrf(&self) -> &str;
-}
-
 /// The form, or the file 0 page saying why it is refused.
 async fn posted<F: Posted>(
     st: &AdminState,
     s: &auth::Session,
     form: Result<Form<F>, axum::extract::rejection::FormRejection>,
 ) -> Result<F, Response> {
-    let (code, why) = match form {
-        Ok(Form(f)) if auth::Sessions::csrf_ok(s, f.csrf()) => return Ok(f),
-        Ok(_) => (StatusCode::FORBIDDEN, "Formulaire expiré : recommencez."),
-        Err(_) => (
-            StatusCode::BAD_REQUEST,
-            "Formulaire incomplet : cible, message et mode.",
-        ),
-    };
-    Err(page_with(st, s, code, None, Some(why.into())).await)
+    match checked(
+        s,
+        form,
+        Some("Formulaire incomplet : cible, message et mode."),
+    ) {
+        Ok(f) => Ok(f),
+        Err((code, why)) => Err(page_with(st, s, code, None, Some(why.into())).await),
+    }
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -328,6 +322,12 @@ pub struct StrategyForm {
     name: String,
 }
 
+impl Posted for StrategyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Apply a strategy: step 1 shows what will switch, step 2 (`apply`)
 /// switches; `undo` undoes the applied one.
 pub async fn strategy(
@@ -340,12 +340,9 @@ pub async fn strategy(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let f = match form {
-        Ok(Form(f)) if auth::Sessions::csrf_ok(&s, &f.csrf) => f,
-        _ => {
-            let why = "Formulaire expiré : recommencez.";
-            return page_with(&st, &s, StatusCode::FORBIDDEN, None, Some(why.into())).await;
-        }
+    let f = match checked(&s, form, None) {
+        Ok(f) => f,
+        Err((code, why)) => return page_with(&st, &s, code, None, Some(why.into())).await,
     };
     let result = match step.as_str() {
         "confirm" => {

@@ -15,7 +15,7 @@ use axum::Form;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
-use super::{allowed, render, render_status, who};
+use super::{allowed, checked, render, render_status, who, Posted};
 use crate::flow_edit::{self, EditError, FlowDiff};
 use crate::AdminState;
 
@@ -284,6 +284,18 @@ pub struct EditForm {
     action: String,
 }
 
+impl Posted for EditForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl Posted for ActionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Check the edited text, or put it under test.
 pub async fn edit_post(
     State(st): State<Arc<AdminState>>,
@@ -295,28 +307,9 @@ pub async fn edit_post(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let f = match form {
-        Ok(Form(f)) if auth::Sessions::csrf_ok(&s, &f.csrf) => f,
-        Ok(_) => {
-            return page_with(
-                &st,
-                &s,
-                StatusCode::FORBIDDEN,
-                None,
-                Some("Formulaire expiré : recommencez.".into()),
-            )
-            .await
-        }
-        Err(_) => {
-            return page_with(
-                &st,
-                &s,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some("Formulaire incomplet.".into()),
-            )
-            .await
-        }
+    let f = match checked(&s, form, Some("Formulaire incomplet.")) {
+        Ok(f) => f,
+        Err((code, why)) => return page_with(&st, &s, code, None, Some(why.into())).await,
     };
     // Browsers send CRLF from a textarea; flow files use LF.
     let text = f.text.replace("\r\n", "\n");
@@ -379,18 +372,9 @@ pub async fn act(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let f = match form {
-        Ok(Form(f)) if auth::Sessions::csrf_ok(&s, &f.csrf) => f,
-        _ => {
-            return page_with(
-                &st,
-                &s,
-                StatusCode::FORBIDDEN,
-                None,
-                Some("Formulaire expiré : recommencez.".into()),
-            )
-            .await
-        }
+    let f = match checked(&s, form, None) {
+        Ok(f) => f,
+        Err((code, why)) => return page_with(&st, &s, code, None, Some(why.into())).await,
     };
     let done = match (action.as_str(), f.version) {
         ("promote", _) => flow_edit::promote(&st, &p).map(|v| {

@@ -209,6 +209,27 @@ const MENU: &[(&str, &str, auth::Perm)] = &[
 
 /// What the header of a signed-in page shows: who, and the menu of what
 /// the role may open.
+/// A posted form with the session's CSRF token.
+pub(crate) trait Posted {
+    fn csrf(&self) -> &str;
+}
+
+/// The form when it carries the session's CSRF token; else the status and
+/// the French reason to show: an expired form, or one that did not parse
+/// (`incomplete`; without it, that counts as expired too).
+pub(crate) fn checked<F: Posted>(
+    s: &Session,
+    form: Result<axum::Form<F>, axum::extract::rejection::FormRejection>,
+    incomplete: Option<&'static str>,
+) -> Result<F, (StatusCode, &'static str)> {
+    const EXPIRED: (StatusCode, &str) = (StatusCode::FORBIDDEN, "Formulaire expiré : recommencez.");
+    match (form, incomplete) {
+        (Ok(axum::Form(f)), _) if auth::Sessions::csrf_ok(s, f.csrf()) => Ok(f),
+        (Err(_), Some(why)) => Err((StatusCode::BAD_REQUEST, why)),
+        _ => Err(EXPIRED),
+    }
+}
+
 pub(crate) fn who(s: &Session) -> Value {
     let menu: Vec<Value> = MENU
         .iter()
