@@ -542,7 +542,7 @@ impl Core {
                     self.replies.retain(|_, r| !r.is_closed());
                 }
             }
-            TxEvent::Timeout { id } => {
+            TxEvent::Timeout { id, .. } => {
                 if let Some(r) = self.replies.remove(id) {
                     let _ = r.send(Box::new(ev));
                 }

@@ -10,7 +10,9 @@ pub mod parse;
 pub mod throttle;
 pub mod transaction;
 
-pub use dialog::Dialog;
+pub use dialog::{
+    Dialog, DialogConfig, DialogError, DialogEvent, DialogMachine, DialogOutput, EndReason,
+};
 pub use endpoint::{Endpoint, EndpointConfig, SipEvent};
 pub use message::Essentials;
 pub use parse::{parse, split_list as parse_list, ParseError};

@@ -96,8 +96,9 @@ pub enum TxEvent {
         response: Response,
         ess: Essentials,
     },
-    /// Timer B or F: our request got no final response.
-    Timeout { id: ClientTxId },
+    /// Timer B or F: our request got no final response (`ess`: the
+    /// request's, so a dialog knows which of its requests it was).
+    Timeout { id: ClientTxId, ess: Essentials },
 }
 
 /// Something for the I/O edge to do.
@@ -204,6 +205,8 @@ struct ClientTx {
     ack: Option<Bytes>,
     interval: Duration,
     deadlines: [Option<Instant>; 3],
+    /// The request's essentials, for the timeout event.
+    ess: Essentials,
 }
 
 /// All transactions of one SIP endpoint.
@@ -526,6 +529,7 @@ impl Transactions {
                 ack: None,
                 interval: self.cfg.t1,
                 deadlines: [None; 3],
+                ess,
             },
         );
         self.transmit(to, data);
@@ -693,9 +697,13 @@ impl Transactions {
                 self.arm(TxRef::Client(id), Timer::Retransmit, now + next);
             }
             (Timer::Expire, CState::Calling | CState::Trying | CState::Proceeding) => {
-                self.remove_client(id);
-                self.out
-                    .push_back(Output::Event(TxEvent::Timeout { id: ClientTxId(id) }));
+                if let Some(tx) = self.client.remove(&id) {
+                    self.client_keys.remove(&tx.key);
+                    self.out.push_back(Output::Event(TxEvent::Timeout {
+                        id: ClientTxId(id),
+                        ess: tx.ess,
+                    }));
+                }
             }
             _ => self.remove_client(id),
         }

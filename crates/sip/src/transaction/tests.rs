@@ -294,7 +294,7 @@ fn client_invite_timer_a_and_b() {
     let (times, events) = run_until(&mut tx, t0, 33_000);
     // Timer A doubles without cap: 0.5, 1.5, 3.5, 7.5, 15.5, 31.5.
     assert_eq!(times, vec![0, 500, 1500, 3500, 7500, 15500, 31500]);
-    assert!(matches!(events.as_slice(), [TxEvent::Timeout { id: i }] if *i == id));
+    assert!(matches!(events.as_slice(), [TxEvent::Timeout { id: i, .. }] if *i == id));
     assert_eq!(tx.len(), (0, 0));
 }
 
@@ -345,7 +345,7 @@ fn client_non_invite_timer_e_f_and_k() {
         times,
         vec![0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
     );
-    assert!(matches!(events.as_slice(), [TxEvent::Timeout { id: i }] if *i == id));
+    assert!(matches!(events.as_slice(), [TxEvent::Timeout { id: i, .. }] if *i == id));
 
     let bye = request_of(req("BYE", "z9hG4bKc4", 2, Some("t")));
     tx.request(t0, bye, peer(Transport::Udp)).unwrap();

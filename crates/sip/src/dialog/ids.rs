@@ -121,6 +121,11 @@ impl Dialog {
         self.build(Method::Ack, self.local_cseq, via)
     }
 
+    /// The ACK for the 2xx of one of our re-INVITEs (its CSeq number).
+    pub fn ack_for(&self, cseq: u32, via: &str) -> Request {
+        self.build(Method::Ack, cseq, via)
+    }
+
     /// Accept a new in-dialog request's CSeq (must increase; ACK/CANCEL reuse).
     pub fn check_remote_cseq(&mut self, method: Method, cseq: u32) -> Result<(), CSeqOrder> {
         if matches!(method, Method::Ack | Method::Cancel) {
