@@ -12,9 +12,9 @@ use sip::{Peer, Transport};
 use tokio::sync::mpsc;
 
 use crate::handle::CallInfo;
+use crate::leg::outbound::{self, LegControl, LegEvent, OutboundRequest};
+use crate::leg::CallContext;
 use crate::trunk::{TrunkSlot, Trunks};
-use crate::uac::{self, LegControl, LegEvent, OutboundRequest};
-use crate::uas::CallContext;
 
 /// Where a transfer goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +183,8 @@ impl Dialer {
         let report = Box::new(move |ev: LegEvent| {
             let _ = tx.send(ev);
         });
-        let leg = uac::dial_out(&self.ctx, &self.engine, req, report).map_err(DialError::Media)?;
+        let leg =
+            outbound::dial_out(&self.ctx, &self.engine, req, report).map_err(DialError::Media)?;
         Ok(Outbound {
             events,
             leg,

@@ -4,6 +4,7 @@
 pub mod dialer;
 pub mod digest;
 pub mod handle;
+pub mod leg;
 pub mod manager;
 mod offer;
 pub mod queueing;
@@ -12,14 +13,13 @@ pub mod registrar;
 pub mod registry;
 pub mod shed;
 pub mod trunk;
-pub mod uac;
-pub mod uas;
 
 pub use dialer::{Destination, DialError, Dialer, Outbound};
 pub use digest::SipAuth;
 pub use handle::{CallHandle, CallInfo, CallScript, HungUp, PlayResult, ScriptFuture};
+pub use leg::outbound::{DialRequest, LegCmd, LegControl, LegEvent, LegFailure, OutboundRequest};
+pub use leg::CallContext;
 pub use manager::{CallLimits, CallManager};
 pub use registrar::{Binding, RegEvent, Registrar, StaticUri};
 pub use registry::CallRegistry;
 pub use trunk::{InbandDtmf, TrunkConfig, Trunks};
-pub use uas::CallContext;

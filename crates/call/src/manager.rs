@@ -16,12 +16,13 @@ use sip::{Essentials, Peer, ServerTxId, TxEvent};
 use tokio::sync::mpsc;
 
 use crate::handle::CallInfo;
+use crate::leg::inbound::{self, Setup, ALLOW};
+use crate::leg::CallContext;
 use crate::rate::CallRate;
 use crate::registrar::Registrar;
 use crate::registry::{CallEntry, CallInput, CallRegistry};
 use crate::shed::{ShedLog, SHED_REPORT};
 use crate::trunk::{Admission, InbandDtmf, Trunks};
-use crate::uas::{self, CallContext, Setup, ALLOW};
 
 /// `reject_reason` of INVITEs refused because their source or trunk account
 /// is past its authentication failure limits (503 with Retry-After).
@@ -410,7 +411,7 @@ impl CallManager {
             slot,
             inputs: in_rx,
         };
-        tokio::spawn(uas::run(self.ctx.clone(), setup));
+        tokio::spawn(inbound::run(self.ctx.clone(), setup));
     }
 
     /// Stop taking calls (new INVITEs get 503), let calls end for up to

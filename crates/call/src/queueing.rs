@@ -19,9 +19,9 @@ use media::engine::{MediaEngine, MediaSessionRef};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::handle::CallInfo;
+use crate::leg::outbound::{self, DialRequest, LegControl, LegEvent, LegFailure};
+use crate::leg::CallContext;
 use crate::registrar::{RegEvent, Registrar};
-use crate::uac::{self, DialRequest, LegControl, LegEvent, LegFailure};
-use crate::uas::CallContext;
 
 mod monitor;
 
@@ -985,7 +985,7 @@ impl Edge {
         let report = Box::new(move |ev: LegEvent| {
             let _ = tx.send(EdgeIn::Leg { offer, ev });
         });
-        match uac::dial(&self.ctx, &self.engine, req, report) {
+        match outbound::dial(&self.ctx, &self.engine, req, report) {
             Ok(leg) => {
                 self.offers.insert(
                     offer,

@@ -601,7 +601,11 @@ impl CallRecord {
                     (Some(_), Party::Caller, _) if waiting => Outcome::AbandonedQueue,
                     (None, Party::Caller, _) => Outcome::Cancelled,
                     (_, _, "shutdown" | "crash") if *by == Party::System => Outcome::Interrupted,
-                    (_, _, "ack_timeout" | "error" | "rtp_timeout") => Outcome::Failed,
+                    (
+                        _,
+                        _,
+                        "ack_timeout" | "error" | "rtp_timeout" | "session_expired" | "dialog_gone",
+                    ) => Outcome::Failed,
                     (None, Party::System, _) => Outcome::Failed,
                     (Some(_), Party::Caller, _) => Outcome::AbandonedIvr,
                     (Some(_), Party::System | Party::Agent, _) => Outcome::SelfService,

@@ -61,7 +61,7 @@ impl Edge {
             record_id: info.record_id.clone(),
             beside: info.media,
         };
-        let leg = uac::dial(&self.ctx, &self.engine, req, report)
+        let leg = outbound::dial(&self.ctx, &self.engine, req, report)
             .map_err(|e| format!("cannot call {phone:?}: {e}"))?;
         tracing::info!(record_id = %record_id, phone = %phone, by = %by, "supervisor listening in: ringing the phone");
         self.emit(

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use call::uac::{LegEvent, LegFailure};
 use call::{Destination, HungUp};
+use call::{LegEvent, LegFailure};
 use serde::Deserialize;
 
 use crate::node::PromptRef;
