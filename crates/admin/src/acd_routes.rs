@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use call::queueing::{AgentAction, MonitorTarget};
+use call::queueing::{AgentAction, AgentActionError, MonitorTarget};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -143,8 +143,9 @@ pub async fn agent_action(
                 .and_then(|s| s.agents.into_iter().find(|a| a.id == agent));
             Json(json!({ "agent": view })).into_response()
         }
-        Err(e) if e.starts_with("no agent") => error(StatusCode::NOT_FOUND, e),
-        Err(e) => error(StatusCode::CONFLICT, e),
+        Err(e @ AgentActionError::UnknownAgent(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ AgentActionError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::CONFLICT, e.to_string()),
     }
 }
 

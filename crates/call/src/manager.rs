@@ -411,7 +411,9 @@ impl CallManager {
             slot,
             inputs: in_rx,
         };
-        tokio::spawn(inbound::run(self.ctx.clone(), setup));
+        if let Some(call) = inbound::start(self.ctx.clone(), setup) {
+            tokio::spawn(call);
+        }
     }
 
     /// Stop taking calls (new INVITEs get 503), let calls end for up to

@@ -80,6 +80,23 @@ pub enum Notice {
     },
 }
 
+/// Why a supervisor's action on an agent was not done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentActionError {
+    /// No agent of that name in the ACD.
+    #[error("no agent {0:?}")]
+    UnknownAgent(String),
+    /// A qualification, but the agent has had no call.
+    #[error("agent {0:?} has no call to qualify")]
+    NoCallToQualify(String),
+    /// The router refused it in the agent's state (its words).
+    #[error("{0}")]
+    Refused(String),
+    /// The ACD is not running (shutting down).
+    #[error("the ACD is stopped")]
+    Stopped,
+}
+
 /// A supervisor's action on an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentAction {
@@ -118,7 +135,7 @@ enum EdgeIn {
     Agent {
         agent: String,
         action: AgentAction,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), AgentActionError>>,
     },
     Snapshot(oneshot::Sender<Snapshot>),
     /// Where a call stands in its queue (position announcements).
@@ -266,7 +283,7 @@ impl Acd {
     }
 
     /// A supervisor's action on an agent.
-    pub async fn agent(&self, agent: &str, action: AgentAction) -> Result<(), String> {
+    pub async fn agent(&self, agent: &str, action: AgentAction) -> Result<(), AgentActionError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(EdgeIn::Agent {
@@ -274,8 +291,8 @@ impl Acd {
                 action,
                 reply,
             })
-            .map_err(|_| "the ACD is stopped".to_string())?;
-        rx.await.map_err(|_| "the ACD is stopped".to_string())?
+            .map_err(|_| AgentActionError::Stopped)?;
+        rx.await.map_err(|_| AgentActionError::Stopped)?
     }
 
     /// Silent monitoring: ring the registered phone of account `phone`; it
@@ -638,9 +655,9 @@ impl Edge {
         now: Instant,
         agent: String,
         action: AgentAction,
-    ) -> Result<(), String> {
+    ) -> Result<(), AgentActionError> {
         if self.router.agent(&agent).is_none() {
-            return Err(format!("no agent {agent:?}"));
+            return Err(AgentActionError::UnknownAgent(agent));
         }
         let input = match action {
             AgentAction::Login => Input::Login { agent },
@@ -650,7 +667,7 @@ impl Edge {
             AgentAction::Ready => Input::Ready { agent },
             AgentAction::Disposition { code } => {
                 let Some(call) = self.last_call.get(&agent).map(|l| l.call) else {
-                    return Err(format!("agent {agent:?} has no call to qualify"));
+                    return Err(AgentActionError::NoCallToQualify(agent));
                 };
                 Input::Disposition { agent, call, code }
             }
@@ -671,7 +688,7 @@ impl Edge {
             self.output(o);
         }
         match first_error {
-            Some(e) => Err(e),
+            Some(e) => Err(AgentActionError::Refused(e)),
             None => Ok(()),
         }
     }

@@ -111,7 +111,13 @@ struct Inbound {
     guard: EndGuard,
 }
 
-pub(crate) async fn run(ctx: CallContext, s: Setup) {
+/// The call's task, to spawn; `None` when the INVITE was refused at once
+/// (422). Built outside any `async fn` so that the leg's state lives once
+/// in the task (an async wrapper would keep a moved-from copy of it).
+pub(crate) fn start(
+    ctx: CallContext,
+    s: Setup,
+) -> Option<impl std::future::Future<Output = ()> + Send> {
     let Setup {
         info,
         invite,
@@ -143,7 +149,7 @@ pub(crate) async fn run(ctx: CallContext, s: Setup) {
             span.in_scope(|| tracing::info!("session interval under our Min-SE: 422"));
             ctx.endpoint.respond(tx, *too_small);
             guard.end(Party::System, "session_interval_too_small");
-            return;
+            return None;
         }
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -173,7 +179,7 @@ pub(crate) async fn run(ctx: CallContext, s: Setup) {
         kind.answer_at = Some(Instant::now() + answer_after);
     }
     let fut = drive(kind, leg, inputs, cmd_rx, media_events);
-    tracing::Instrument::instrument(fut, span).await;
+    Some(tracing::Instrument::instrument(fut, span))
 }
 
 impl LegKind for Inbound {

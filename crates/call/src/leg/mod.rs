@@ -95,6 +95,7 @@ pub(crate) async fn drive<K: LegKind>(
 ) {
     let mut cmds_open = true;
     let mut media_open = true;
+    let mut alarm = Alarm::default();
     let mut flow = Flow::Go;
     while flow == Flow::Go {
         while let Some(ev) = leg.dialog.next_event() {
@@ -106,11 +107,15 @@ pub(crate) async fn drive<K: LegKind>(
         if flow == Flow::End {
             break;
         }
-        let dialog_at = leg.dialog.poll_timeout();
         let kind_at = kind.deadline();
+        let at = earliest(leg.dialog.poll_timeout(), kind_at);
         tokio::select! {
-            _ = sleep_until(dialog_at) => leg.dialog.handle_timeout(),
-            _ = sleep_until(kind_at) => flow = kind.wake(&mut leg),
+            _ = alarm.wait(at) => {
+                leg.dialog.handle_timeout();
+                if kind_at.is_some_and(|t| t <= Instant::now()) {
+                    flow = kind.wake(&mut leg);
+                }
+            }
             input = inputs.recv() => match input.map(|i| *i) {
                 Some(CallInput::Sip(ev)) => leg.dialog.handle(ev),
                 Some(CallInput::Hangup(reason)) => flow = kind.hangup(&mut leg, reason),
@@ -142,14 +147,18 @@ pub(crate) async fn drive<K: LegKind>(
     kind.ended(&mut leg, last);
     // Whatever the dialog still has to send or hear (a BYE, the 487 to
     // our CANCEL, a 2xx crossing it); events no longer matter.
-    let tail = tokio::time::Instant::now() + DIALOG_TAIL;
+    let tail = Instant::now() + DIALOG_TAIL;
     let mut inputs_open = true;
     while leg.dialog.next_event().is_some() {}
     while !leg.dialog.is_done() {
         let at = leg.dialog.poll_timeout();
         tokio::select! {
-            _ = tokio::time::sleep_until(tail) => break,
-            _ = sleep_until(at) => leg.dialog.handle_timeout(),
+            _ = alarm.wait(Some(at.map_or(tail, |t| t.min(tail)))) => {
+                if Instant::now() >= tail {
+                    break;
+                }
+                leg.dialog.handle_timeout();
+            }
             input = inputs.recv(), if inputs_open => match input.map(|i| *i) {
                 Some(CallInput::Sip(ev)) => leg.dialog.handle(ev),
                 Some(CallInput::Hangup(_)) => {}
@@ -161,10 +170,38 @@ pub(crate) async fn drive<K: LegKind>(
     }
 }
 
-/// Sleep until `at`, or forever when there is no deadline.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
+/// The sooner of two deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A leg's one timer, allocated only while it has a deadline: a tokio
+/// `Sleep` is large, and most legs (an IVR call after its answer) have
+/// none for most of their life.
+#[derive(Default)]
+struct Alarm {
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Alarm {
+    /// Wait until `at`, or forever when there is no deadline.
+    async fn wait(&mut self, at: Option<Instant>) {
+        let Some(at) = at else {
+            self.sleep = None;
+            return std::future::pending().await;
+        };
+        let at = tokio::time::Instant::from_std(at);
+        match self.sleep.as_mut() {
+            Some(s) if s.deadline() == at => {}
+            Some(s) => s.as_mut().reset(at),
+            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
+        }
+        if let Some(s) = self.sleep.as_mut() {
+            s.as_mut().await;
+        }
+        self.sleep = None;
     }
 }

@@ -184,14 +184,14 @@ pub struct DialogMachine {
     local_tag: String,
     /// Known once there is a dialog (UAS at once, UAC at the 2xx).
     dialog: Option<Dialog>,
-    /// UAC: the ACK we sent, again for each retransmitted 2xx.
-    ack: Option<Request>,
     /// The peer's Allow (to choose UPDATE for refreshes).
     peer_allows_update: bool,
-    /// Our last session description (for offerless re-INVITEs and refreshes).
+    /// Our last session description, kept only while we refresh the
+    /// session (a re-INVITE carries it); a UAC without one uses its INVITE's.
     local_body: Option<Vec<u8>>,
     /// The peer's re-INVITE/UPDATE the leg has not answered yet.
-    their_offer: Option<(ServerTxId, Request)>,
+    /// Boxed: rare, and a request is large; every call carries this field.
+    their_offer: Option<Box<(ServerTxId, Request)>>,
     our_offer: Option<OurOffer>,
     timer: Option<SessionTimer>,
     /// When the session timer next acts (refresh, or BYE).
@@ -226,7 +226,6 @@ impl DialogMachine {
             invite_tx: Some(tx),
             local_tag,
             dialog: Some(dialog),
-            ack: None,
             peer_allows_update,
             local_body: None,
             their_offer: None,
@@ -258,9 +257,8 @@ impl DialogMachine {
             invite_tx: None,
             local_tag,
             dialog: None,
-            ack: None,
             peer_allows_update: false,
-            local_body: (!invite.body.is_empty()).then(|| invite.body.clone()),
+            local_body: None,
             their_offer: None,
             our_offer: None,
             timer: None,
@@ -299,7 +297,13 @@ impl DialogMachine {
 
     /// Next output.
     pub fn poll(&mut self) -> Option<DialogOutput> {
-        self.out.pop_front()
+        let out = self.out.pop_front();
+        if out.is_none() && self.out.capacity() > 0 {
+            // Outputs are large (whole messages) and come in bursts; an
+            // idle call holds no room for them.
+            self.out = VecDeque::new();
+        }
+        out
     }
 
     /// When [`DialogMachine::handle_timeout`] should next be called.
@@ -394,8 +398,8 @@ impl DialogMachine {
         }
         let mut r = self.invite_response(200);
         self.add_answer_headers(&mut r);
-        message::set_body(&mut r.headers, &mut r.body, "application/sdp", sdp.clone());
-        self.local_body = Some(sdp);
+        self.keep_body(&sdp);
+        message::set_body(&mut r.headers, &mut r.body, "application/sdp", sdp);
         self.respond_invite_with(r);
         self.state = State::Accepted;
         Ok(())
@@ -445,13 +449,14 @@ impl DialogMachine {
         id: ServerTxId,
         answer: Result<Option<Vec<u8>>, Response>,
     ) -> Result<(), DialogError> {
-        let Some((pending, request)) = self.their_offer.take() else {
+        let Some(offer) = self.their_offer.take() else {
             return Err(DialogError::WrongState);
         };
-        if pending != id {
-            self.their_offer = Some((pending, request));
+        if offer.0 != id {
+            self.their_offer = Some(offer);
             return Err(DialogError::WrongState);
         }
+        let (_, request) = *offer;
         let response = match answer {
             Err(refusal) => refusal,
             Ok(sdp) => match SessionTimer::for_answer(&request.headers) {
@@ -465,13 +470,8 @@ impl DialogMachine {
                     let mut r = message::response(&request, 200, None);
                     self.add_answer_headers(&mut r);
                     if let Some(sdp) = sdp {
-                        message::set_body(
-                            &mut r.headers,
-                            &mut r.body,
-                            "application/sdp",
-                            sdp.clone(),
-                        );
-                        self.local_body = Some(sdp);
+                        self.keep_body(&sdp);
+                        message::set_body(&mut r.headers, &mut r.body, "application/sdp", sdp);
                     }
                     self.arm_timer(now);
                     r
@@ -575,7 +575,7 @@ impl DialogMachine {
 
     /// BYE now; a peer's offer still unanswered gets 487 first.
     fn bye(&mut self) {
-        if let Some((id, request)) = self.their_offer.take() {
+        if let Some((id, request)) = self.their_offer.take().map(|b| *b) {
             let response = message::response(&request, 487, None);
             self.out.push_back(DialogOutput::Respond { id, response });
         }
@@ -607,6 +607,13 @@ impl DialogMachine {
             .is_some_and(|o| o.retry_at.is_none())
     }
 
+    /// Keep our session description when we are the one refreshing.
+    fn keep_body(&mut self, sdp: &[u8]) {
+        if self.timer.is_some_and(|t| t.we_refresh) {
+            self.local_body = Some(sdp.to_vec());
+        }
+    }
+
     /// A refresh happened (or the session started) now.
     fn arm_timer(&mut self, now: Instant) {
         self.refreshed_at = now;
@@ -629,7 +636,12 @@ impl DialogMachine {
         let (method, body) = if self.peer_allows_update {
             (Method::Update, None)
         } else {
-            (Method::Invite, self.local_body.clone())
+            let body = match (&self.local_body, self.role) {
+                (Some(b), _) => Some(b.clone()),
+                (None, Role::Uac) => Some(self.invite.body.clone()).filter(|b| !b.is_empty()),
+                (None, Role::Uas) => None,
+            };
+            (Method::Invite, body)
         };
         tracing::debug!(%method, "refreshing the session");
         let _ = self.send_offer(now, method, body);

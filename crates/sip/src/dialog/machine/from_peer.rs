@@ -41,7 +41,7 @@ impl DialogMachine {
                 if self.state == State::Early {
                     self.respond_invite(487);
                 }
-                if let Some((id, r)) = self.their_offer.take() {
+                if let Some((id, r)) = self.their_offer.take().map(|b| *b) {
                     self.respond(id, message::response(&r, 487, None));
                 }
                 tracing::info!("the peer hung up");
@@ -61,7 +61,7 @@ impl DialogMachine {
                     // Glare (RFC 3261 14.2, RFC 3311 5.2).
                     self.respond(id, message::response(&request, 491, None));
                 } else {
-                    self.their_offer = Some((id, request.clone()));
+                    self.their_offer = Some(Box::new((id, request.clone())));
                     self.event(DialogEvent::Offer { id, request });
                 }
             }
@@ -145,7 +145,6 @@ impl DialogMachine {
                 let d = Dialog::uac(&self.invite, &response, &self.cfg.contact);
                 let ack = d.ack(&self.cfg.via);
                 self.dialog = Some(d);
-                self.ack = Some(ack.clone());
                 self.out.push_back(DialogOutput::Ack(ack));
                 if self.state == State::Cancelling {
                     tracing::info!("the callee answered as we cancelled; hanging up");
@@ -159,9 +158,10 @@ impl DialogMachine {
                 self.event(DialogEvent::Answered { response });
             }
             (_, 200..=299) => {
-                // A retransmitted 2xx: acknowledge it again.
-                if let Some(ack) = &self.ack {
-                    self.out.push_back(DialogOutput::Ack(ack.clone()));
+                // A retransmitted 2xx: acknowledge it again (built anew:
+                // keeping the ACK would cost every call its size).
+                if let Some(d) = &self.dialog {
+                    self.out.push_back(DialogOutput::Ack(d.ack(&self.cfg.via)));
                 }
             }
             (State::Calling, 300..) => {
