@@ -308,7 +308,9 @@ impl DialogMachine {
 
     /// When [`DialogMachine::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::Terminated {
+        // Timers act only on a confirmed dialog (a refresh answered before
+        // the ACK waits for it): none otherwise, so no edge spins.
+        if self.state != State::Confirmed {
             return None;
         }
         let retry = self.our_offer.as_ref().and_then(|o| o.retry_at);
