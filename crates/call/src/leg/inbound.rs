@@ -437,11 +437,10 @@ impl Inbound {
     fn reoffer(&mut self, leg: &mut LegCore, id: ServerTxId, req: &Request) {
         let now = Instant::now();
         if req.body.is_empty() {
-            // Offerless re-INVITE: offer what we have (the ACK answers);
-            // an UPDATE without a body is a session refresh.
-            let body = (req.method == sip::rsip::Method::Invite)
-                .then(|| self.local_sdp(leg, &self.negotiated));
-            let _ = leg.dialog.machine.answer_offer(now, id, Ok(body));
+            // Offerless re-INVITE (a bodyless UPDATE is a refresh the
+            // dialog answers itself): offer what we have; the ACK answers.
+            let body = self.local_sdp(leg, &self.negotiated);
+            let _ = leg.dialog.machine.answer_offer(now, id, Ok(Some(body)));
             return;
         }
         match offer::negotiate_body(&req.body, &leg.ctx.codecs) {
@@ -449,10 +448,8 @@ impl Inbound {
                 self.sdp_version += 1;
                 let body = self.local_sdp(leg, &n);
                 let _ = leg.dialog.machine.answer_offer(now, id, Ok(Some(body)));
-                self.params = session_params(&n, self.params.symmetric, self.params.inband_dtmf);
-                leg.media.start(self.params);
                 tracing::info!(direction = ?n.direction, remote_rtp = %n.remote_rtp, "session modified");
-                self.negotiated = n;
+                self.use_session(leg, n);
             }
             Err(why) => {
                 tracing::info!(error = %why, "re-offer refused");
@@ -467,10 +464,15 @@ impl Inbound {
     /// The caller's answer to our re-offer (a session refresh).
     fn apply(&mut self, leg: &mut LegCore, body: &[u8]) {
         if let Ok(n) = offer::negotiate_body(body, &leg.ctx.codecs) {
-            self.params = session_params(&n, self.params.symmetric, self.params.inband_dtmf);
-            leg.media.start(self.params);
-            self.negotiated = n;
+            self.use_session(leg, n);
         }
+    }
+
+    /// Send and receive by a new negotiation.
+    fn use_session(&mut self, leg: &mut LegCore, n: Negotiated) {
+        self.params = session_params(&n, self.params.symmetric, self.params.inband_dtmf);
+        leg.media.start(self.params);
+        self.negotiated = n;
     }
 
     fn info_request(&mut self, leg: &mut LegCore, id: ServerTxId, req: &Request) {

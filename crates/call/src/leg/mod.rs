@@ -108,7 +108,10 @@ pub(crate) async fn drive<K: LegKind>(
             break;
         }
         let kind_at = kind.deadline();
-        let at = earliest(leg.dialog.poll_timeout(), kind_at);
+        let at = [leg.dialog.poll_timeout(), kind_at]
+            .into_iter()
+            .flatten()
+            .min();
         tokio::select! {
             _ = alarm.wait(at) => {
                 leg.dialog.handle_timeout();
@@ -167,14 +170,6 @@ pub(crate) async fn drive<K: LegKind>(
             reply = leg.dialog.reply() => leg.dialog.handle(reply),
         }
         while leg.dialog.next_event().is_some() {}
-    }
-}
-
-/// The sooner of two deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 

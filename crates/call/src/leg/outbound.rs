@@ -499,11 +499,6 @@ impl Outbound {
     /// The phone holds, resumes or moves its media.
     fn reoffer(&mut self, leg: &mut LegCore, id: ServerTxId, req: &Request) {
         let now = Instant::now();
-        if req.body.is_empty() && req.method == Method::Update {
-            // A session refresh: no offer, no answer.
-            let _ = leg.dialog.machine.answer_offer(now, id, Ok(None));
-            return;
-        }
         let n = if req.body.is_empty() {
             self.negotiated
                 .clone()

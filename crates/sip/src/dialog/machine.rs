@@ -314,10 +314,7 @@ impl DialogMachine {
             return None;
         }
         let retry = self.our_offer.as_ref().and_then(|o| o.retry_at);
-        match (self.timer_at, retry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.timer_at, retry].into_iter().flatten().min()
     }
 
     /// Time passed: a glare retry, a session refresh or its expiry.
@@ -325,13 +322,11 @@ impl DialogMachine {
         if self.state != State::Confirmed {
             return;
         }
-        if let Some(o) = self.our_offer.as_mut() {
-            if o.retry_at.is_some_and(|t| t <= now) {
-                o.retry_at = None;
-                let (method, body) = (o.method, o.body.clone());
-                self.our_offer = None;
-                let _ = self.send_offer(now, method, body);
-            }
+        if let Some(o) = self
+            .our_offer
+            .take_if(|o| o.retry_at.is_some_and(|t| t <= now))
+        {
+            let _ = self.send_offer(now, o.method, o.body);
         }
         if self.timer_at.is_some_and(|t| t <= now) {
             self.timer_at = None;
@@ -353,7 +348,7 @@ impl DialogMachine {
         match ev {
             TxEvent::Request {
                 id, request, ess, ..
-            } => self.request(id, request, &ess),
+            } => self.request(now, id, request, &ess),
             TxEvent::Cancelled { .. } => {
                 if self.state == State::Early {
                     tracing::info!("the caller cancelled before the answer");
@@ -577,12 +572,19 @@ impl DialogMachine {
 
     /// BYE now; a peer's offer still unanswered gets 487 first.
     fn bye(&mut self) {
+        let bye = self.build(Method::Bye, Vec::new(), None);
+        self.close();
+        if let Ok(bye) = bye {
+            self.out.push_back(DialogOutput::Send(bye));
+        }
+    }
+
+    /// The dialog is over: a peer's offer still unanswered gets 487, ours
+    /// and the session timer are dropped.
+    fn close(&mut self) {
         if let Some((id, request)) = self.their_offer.take().map(|b| *b) {
             let response = message::response(&request, 487, None);
             self.out.push_back(DialogOutput::Respond { id, response });
-        }
-        if let Ok(bye) = self.build(Method::Bye, Vec::new(), None) {
-            self.out.push_back(DialogOutput::Send(bye));
         }
         self.our_offer = None;
         self.timer_at = None;

@@ -140,10 +140,10 @@ impl Pair {
                             }
                             DialogOutput::Event(DialogEvent::Offer { id, request }) => {
                                 if side.auto_answer {
-                                    let sdp = Some(SDP.to_vec()).filter(|_| {
-                                        !request.body.is_empty() || request.method == Method::Invite
-                                    });
-                                    d.answer_offer(now, id, Ok(sdp)).unwrap();
+                                    // An offer, or an offerless re-INVITE
+                                    // (bodyless UPDATEs are answered by the
+                                    // machine): SDP either way.
+                                    d.answer_offer(now, id, Ok(Some(SDP.to_vec()))).unwrap();
                                 }
                                 side.events.push(DialogEvent::Offer { id, request });
                             }

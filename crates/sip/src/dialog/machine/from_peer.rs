@@ -15,19 +15,23 @@ use crate::message::{self, Essentials};
 use crate::transaction::ServerTxId;
 
 impl DialogMachine {
-    pub(super) fn request(&mut self, id: ServerTxId, request: Request, ess: &Essentials) {
+    pub(super) fn request(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        request: Request,
+        ess: &Essentials,
+    ) {
         let early = matches!(
             self.state,
             State::Early | State::Calling | State::Cancelling
         );
-        if self.state == State::Terminated
-            || (self.dialog.is_some() && ess.to_tag.as_deref() != Some(self.local_tag.as_str()))
-            || self.dialog.is_none()
-        {
+        let ours = ess.to_tag.as_deref() == Some(self.local_tag.as_str());
+        let dialog = self.dialog.as_mut().filter(|_| ours);
+        let Some(d) = dialog.filter(|_| self.state != State::Terminated) else {
             self.respond(id, message::response(&request, 481, None));
             return;
-        }
-        let d = self.dialog.as_mut().expect("checked above");
+        };
         if let Err(e) = d.check_remote_cseq(request.method, ess.cseq) {
             // RFC 3261 12.2.2: a lower CSeq is an error; Retry-After lets a
             // peer that merely raced itself try again.
@@ -41,13 +45,8 @@ impl DialogMachine {
                 if self.state == State::Early {
                     self.respond_invite(487);
                 }
-                if let Some((id, r)) = self.their_offer.take().map(|b| *b) {
-                    self.respond(id, message::response(&r, 487, None));
-                }
                 tracing::info!("the peer hung up");
-                self.our_offer = None;
-                self.timer_at = None;
-                self.state = State::Terminated;
+                self.close();
                 self.event(DialogEvent::Ended(EndReason::Bye));
             }
             Method::Invite | Method::Update => {
@@ -60,6 +59,11 @@ impl DialogMachine {
                 {
                     // Glare (RFC 3261 14.2, RFC 3311 5.2).
                     self.respond(id, message::response(&request, 491, None));
+                } else if request.method == Method::Update && request.body.is_empty() {
+                    // No offer, only a session refresh (RFC 4028 section 9):
+                    // no answer to seek from the leg.
+                    self.their_offer = Some(Box::new((id, request)));
+                    let _ = self.answer_offer(now, id, Ok(None));
                 } else {
                     self.their_offer = Some(Box::new((id, request.clone())));
                     self.event(DialogEvent::Offer { id, request });
@@ -120,9 +124,7 @@ impl DialogMachine {
                 }
             }
             481 => {
-                self.our_offer = None;
-                self.timer_at = None;
-                self.state = State::Terminated;
+                self.close();
                 self.event(DialogEvent::Ended(EndReason::Gone));
             }
             408 => {
