@@ -413,7 +413,7 @@ answer_after_ms = {answer}
         self.dir.join("var/cdr")
     }
 
-    /// All CDR lines written so far.
+    /// All complete CDR lines written so far.
     pub fn records(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         if let Ok(rd) = std::fs::read_dir(self.cdr_dir()) {
@@ -422,7 +422,9 @@ answer_after_ms = {answer}
                     continue;
                 }
                 let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                // The server may be writing the last line as we read.
+                let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+                for line in complete.lines().filter(|l| !l.trim().is_empty()) {
                     out.push(serde_json::from_str(line).expect("CDR line is JSON"));
                 }
             }

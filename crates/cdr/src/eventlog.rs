@@ -198,11 +198,12 @@ fn recover(segments: &[(u64, PathBuf)], cdr_dir: &Path) -> io::Result<Recovered>
             }
         }
     }
-    // A call folded to its end may have reached the journal just before
-    // the crash (its `closed` mark did not): look it up there.
+    // A call that ended may have reached the journal just before the crash
+    // (its `closed` mark did not): look it up there. That includes a call
+    // whose agent's wrap-up never ended (the writer's sweep wrote it). The
+    // journal's day is the call's end.
     let complete_days: HashSet<NaiveDate> = open
         .values()
-        .filter(|(_, done)| *done)
         .filter_map(|(r, _)| r.ended_at.map(|t| t.date_naive()))
         .collect();
     let written = ids_in_journal(cdr_dir, &complete_days)?;

@@ -354,8 +354,11 @@ impl Writer {
         }
     }
 
-    /// Flush records (to the kernel: a `kill -9` loses nothing flushed),
-    /// fsync by policy, then mark their calls closed in the events log.
+    /// Flush the events, then the records they completed (to the kernel: a
+    /// `kill -9` loses nothing flushed), fsync by policy, then mark those
+    /// calls closed in the events log. Events first: a record the journal
+    /// holds must never be missing its last events in the log, or recovery
+    /// would close that call a second time as interrupted.
     fn sync(&mut self, force: bool) {
         let due = force
             || match self.policy {
@@ -364,6 +367,9 @@ impl Writer {
                 FsyncPolicy::Never => false,
             };
         if self.dirty {
+            if let Some(Err(e)) = self.log.as_mut().map(|log| log.flush(due)) {
+                tracing::error!(error = %e, "CDR events log write failed");
+            }
             if let Some((_, f)) = self.file.as_mut() {
                 if let Err(e) = f.flush() {
                     tracing::error!(error = %e, "CDR flush failed");
@@ -537,6 +543,8 @@ mod tests {
         // What a `kill -9` now would leave on disk.
         let crashed = base.join("crashed");
         copy_dir(&live, &crashed);
+        let swept = base.join("swept");
+        copy_dir(&live, &swept);
         j.shutdown();
 
         let first = read_records(&crashed, None, None).unwrap();
@@ -558,6 +566,31 @@ mod tests {
         assert_eq!(j.recovered(), 0);
         j.shutdown();
         assert_eq!(read_records(&crashed, None, None).unwrap().len(), 3);
+
+        // The call in wrap-up reached the journal just before the crash (the
+        // sweep writes it when the agent never ends the wrap-up), its
+        // `closed` mark did not: it is not written a second time.
+        let wrap = get("wrap");
+        let day = wrap.ended_at.unwrap().date_naive();
+        let mut line = serde_json::to_vec(wrap).unwrap();
+        line.push(b'\n');
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(file_for(&swept, day))
+            .unwrap();
+        f.write_all(&line).unwrap();
+        drop(f);
+        let j = Journal::start(JournalConfig::new(&swept, FsyncPolicy::Always)).unwrap();
+        assert_eq!(j.recovered(), 1, "only the call still in the IVR");
+        j.shutdown();
+        let mut ids: Vec<String> = read_records(&swept, None, None)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.record_id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["done", "open", "wrap"]);
         std::fs::remove_dir_all(&base).ok();
     }
 }

@@ -8,7 +8,9 @@ use serde::de::DeserializeOwned;
 
 /// Every line of the `*.jsonl` files of `dir` that `keep_file` accepts,
 /// files in name order (their names carry their day). A missing `dir` is
-/// an error when `must_exist`, else no line at all.
+/// an error when `must_exist`, else no line at all. A last line with no
+/// newline yet is being written by the running server (a reader may see
+/// part of a `write`): it is left for the next read, not an error.
 pub(crate) fn read_dir<T: DeserializeOwned>(
     dir: &Path,
     must_exist: bool,
@@ -27,7 +29,8 @@ pub(crate) fn read_dir<T: DeserializeOwned>(
     let mut out = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path)?;
-        for (n, line) in text.lines().enumerate() {
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        for (n, line) in complete.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
@@ -40,4 +43,24 @@ pub(crate) fn read_dir<T: DeserializeOwned>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_still_being_written_is_left_for_the_next_read() {
+        let dir = std::env::temp_dir().join(format!("jsonl-{}", crate::event::new_record_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("2026-12-05.jsonl");
+        std::fs::write(&file, "{\"n\":1}\n{\"n\":2}\n{\"n\":").unwrap();
+        let read = |dir: &Path| read_dir::<serde_json::Value>(dir, true, |_| true);
+        assert_eq!(read(&dir).unwrap().len(), 2);
+        // A broken line that is complete is still an error, named by line.
+        std::fs::write(&file, "{\"n\":1}\n{\"n\":\n{\"n\":3}\n").unwrap();
+        let err = read(&dir).unwrap_err().to_string();
+        assert!(err.contains("2026-12-05.jsonl:2:"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
