@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use call::queueing::{AgentAction, AgentActionError, MonitorTarget};
+use call::acd::{AgentAction, AgentActionError, MonitorTarget};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -86,7 +86,7 @@ pub struct AdminState {
     /// Shipped and uploaded prompts.
     pub prompts: Arc<PromptStore>,
     /// Queues and agents.
-    pub acd: call::queueing::Acd,
+    pub acd: call::acd::Acd,
     /// Every DID of every trunk (file 0 targets are DIDs or flow names).
     pub dids: Vec<String>,
     /// The CDR journal (`var/cdr`).

@@ -1,13 +1,13 @@
 //! Call control for softswitch: trunks and admission, the call registry, the
 //! inbound call leg (B2BUA UAS side) and the handle scripts drive it with.
 
+pub mod acd;
 pub mod dialer;
 pub mod digest;
 pub mod handle;
 pub mod leg;
 pub mod manager;
 mod offer;
-pub mod queueing;
 pub mod rate;
 pub mod registrar;
 pub mod registry;

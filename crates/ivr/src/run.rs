@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use call::queueing::Acd;
+use call::acd::Acd;
 use call::{CallHandle, Dialer, HungUp, PlayResult};
 use cdr::{classify_caller, CallerClass};
 use chrono::{DateTime, Utc};

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use call::queueing::Acd;
+use call::acd::Acd;
 use call::{CallHandle, CallScript, Dialer, ScriptFuture};
 use chrono::{DateTime, Utc};
 

@@ -4,7 +4,7 @@
 //! both legs use the same codec and goes through linear PCM (PCMU <-> PCMA)
 //! when they differ; RFC 4733 events pass with the other leg's payload type.
 
-use crate::engine::SessionParams;
+use crate::peer::SessionParams;
 use crate::rtp::{Received, RtpSender};
 
 /// Largest packet we relay (an Ethernet MTU's worth).

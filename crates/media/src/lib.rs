@@ -10,6 +10,7 @@ pub mod g711;
 pub mod load;
 pub mod mmsg;
 pub mod pacer;
+pub mod peer;
 pub mod ports;
 pub mod priority;
 pub mod prompt;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use auth::{AccountStore, Audit, Logins, Sessions};
-use call::queueing::Acd;
+use call::acd::Acd;
 use call::CallRegistry;
 use cdr::live::LiveStats;
 use cdr::push::PushHandle;

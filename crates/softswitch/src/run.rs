@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use call::queueing::Acd;
+use call::acd::Acd;
 use call::registrar::ExpiryLimits;
 use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, SipAuth, Trunks};
 use cdr::live::LiveStats;

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::node::PromptRef;
 use crate::run::{Ctx, Step};
 use announce::{Announce, Said};
-use call::queueing::{Notice, QueueRequest};
+use call::acd::{Notice, QueueRequest};
 use call::{HungUp, PlayResult};
 use media::engine::MediaSessionRef;
 
@@ -205,7 +205,7 @@ impl Queue {
     async fn wait(
         &self,
         cx: &mut Ctx<'_>,
-        waiting: &mut call::queueing::Waiting,
+        waiting: &mut call::acd::Waiting,
     ) -> Result<Waited, HungUp> {
         let music = self
             .music
@@ -315,7 +315,7 @@ impl Queue {
     async fn talk(
         &self,
         cx: &mut Ctx<'_>,
-        waiting: &mut call::queueing::Waiting,
+        waiting: &mut call::acd::Waiting,
     ) -> Result<Talked, HungUp> {
         loop {
             tokio::select! {

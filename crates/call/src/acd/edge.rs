@@ -4,396 +4,80 @@
 //! (ring an agent, stop ringing, connect caller and agent) and writes each
 //! step into the caller's record. The router itself never sees I/O.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use acd::{
-    AcdConfig, AgentStateKind, CallId, Input, LeaveReason, OfferFailure, OfferId, Output, Position,
-    RequeueReason, Router, Snapshot,
+use ::acd::{
+    AcdConfig, AgentStateKind, CallId, Input, LeaveReason, OfferFailure, OfferId, Output,
+    RequeueReason, Router,
 };
 use cdr::{CallEvent, CdrSink, EventKind, Party};
 use media::engine::{MediaEngine, MediaSessionRef};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use super::messages::EdgeIn;
+use super::monitor::MonitorState;
+use super::transfer::transfer_rules;
+use super::{AgentAction, AgentActionError, Notice, QueueRequest};
 use crate::handle::CallInfo;
 use crate::leg::outbound::{self, DialRequest, LegControl, LegEvent, LegFailure};
 use crate::leg::CallContext;
 use crate::registrar::{RegEvent, Registrar};
 
-mod monitor;
-
-pub use monitor::MonitorTarget;
-
-/// What a flow asks of the ACD.
-#[derive(Debug, Clone, Default)]
-pub struct QueueRequest {
-    pub queue: String,
-    /// Absolute priority: a higher one always goes first.
-    pub priority: i32,
-    /// Relative priority: counts as this many extra seconds of wait.
-    pub boost_s: u32,
-    /// Skills required on top of the queue's.
-    pub skills: BTreeMap<String, u8>,
-}
-
-/// What the caller's side hears from the ACD.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    /// An agent is being rung.
-    Offered {
-        agent: String,
-    },
-    /// Bridge the caller with this leg: the agent answered.
-    Connected {
-        agent: String,
-        media: MediaSessionRef,
-    },
-    /// The queue's long-wait threshold passed (play the long-wait message).
-    LongWait,
-    Overflowed {
-        to: String,
-    },
-    /// The call left the ACD without an agent; go to `destination` (a flow
-    /// node) when given.
-    Left {
-        reason: String,
-        destination: Option<String>,
-    },
-    /// The agent's side of a connected call is over.
-    AgentEnded {
-        by_agent: bool,
-    },
-    /// The agent transferred the call to this queue: unbridge and wait
-    /// again (the caller stays in the ACD).
-    Transferred {
-        queue: String,
-    },
-    /// The agent transferred the call to a number (allowed by the queue's
-    /// `transfer_prefixes`): the caller leaves the ACD and is connected
-    /// there through `trunk`.
-    TransferredOut {
-        number: String,
-        trunk: String,
-    },
-}
-
-/// Why a supervisor's action on an agent was not done.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AgentActionError {
-    /// No agent of that name in the ACD.
-    #[error("no agent {0:?}")]
-    UnknownAgent(String),
-    /// A qualification, but the agent has had no call.
-    #[error("agent {0:?} has no call to qualify")]
-    NoCallToQualify(String),
-    /// The router refused it in the agent's state (its words).
-    #[error("{0}")]
-    Refused(String),
-    /// The ACD is not running (shutting down).
-    #[error("the ACD is stopped")]
-    Stopped,
-}
-
-/// A supervisor's action on an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentAction {
-    Login,
-    Logout,
-    Pause {
-        reason: String,
-    },
-    Unpause,
-    /// End wrap-up now.
-    Ready,
-    /// Qualify the agent's last call.
-    Disposition {
-        code: String,
-    },
-}
-
-enum EdgeIn {
-    Enqueue {
-        call: CallId,
-        info: Arc<CallInfo>,
-        req: QueueRequest,
-        notices: mpsc::UnboundedSender<Notice>,
-    },
-    /// The caller's side is done with the ACD (hung up, or left after the
-    /// agent's end): abandon if waiting, hang the agent leg up if talking.
-    Gone {
-        call: CallId,
-        caller_hung_up: bool,
-    },
-    Leg {
-        offer: OfferId,
-        ev: LegEvent,
-    },
-    Registration(RegEvent),
-    Agent {
-        agent: String,
-        action: AgentAction,
-        reply: oneshot::Sender<Result<(), AgentActionError>>,
-    },
-    Snapshot(oneshot::Sender<Snapshot>),
-    /// Where a call stands in its queue (position announcements).
-    Position {
-        call: CallId,
-        reply: oneshot::Sender<Option<Position>>,
-    },
-    Reconfigure(AcdConfig, oneshot::Sender<Result<(), String>>),
-    /// A supervisor asks to listen to a call (`phone`: a registered account).
-    Monitor {
-        target: MonitorTarget,
-        phone: String,
-        by: String,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    MonitorLeg {
-        id: u64,
-        ev: LegEvent,
-    },
-}
-
-/// Handle on the ACD; cheap to clone.
-#[derive(Clone)]
-pub struct Acd {
-    tx: mpsc::UnboundedSender<EdgeIn>,
-    next_call: Arc<AtomicU64>,
-}
-
-/// A call in the ACD, from the caller's side. Dropping it tells the ACD
-/// the caller is gone.
-pub struct Waiting {
-    call: CallId,
-    tx: mpsc::UnboundedSender<EdgeIn>,
-    notices: mpsc::UnboundedReceiver<Notice>,
-    caller_hung_up: bool,
-}
-
-impl Waiting {
-    /// The next notice; `None` once the ACD is gone.
-    pub async fn next(&mut self) -> Option<Notice> {
-        self.notices.recv().await
-    }
-
-    /// The call's place in its queue and its estimated wait, as the router
-    /// sees it now: position 1-based, 0 while an agent's phone rings for
-    /// it; `None` once connected, or when the ACD is gone.
-    pub async fn position(&self) -> Option<Position> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(EdgeIn::Position {
-                call: self.call,
-                reply,
-            })
-            .ok()?;
-        rx.await.ok().flatten()
-    }
-
-    /// The caller hung up (an abandon when still waiting); the ACD hears
-    /// it when this handle is dropped.
-    pub fn caller_hung_up(&mut self) {
-        self.caller_hung_up = true;
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        let _ = self.tx.send(EdgeIn::Gone {
-            call: self.call,
-            caller_hung_up: self.caller_hung_up,
-        });
-    }
-}
-
-impl Acd {
-    /// Start the ACD task. `registrations` carries the registrar's events.
-    pub fn start(
-        cfg: AcdConfig,
-        ctx: CallContext,
-        engine: MediaEngine,
-        registrar: Arc<Registrar>,
-        mut registrations: mpsc::UnboundedReceiver<RegEvent>,
-        recordings: PathBuf,
-    ) -> Result<Acd, acd::ConfigError> {
-        let recorded = recorded_queues(&cfg);
-        let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
-        let cfg_rules = cfg.queues.clone();
-        let router = Router::new(cfg)?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let fwd = tx.clone();
-        tokio::spawn(async move {
-            while let Some(ev) = registrations.recv().await {
-                if fwd.send(EdgeIn::Registration(ev)).is_err() {
-                    break;
-                }
-            }
-        });
-        let edge = Edge {
-            router,
-            cdr: ctx.cdr.clone(),
-            ctx,
-            engine,
-            registrar: registrar.clone(),
-            calls: HashMap::new(),
-            offers: HashMap::new(),
-            last_call: HashMap::new(),
-            recordings,
-            recorded,
-            queues,
-            transfer_rules: transfer_rules(&cfg_rules),
-            monitors: HashMap::new(),
-            next_monitor: 1,
-            tx: tx.clone(),
-        };
-        let acd = Acd {
-            tx,
-            next_call: Arc::new(AtomicU64::new(1)),
-        };
-        // Phones registered before the ACD started.
-        for agent in registrar.registered() {
-            let _ = acd.tx.send(EdgeIn::Registration(RegEvent::Registered {
-                agent,
-                contact: String::new(),
-            }));
-        }
-        tokio::spawn(edge.run(rx));
-        Ok(acd)
-    }
-
-    /// Put a call in a queue.
-    pub fn enqueue(&self, info: Arc<CallInfo>, req: QueueRequest) -> Waiting {
-        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let (ntx, nrx) = mpsc::unbounded_channel();
-        let _ = self.tx.send(EdgeIn::Enqueue {
-            call,
-            info,
-            req,
-            notices: ntx,
-        });
-        Waiting {
-            call,
-            tx: self.tx.clone(),
-            notices: nrx,
-            caller_hung_up: false,
-        }
-    }
-
-    /// A supervisor's action on an agent.
-    pub async fn agent(&self, agent: &str, action: AgentAction) -> Result<(), AgentActionError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(EdgeIn::Agent {
-                agent: agent.to_string(),
-                action,
-                reply,
-            })
-            .map_err(|_| AgentActionError::Stopped)?;
-        rx.await.map_err(|_| AgentActionError::Stopped)?
-    }
-
-    /// Silent monitoring: ring the registered phone of account `phone`; it
-    /// hears the conversation (both sides, mixed) until that ends.
-    pub async fn monitor(
-        &self,
-        target: MonitorTarget,
-        phone: &str,
-        by: &str,
-    ) -> Result<(), String> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(EdgeIn::Monitor {
-                target,
-                phone: phone.to_string(),
-                by: by.to_string(),
-                reply,
-            })
-            .map_err(|_| "the ACD is stopped".to_string())?;
-        rx.await.map_err(|_| "the ACD is stopped".to_string())?
-    }
-
-    /// Queues and agents now.
-    pub async fn snapshot(&self) -> Option<Snapshot> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(EdgeIn::Snapshot(reply)).ok()?;
-        rx.await.ok()
-    }
-
-    /// New queues and agents (config reload); calls and agent states stay.
-    pub async fn reconfigure(&self, cfg: AcdConfig) -> Result<(), String> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(EdgeIn::Reconfigure(cfg, reply))
-            .map_err(|_| "the ACD is stopped".to_string())?;
-        rx.await.map_err(|_| "the ACD is stopped".to_string())?
-    }
-}
-
 /// A call the edge knows.
-struct CallState {
-    info: Arc<CallInfo>,
-    notices: mpsc::UnboundedSender<Notice>,
+pub(super) struct CallState {
+    pub(super) info: Arc<CallInfo>,
+    pub(super) notices: mpsc::UnboundedSender<Notice>,
     /// The answered agent leg, once connected.
-    connected: Option<(OfferId, LegControl)>,
+    pub(super) connected: Option<(OfferId, LegControl)>,
     /// How it was queued (a transfer queues it again alike).
-    req: QueueRequest,
+    pub(super) req: QueueRequest,
 }
 
 /// A ringing (or answered) agent leg.
-struct OfferState {
-    call: CallId,
-    agent: String,
-    leg: Option<LegControl>,
+pub(super) struct OfferState {
+    pub(super) call: CallId,
+    pub(super) agent: String,
+    pub(super) leg: Option<LegControl>,
     /// The agent's RTP session once the phone answered.
-    media: Option<MediaSessionRef>,
+    pub(super) media: Option<MediaSessionRef>,
 }
 
-struct LastCall {
-    call: CallId,
-    record_id: String,
+pub(super) struct LastCall {
+    pub(super) call: CallId,
+    pub(super) record_id: String,
     /// The conversation is over and the agent's wrap-up has not ended.
-    wrapping: bool,
+    pub(super) wrapping: bool,
 }
 
-struct Edge {
-    router: Router,
-    ctx: CallContext,
-    cdr: CdrSink,
-    engine: MediaEngine,
-    registrar: Arc<Registrar>,
-    calls: HashMap<CallId, CallState>,
-    offers: HashMap<OfferId, OfferState>,
+pub(super) struct Edge {
+    pub(super) router: Router,
+    pub(super) ctx: CallContext,
+    pub(super) cdr: CdrSink,
+    pub(super) engine: MediaEngine,
+    pub(super) registrar: Arc<Registrar>,
+    pub(super) calls: HashMap<CallId, CallState>,
+    pub(super) offers: HashMap<OfferId, OfferState>,
     /// Each agent's last connected call (what a disposition qualifies, and
     /// whose record waits for the end of the agent's wrap-up).
-    last_call: HashMap<String, LastCall>,
+    pub(super) last_call: HashMap<String, LastCall>,
     /// `var/recordings`.
-    recordings: PathBuf,
+    pub(super) recordings: PathBuf,
     /// Queues whose conversations are recorded.
-    recorded: HashSet<String>,
+    pub(super) recorded: HashSet<String>,
     /// Every configured queue (transfer targets).
-    queues: HashSet<String>,
+    pub(super) queues: HashSet<String>,
     /// Per queue: the trunk and number prefixes agents may transfer to.
-    transfer_rules: HashMap<String, (String, Vec<String>)>,
+    pub(super) transfer_rules: HashMap<String, (String, Vec<String>)>,
     /// Supervisors' legs listening to calls.
-    monitors: HashMap<u64, monitor::MonitorState>,
-    next_monitor: u64,
-    tx: mpsc::UnboundedSender<EdgeIn>,
+    pub(super) monitors: HashMap<u64, MonitorState>,
+    pub(super) next_monitor: u64,
+    pub(super) tx: mpsc::UnboundedSender<EdgeIn>,
 }
 
-fn transfer_rules(queues: &[acd::QueueConfig]) -> HashMap<String, (String, Vec<String>)> {
-    queues
-        .iter()
-        .filter_map(|q| {
-            let trunk = q.transfer_trunk.clone()?;
-            Some((q.name.clone(), (trunk, q.transfer_prefixes.clone())))
-        })
-        .collect()
-}
-
-fn recorded_queues(cfg: &AcdConfig) -> HashSet<String> {
+pub(super) fn recorded_queues(cfg: &AcdConfig) -> HashSet<String> {
     cfg.queues
         .iter()
         .filter(|q| q.record)
@@ -402,7 +86,7 @@ fn recorded_queues(cfg: &AcdConfig) -> HashSet<String> {
 }
 
 impl Edge {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<EdgeIn>) {
+    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<EdgeIn>) {
         loop {
             let wake = self.router.poll_timeout();
             let input = match wake {
@@ -427,13 +111,13 @@ impl Edge {
         }
     }
 
-    fn emit(&self, call: CallId, kind: EventKind) {
+    pub(super) fn emit(&self, call: CallId, kind: EventKind) {
         if let Some(c) = self.calls.get(&call) {
             self.cdr.emit(CallEvent::now(&c.info.record_id, kind));
         }
     }
 
-    fn notify(&self, call: CallId, n: Notice) {
+    pub(super) fn notify(&self, call: CallId, n: Notice) {
         if let Some(c) = self.calls.get(&call) {
             let _ = c.notices.send(n);
         }
@@ -538,7 +222,7 @@ impl Edge {
     }
 
     /// Put a call (known to the edge) in a queue, and say so in its CDR.
-    fn enqueue(&mut self, now: Instant, call: CallId, req: QueueRequest) {
+    pub(super) fn enqueue(&mut self, now: Instant, call: CallId, req: QueueRequest) {
         self.emit(
             call,
             EventKind::Queued {
@@ -554,98 +238,6 @@ impl Edge {
                 priority: req.priority,
                 boost_s: req.boost_s,
                 skills: req.skills,
-            },
-        );
-    }
-
-    /// The agent's phone asked for a blind transfer. Controlled: to a queue
-    /// of the configuration (the caller stays with us, queued there with its
-    /// original priority and skills), or to a number the call's queue allows
-    /// (the caller leaves the ACD); the agent goes to wrap-up either way.
-    fn transfer(&mut self, now: Instant, offer: OfferId, target: String) {
-        let Some(o) = self.offers.get(&offer) else {
-            return;
-        };
-        let (call, agent) = (o.call, o.agent.clone());
-        let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let Some(leg) = c
-            .connected
-            .as_ref()
-            .filter(|(connected, _)| *connected == offer)
-            .map(|(_, leg)| leg.clone())
-        else {
-            return;
-        };
-        if self.queues.contains(&target) {
-            tracing::info!(agent = %agent, queue = %target, "agent transferred the call to a queue");
-            self.hand_over(offer, call, agent, &leg, &target);
-            let Some(c) = self.calls.get_mut(&call) else {
-                return;
-            };
-            c.connected = None;
-            let req = QueueRequest {
-                queue: target.clone(),
-                ..c.req.clone()
-            };
-            let _ = c.notices.send(Notice::Transferred { queue: target });
-            self.router.handle(now, Input::CallEnded { call });
-            self.enqueue(now, call, req);
-            return;
-        }
-        let queue = c.req.queue.clone();
-        let Some(trunk) = self.number_trunk(&queue, &target) else {
-            tracing::warn!(agent = %agent, target = %target, queue = %queue,
-                "transfer refused: neither a queue nor a number the queue allows");
-            leg.transfer_done(404);
-            return;
-        };
-        tracing::info!(agent = %agent, number = %target, trunk = %trunk, "agent transferred the call to a number");
-        self.hand_over(offer, call, agent, &leg, &target);
-        if let Some(c) = self.calls.remove(&call) {
-            let _ = c.notices.send(Notice::TransferredOut {
-                number: target,
-                trunk,
-            });
-        }
-        self.router.handle(now, Input::CallEnded { call });
-    }
-
-    /// The trunk a call of `queue` may be transferred to `number` through
-    /// (its `transfer_trunk`, when `number` starts with one of its
-    /// `transfer_prefixes`).
-    fn number_trunk(&self, queue: &str, number: &str) -> Option<String> {
-        let digits = number.strip_prefix('+').unwrap_or(number);
-        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let (trunk, prefixes) = self.transfer_rules.get(queue)?;
-        prefixes
-            .iter()
-            .any(|p| number.starts_with(p.as_str()))
-            .then(|| trunk.clone())
-    }
-
-    /// An accepted transfer: NOTIFY 200 and the agent's leg hung up, its
-    /// wrap-up started, the CDR told.
-    fn hand_over(
-        &mut self,
-        offer: OfferId,
-        call: CallId,
-        agent: String,
-        leg: &LegControl,
-        to: &str,
-    ) {
-        leg.transfer_done(200);
-        self.offers.remove(&offer);
-        self.conversation_over(&agent);
-        self.emit(call, EventKind::AgentEnded { by: Party::Agent });
-        self.emit(
-            call,
-            EventKind::Transferred {
-                agent,
-                to: to.to_string(),
             },
         );
     }
@@ -945,7 +537,7 @@ impl Edge {
 
     /// The agent's conversation ended: its wrap-up starts now, and
     /// supervisors listening to it are hung up.
-    fn conversation_over(&mut self, agent: &str) {
+    pub(super) fn conversation_over(&mut self, agent: &str) {
         let Some(l) = self.last_call.get_mut(agent) else {
             return;
         };

@@ -2,7 +2,12 @@
 //! live conversation, both sides mixed; what it sends reaches nobody. It is
 //! hung up when the conversation ends (hang-up, transfer).
 
-use super::*;
+use ::acd::CallId;
+use cdr::EventKind;
+
+use super::edge::Edge;
+use super::messages::EdgeIn;
+use crate::leg::outbound::{self, DialRequest, LegControl, LegEvent};
 
 /// Which conversation a supervisor wants to hear.
 #[derive(Debug, Clone, PartialEq, Eq)]
