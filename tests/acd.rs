@@ -415,63 +415,6 @@ fn a_recorded_queue_keeps_both_sides_in_a_stereo_wav_served_by_the_api() {
     assert!(audit.contains("recordings.play"), "playback is audited");
 }
 
-#[test]
-fn an_agent_transfers_the_call_to_another_queue_by_refer() {
-    let srv = server();
-    let mut first = AgentPhone::new("agent1", "agent1", srv.udp);
-    first.register();
-    let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("7100", &Offer::default());
-    ua.answer(&mut call, T);
-    let ring = first.await_invite(T).expect("agent1 rung");
-    let mut first_call = first.answer(ring, "PCMU");
-    std::thread::sleep(Duration::from_millis(300));
-
-    // Only queues are transfer targets (controlled transfer).
-    let (code, frag) = first.refer(&mut first_call, "0612345678");
-    assert_eq!(code, 202);
-    assert!(frag.starts_with("SIP/2.0 404"), "{frag}");
-    // Still talking: a valid target now.
-    let (code, frag) = first.refer(&mut first_call, "expert");
-    assert_eq!(
-        (code, frag.starts_with("SIP/2.0 200")),
-        (202, true),
-        "{frag}"
-    );
-    assert!(first.await_bye(&first_call, T), "agent1's leg is released");
-
-    // The caller waits in `expert` (music again) and agent3 gets it.
-    let mut expert = AgentPhone::new("agent3", "agent3", srv.udp);
-    expert.register();
-    let ring = expert
-        .await_invite(Duration::from_secs(10))
-        .unwrap_or_else(|| panic!("agent3 rung after the transfer; log:\n{}", srv.log_text()));
-    assert!(ring.from.contains("0612345678"), "{}", ring.from);
-    let mut expert_call = expert.answer(ring, "PCMU");
-    std::thread::sleep(Duration::from_millis(300));
-    expert.bye(&mut expert_call);
-    let rec = await_bye(&mut ua, &srv, &call, T);
-    assert_eq!(rec["outcome"], "answered", "{rec}");
-    assert_eq!(rec["agent"], "agent3", "{rec}");
-    assert_eq!(rec["queue"], "expert", "{rec}");
-    assert_eq!(rec["transfers"][0]["agent"], "agent1", "{rec}");
-    assert_eq!(rec["transfers"][0]["to"], "expert", "{rec}");
-    let convs = rec["conversations"].as_array().unwrap();
-    assert_eq!(convs.len(), 2, "{rec}");
-    assert_eq!(convs[0]["queue"], "general");
-    assert_eq!(convs[1]["agent"], "agent3");
-    // agent1 went through wrap-up, then became available again.
-    let (_, agents) = curl(&srv, "GET", "/api/v1/agents", Some(ADMIN_TOKEN), None);
-    let a1 = agents["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "agent1")
-        .cloned()
-        .unwrap();
-    assert_eq!(a1["state"], "available", "{a1}");
-}
-
 /// 7102 -> general with position announcements every 2 s between plays of
 /// a short music (`thanks`, 2.7 s).
 const ANNOUNCE_FLOW: (&str, &str) = (
@@ -637,71 +580,6 @@ fn an_agent_without_password_or_with_a_bad_uri_stops_startup_with_file_and_line(
     // `id`, after all of TEST_ACD; the second at its `uri`, the next line.
     assert!(lines[0] > TEST_ACD.lines().count(), "{lines:?}");
     assert_eq!(lines[1], lines[0] + 1, "{lines:?}");
-}
-
-#[test]
-fn an_agent_transfers_the_call_to_an_allowed_number_through_a_trunk() {
-    let mut far = AgentPhone::new("pbx", "pbx", "127.0.0.1:9".parse().unwrap());
-    let srv = Server::start_with(Options {
-        flows: QUEUE_FLOWS
-            .iter()
-            .map(|(f, t)| (f.to_string(), t.to_string()))
-            .collect(),
-        dids: r#", "7100" = "test-queue-general""#.into(),
-        extra_trunks: format!(
-            "[[trunks]]\nname = \"out\"\noutbound_proxy = \"{}\"\n",
-            far.local
-        ),
-        acd: TEST_ACD.replacen(
-            "wrap_up_s = 1\n",
-            "wrap_up_s = 1\ntransfer_trunk = \"out\"\ntransfer_prefixes = [\"01\", \"+331\"]\n",
-            1,
-        ),
-        ..Options::default()
-    });
-    far.server = srv.udp;
-    let mut phone = AgentPhone::new("agent1", "agent1", srv.udp);
-    phone.register();
-    let mut ua = Ua::udp(srv.udp);
-    let mut call = ua.invite("7100", &Offer::default());
-    ua.answer(&mut call, T);
-    let ring = phone.await_invite(T).expect("agent1 rung");
-    let mut agent_call = phone.answer(ring, "PCMU");
-    // A mobile number is not among the queue's prefixes: refused.
-    let (code, frag) = phone.refer(&mut agent_call, "0612345678");
-    assert_eq!(code, 202);
-    assert!(frag.starts_with("SIP/2.0 404"), "{frag}");
-    let (code, frag) = phone.refer(&mut agent_call, "0184903422");
-    assert_eq!(
-        (code, frag.starts_with("SIP/2.0 200")),
-        (202, true),
-        "{frag}"
-    );
-    assert!(
-        phone.await_bye(&agent_call, T),
-        "the agent's leg is released"
-    );
-    let ring = far
-        .await_invite(T)
-        .expect("the number is called through the trunk");
-    assert!(
-        ring.invite.starts_with("INVITE sip:0184903422@"),
-        "{}",
-        ring.invite
-    );
-    assert!(
-        ring.from.contains("0612345678"),
-        "the caller's number: {}",
-        ring.from
-    );
-    let mut far_call = far.answer(ring, "PCMU");
-    std::thread::sleep(Duration::from_millis(300));
-    far.bye(&mut far_call);
-    let rec = await_bye(&mut ua, &srv, &call, T);
-    assert_eq!(rec["outcome"], "answered", "{rec}");
-    assert_eq!(rec["transfers"][0]["to"], "0184903422", "{rec}");
-    assert_eq!(rec["transfer_out"]["result"], "answered", "{rec}");
-    assert_eq!(rec["transfer_out"]["trunk"], "out", "{rec}");
 }
 
 /// A server with its own queues and agents, flows 7100 -> `first`,

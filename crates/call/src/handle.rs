@@ -78,6 +78,30 @@ pub struct PlayResult {
     pub end: PlayEnd,
 }
 
+/// What the ACD holds of a caller's leg it connects: it bridges the
+/// caller's media with the agent's where it decides so, and undoes it.
+/// Weak: it never keeps a call up once its script is done.
+#[derive(Clone)]
+pub struct CallPort {
+    cmd: mpsc::WeakUnboundedSender<ScriptCmd>,
+}
+
+impl CallPort {
+    /// Relay the caller's media with `other` (an agent's leg).
+    pub fn bridge(&self, other: MediaSessionRef) {
+        if let Some(cmd) = self.cmd.upgrade() {
+            let _ = cmd.send(ScriptCmd::Bridge(other));
+        }
+    }
+
+    /// Stop relaying; the caller's leg hears its script again.
+    pub fn unbridge(&self) {
+        if let Some(cmd) = self.cmd.upgrade() {
+            let _ = cmd.send(ScriptCmd::Unbridge);
+        }
+    }
+}
+
 /// A script's view of one call.
 pub struct CallHandle {
     info: Arc<CallInfo>,
@@ -111,6 +135,13 @@ impl CallHandle {
     /// The call's info, shared (for the ACD, which outlives the node).
     pub fn shared_info(&self) -> Arc<CallInfo> {
         self.info.clone()
+    }
+
+    /// The leg's port for the ACD (bridging, weakly held).
+    pub fn port(&self) -> CallPort {
+        CallPort {
+            cmd: self.cmd.downgrade(),
+        }
     }
 
     /// Play a prompt to its end, or until a digit when `barge_in`. A digit
@@ -208,7 +239,9 @@ impl CallHandle {
         self.gone = true;
     }
 
-    /// Connect the caller's audio with another leg (opened beside it).
+    /// Connect the caller's audio with another leg the script opened
+    /// beside it (a `transfer` node's leg; the ACD bridges through a
+    /// [`CallPort`]).
     pub fn bridge(&self, other: MediaSessionRef) {
         let _ = self.cmd.send(ScriptCmd::Bridge(other));
     }

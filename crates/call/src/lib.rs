@@ -16,7 +16,7 @@ pub mod trunk;
 
 pub use dialer::{Destination, DialError, Dialer, Outbound};
 pub use digest::SipAuth;
-pub use handle::{CallHandle, CallInfo, CallScript, HungUp, PlayResult, ScriptFuture};
+pub use handle::{CallHandle, CallInfo, CallPort, CallScript, HungUp, PlayResult, ScriptFuture};
 pub use leg::outbound::{DialRequest, LegCmd, LegControl, LegEvent, LegFailure, OutboundRequest};
 pub use leg::CallContext;
 pub use manager::{CallLimits, CallManager};

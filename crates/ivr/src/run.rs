@@ -11,14 +11,18 @@ use chrono::{DateTime, Utc};
 use media::prompt::PromptLibrary;
 
 use crate::flow::Flow;
+use crate::node::queue::conversation::Conversation;
 use crate::node::PromptRef;
 
 /// Where a node sends the call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Step {
     Next(String),
     /// End the call with this disposition.
     Hangup(String),
+    /// A `queue` node connected the caller with an agent and ended: the
+    /// flow follows the conversation, then goes where it says.
+    Talking(Box<Conversation>),
 }
 
 /// Steps after which a flow is assumed broken (validation prevents loops
@@ -165,8 +169,26 @@ pub async fn run_file0_queue(
         node_kind: "queue".into(),
         input: cx.input.take(),
     });
-    if result.is_ok() {
+    if converse(&mut cx, result).await.is_ok() {
         cx.call.hangup();
+    }
+}
+
+/// Where the flow goes once a step's conversations are over.
+enum Then {
+    Node(String),
+    End(String),
+}
+
+/// Follow the conversations a step leads to (one more after each agent's
+/// transfer to a queue) until the flow goes on or the caller is gone.
+async fn converse(cx: &mut Ctx<'_>, mut result: Result<Step, HungUp>) -> Result<Then, HungUp> {
+    loop {
+        match result? {
+            Step::Talking(conversation) => result = conversation.follow(cx).await,
+            Step::Next(node) => return Ok(Then::Node(node)),
+            Step::Hangup(disposition) => return Ok(Then::End(disposition)),
+        }
     }
 }
 
@@ -191,9 +213,9 @@ pub async fn run_flow(
             node_kind: entry.node.kind().to_string(),
             input: cx.input.take(),
         });
-        match result {
-            Ok(Step::Next(n)) => current = n,
-            Ok(Step::Hangup(disposition)) => {
+        match converse(&mut cx, result).await {
+            Ok(Then::Node(n)) => current = n,
+            Ok(Then::End(disposition)) => {
                 tracing::info!(node = %current, disposition = %disposition, "flow ended the call");
                 cx.call.record(cdr::EventKind::FlowEnded { disposition });
                 break;

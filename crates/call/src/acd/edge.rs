@@ -21,7 +21,7 @@ use super::messages::EdgeIn;
 use super::monitor::MonitorState;
 use super::transfer::transfer_rules;
 use super::{AgentAction, AgentActionError, Notice, QueueRequest};
-use crate::handle::CallInfo;
+use crate::handle::{CallInfo, CallPort};
 use crate::leg::outbound::{self, DialRequest, LegControl, LegEvent, LegFailure};
 use crate::leg::CallContext;
 use crate::registrar::{RegEvent, Registrar};
@@ -29,6 +29,8 @@ use crate::registrar::{RegEvent, Registrar};
 /// A call the edge knows.
 pub(super) struct CallState {
     pub(super) info: Arc<CallInfo>,
+    /// The caller's leg, bridged here with the agent's.
+    pub(super) port: CallPort,
     pub(super) notices: mpsc::UnboundedSender<Notice>,
     /// The answered agent leg, once connected.
     pub(super) connected: Option<(OfferId, LegControl)>,
@@ -129,6 +131,7 @@ impl Edge {
             EdgeIn::Enqueue {
                 call,
                 info,
+                port,
                 req,
                 notices,
             } => {
@@ -138,6 +141,7 @@ impl Edge {
                     call,
                     CallState {
                         info,
+                        port,
                         notices,
                         connected: None,
                         req: req.clone(),
@@ -333,6 +337,7 @@ impl Edge {
                 self.conversation_over(&agent);
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.connected = None;
+                    c.port.unbridge();
                 }
                 let by = if by_agent {
                     Party::Agent
@@ -429,11 +434,15 @@ impl Edge {
                     self.last_call.insert(agent.clone(), last);
                 }
                 if let Some(c) = self.calls.get_mut(&call) {
-                    c.connected = Some((offer, leg));
+                    // Bridged here, where it is decided: the flow only
+                    // hears that its caller is in conversation. It hears
+                    // so first, or the music the bridge stops would start
+                    // again before the word comes.
                     let _ = c.notices.send(Notice::Connected {
                         agent: agent.clone(),
-                        media,
                     });
+                    c.port.bridge(media);
+                    c.connected = Some((offer, leg));
                 }
                 if self.recorded.contains(&queue) {
                     self.record(call, &queue, media);

@@ -15,7 +15,7 @@ use super::edge::{recorded_queues, Edge};
 use super::messages::EdgeIn;
 use super::transfer::transfer_rules;
 use super::{AgentAction, AgentActionError, MonitorTarget, Notice, QueueRequest};
-use crate::handle::CallInfo;
+use crate::handle::{CallInfo, CallPort};
 use crate::leg::CallContext;
 use crate::registrar::{RegEvent, Registrar};
 
@@ -126,13 +126,15 @@ impl Acd {
         Ok(acd)
     }
 
-    /// Put a call in a queue.
-    pub fn enqueue(&self, info: Arc<CallInfo>, req: QueueRequest) -> Waiting {
+    /// Put a call in a queue. The ACD bridges the caller through `port`
+    /// when an agent answers, and unbridges at the conversation's end.
+    pub fn enqueue(&self, info: Arc<CallInfo>, port: CallPort, req: QueueRequest) -> Waiting {
         let call = self.next_call.fetch_add(1, Ordering::Relaxed);
         let (ntx, nrx) = mpsc::unbounded_channel();
         let _ = self.tx.send(EdgeIn::Enqueue {
             call,
             info,
+            port,
             req,
             notices: ntx,
         });

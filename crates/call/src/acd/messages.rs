@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ::acd::{AcdConfig, CallId, OfferId, Position, Snapshot};
-use media::engine::MediaSessionRef;
 use tokio::sync::{mpsc, oneshot};
 
 use super::MonitorTarget;
-use crate::handle::CallInfo;
+use crate::handle::{CallInfo, CallPort};
 use crate::leg::outbound::LegEvent;
 use crate::registrar::RegEvent;
 
@@ -33,10 +32,10 @@ pub enum Notice {
     Offered {
         agent: String,
     },
-    /// Bridge the caller with this leg: the agent answered.
+    /// The agent answered and the ACD bridged the caller with them: the
+    /// flow leaves its queue node and waits for the conversation's end.
     Connected {
         agent: String,
-        media: MediaSessionRef,
     },
     /// The queue's long-wait threshold passed (play the long-wait message).
     LongWait,
@@ -49,12 +48,13 @@ pub enum Notice {
         reason: String,
         destination: Option<String>,
     },
-    /// The agent's side of a connected call is over.
+    /// The agent's side of a connected call is over (the ACD unbridged
+    /// the caller): after-call treatment, or the end.
     AgentEnded {
         by_agent: bool,
     },
-    /// The agent transferred the call to this queue: unbridge and wait
-    /// again (the caller stays in the ACD).
+    /// The agent transferred the call to this queue (the ACD unbridged
+    /// the caller): wait again, the caller stays in the ACD.
     Transferred {
         queue: String,
     },
@@ -105,6 +105,7 @@ pub(super) enum EdgeIn {
     Enqueue {
         call: CallId,
         info: Arc<CallInfo>,
+        port: CallPort,
         req: QueueRequest,
         notices: mpsc::UnboundedSender<Notice>,
     },

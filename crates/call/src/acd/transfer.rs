@@ -51,6 +51,7 @@ impl Edge {
                 return;
             };
             c.connected = None;
+            c.port.unbridge();
             let req = QueueRequest {
                 queue: target.clone(),
                 ..c.req.clone()
@@ -70,6 +71,7 @@ impl Edge {
         tracing::info!(agent = %agent, number = %target, trunk = %trunk, "agent transferred the call to a number");
         self.hand_over(offer, call, agent, &leg, &target);
         if let Some(c) = self.calls.remove(&call) {
+            c.port.unbridge();
             let _ = c.notices.send(Notice::TransferredOut {
                 number: target,
                 trunk,

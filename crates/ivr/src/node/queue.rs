@@ -2,13 +2,15 @@
 //! relative boost, extra skills). The caller hears the waiting music (the
 //! `wait` prompt by default), once the long-wait message, and, when
 //! `announce_every_s` is set, its position and estimated wait between two
-//! plays of the music (see `announce`); when an agent answers the two are
-//! bridged until one hangs up. After the agent's
-//! end the flow goes on at `after` (a survey), else the call ends. Without
-//! an ACD, or when the call leaves the queue without an agent (max wait),
-//! the call goes to `fallback`, else it ends.
+//! plays of the music (see `announce`). The ACD bridges the caller with
+//! the agent who answers, and the node ends there: the flow follows the
+//! conversation (see `conversation`) and goes on at `after` (a survey)
+//! once the agent's side ends, else the call ends. Without an ACD, or when
+//! the call leaves the queue without an agent (max wait), the call goes to
+//! `fallback`, else it ends.
 
 pub mod announce;
+pub mod conversation;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -18,9 +20,9 @@ use serde::Deserialize;
 use crate::node::PromptRef;
 use crate::run::{Ctx, Step};
 use announce::{Announce, Said};
-use call::acd::{Notice, QueueRequest};
+use call::acd::{Notice, QueueRequest, Waiting};
 use call::{HungUp, PlayResult};
-use media::engine::MediaSessionRef;
+use conversation::Conversation;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,8 +181,9 @@ impl Queue {
             tracing::error!(queue = %self.queue, "queue node reached but no ACD is configured");
             return Ok(self.left("unavailable"));
         };
-        let mut waiting = acd.enqueue(
+        let waiting = acd.enqueue(
             cx.call.shared_info(),
+            cx.call.port(),
             QueueRequest {
                 queue: self.queue.clone(),
                 priority: self.priority,
@@ -188,25 +191,21 @@ impl Queue {
                 skills: self.skills.levels(),
             },
         );
-        loop {
-            match self.wait(cx, &mut waiting).await? {
-                Waited::Connected => {}
-                Waited::Left(step) => return Ok(step),
-            }
-            match self.talk(cx, &mut waiting).await? {
-                Talked::Transferred => continue, // waiting again, elsewhere
-                Talked::Over(step) => return Ok(step),
-            }
-        }
+        self.wait_in(cx, waiting).await
+    }
+
+    /// Wait (again, after an agent's transfer) until connected: the node
+    /// ends, the conversation goes on without it.
+    async fn wait_in(&self, cx: &mut Ctx<'_>, mut waiting: Waiting) -> Result<Step, HungUp> {
+        Ok(match self.wait(cx, &mut waiting).await? {
+            Waited::Connected => Step::Talking(Box::new(Conversation::new(self.clone(), waiting))),
+            Waited::Left(step) => step,
+        })
     }
 
     /// Music (with the long-wait message and the announcements) until an
     /// agent answers, the call leaves the queue, or the caller hangs up.
-    async fn wait(
-        &self,
-        cx: &mut Ctx<'_>,
-        waiting: &mut call::acd::Waiting,
-    ) -> Result<Waited, HungUp> {
+    async fn wait(&self, cx: &mut Ctx<'_>, waiting: &mut Waiting) -> Result<Waited, HungUp> {
         let music = self
             .music
             .clone()
@@ -234,10 +233,12 @@ impl Queue {
                 tokio::pin!(play);
                 loop {
                     tokio::select! {
-                        played = &mut play => break Event::Played(played),
+                        // The ACD's word first: once it bridged the caller,
+                        // the play it stopped must not start the music again.
+                        biased;
                         n = waiting.next() => match n {
-                            Some(Notice::Connected { agent, media }) => {
-                                break Event::Connected { agent, media }
+                            Some(Notice::Connected { agent }) => {
+                                break Event::Connected { agent }
                             }
                             Some(Notice::Left { reason, destination }) => {
                                 break Event::Left { reason, destination }
@@ -260,6 +261,7 @@ impl Queue {
                                 | Notice::TransferredOut { .. },
                             ) => {}
                         },
+                        played = &mut play => break Event::Played(played),
                     }
                 }
             };
@@ -273,9 +275,9 @@ impl Queue {
                 }
                 Event::Played(Ok(_)) => {}
                 Event::Interrupted => continue, // the long-wait message first
-                Event::Connected { agent, media } => {
+                Event::Connected { agent } => {
+                    // The ACD bridged the two: the music gave way.
                     cx.note_input(&agent);
-                    cx.call.bridge(media);
                     return Ok(Waited::Connected);
                 }
                 Event::Left {
@@ -309,49 +311,6 @@ impl Queue {
             announce_at = Some(now + every);
         }
     }
-
-    /// Caller and agent talk until one hangs up, or the agent transfers
-    /// the call to another queue.
-    async fn talk(
-        &self,
-        cx: &mut Ctx<'_>,
-        waiting: &mut call::acd::Waiting,
-    ) -> Result<Talked, HungUp> {
-        loop {
-            tokio::select! {
-                n = waiting.next() => match n {
-                    Some(Notice::AgentEnded { .. }) | None => break,
-                    Some(Notice::TransferredOut { number, trunk }) => {
-                        cx.call.unbridge();
-                        let out = crate::node::transfer::Transfer {
-                            to: number,
-                            trunk: Some(trunk),
-                            ring_timeout_s: 30,
-                            ringback: None,
-                            fallback: self.fallback.clone(),
-                            after: self.after.clone(),
-                        };
-                        return Ok(Talked::Over(out.run(cx).await?));
-                    }
-                    Some(Notice::Transferred { queue }) => {
-                        tracing::info!(from = %self.queue, to = %queue, "agent transferred the call");
-                        cx.call.unbridge();
-                        return Ok(Talked::Transferred);
-                    }
-                    Some(_) => {}
-                },
-                _ = cx.call.hung_up() => {
-                    waiting.caller_hung_up();
-                    return Err(HungUp);
-                }
-            }
-        }
-        cx.call.unbridge();
-        Ok(Talked::Over(match &self.after {
-            Some(a) => Step::Next(a.clone()),
-            None => Step::Hangup("agent_ended".into()),
-        }))
-    }
 }
 
 /// What the caller hears now while waiting.
@@ -369,7 +328,6 @@ enum Event {
     Interrupted,
     Connected {
         agent: String,
-        media: MediaSessionRef,
     },
     Left {
         reason: String,
@@ -382,13 +340,6 @@ enum Event {
 enum Waited {
     Connected,
     Left(Step),
-}
-
-/// How a conversation ended.
-enum Talked {
-    /// Queued again by the agent's transfer.
-    Transferred,
-    Over(Step),
 }
 
 #[cfg(test)]

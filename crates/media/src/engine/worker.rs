@@ -305,6 +305,11 @@ impl Worker {
                         barge_in,
                         play_id,
                     });
+                    if s.relay.is_some() {
+                        // Bridged: nothing plays over a conversation (a
+                        // play that crossed the bridge ends at once).
+                        s.finish_play(PlayEnd::Stopped);
+                    }
                 }
             }
             Cmd::StopPlay(id) => {
