@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use call::acd::{AgentAction, AgentActionError, MonitorTarget};
+use call::acd::{AgentAction, AgentActionError, MonitorError, MonitorTarget};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -203,6 +203,16 @@ async fn start_monitor(
             );
             Json(json!({ "monitoring": what, "phone": phone, "status": "ringing" })).into_response()
         }
-        Err(e) => error(StatusCode::CONFLICT, e),
+        Err(e) => {
+            let status = match e {
+                MonitorError::CallNotTalking(_)
+                | MonitorError::AgentNotTalking(_)
+                | MonitorError::PhoneNotRegistered(_) => StatusCode::CONFLICT,
+                MonitorError::Dial { .. } | MonitorError::Stopped => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            };
+            error(status, e.to_string())
+        }
     }
 }

@@ -94,7 +94,7 @@ pub struct AdminState {
     /// Call recordings (`var/recordings`).
     pub recordings: std::path::PathBuf,
     /// Counters and the rolling window from finished records.
-    pub live: Arc<cdr::live::LiveStats>,
+    pub live: Arc<sla::live::LiveStats>,
     pub media: Arc<media::stats::MediaStats>,
     /// SIP transport counters.
     pub sip: Arc<sip::endpoint::EndpointStats>,

@@ -82,17 +82,20 @@ impl fmt::Display for Role {
     }
 }
 
+/// A role name that is none of the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: expected admin, supervisor, client or agent")]
+pub struct UnknownRole(pub String);
+
 impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
         match s.trim().to_ascii_lowercase().as_str() {
             "admin" => Ok(Role::Admin),
             "supervisor" => Ok(Role::Supervisor),
             "client" => Ok(Role::Client),
             "agent" => Ok(Role::Agent),
-            other => Err(format!(
-                "unknown role {other:?}: expected admin, supervisor, client or agent"
-            )),
+            other => Err(UnknownRole(other.to_string())),
         }
     }
 }
@@ -170,10 +173,9 @@ mod tests {
         assert!(Role::Supervisor.covers(Role::Client));
         assert!(!Role::Client.covers(Role::Supervisor));
         assert_eq!("Supervisor".parse::<Role>(), Ok(Role::Supervisor));
-        assert!("root"
-            .parse::<Role>()
-            .unwrap_err()
-            .contains("expected admin"));
+        let err = "root".parse::<Role>().unwrap_err();
+        assert_eq!(err, UnknownRole("root".into()));
+        assert!(err.to_string().contains("expected admin"), "{err}");
     }
 
     #[test]

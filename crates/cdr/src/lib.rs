@@ -7,7 +7,6 @@ mod eventlog;
 pub mod export;
 pub mod journal;
 mod jsonl;
-pub mod live;
 pub mod push;
 pub mod record;
 pub mod uptime;

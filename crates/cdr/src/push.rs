@@ -88,20 +88,57 @@ impl PushHandle {
     }
 }
 
+/// Why the push could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("ca_file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("ca_file {}: not a PEM certificate: {source}", path.display())]
+    CaPem {
+        path: PathBuf,
+        source: reqwest::Error,
+    },
+    #[error("HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// The cursor file (how far the push went) cannot be read or written.
+    #[error("{}: {source}", path.display())]
+    Cursor {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    CursorContent {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
 /// Start pushing the journal in `dir` (a tokio runtime must be running).
-pub fn start(cfg: PushConfig, dir: PathBuf) -> Result<PushHandle, String> {
+pub fn start(cfg: PushConfig, dir: PathBuf) -> Result<PushHandle, StartError> {
     let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(cfg.timeout_s.max(1)));
     if let Some(ca) = &cfg.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .map_err(|e| format!("ca_file {}: not a PEM certificate: {e}", ca.display()))?;
+        let pem = std::fs::read(ca).map_err(|source| StartError::CaFile {
+            path: ca.clone(),
+            source,
+        })?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|source| StartError::CaPem {
+            path: ca.clone(),
+            source,
+        })?;
         builder = builder.add_root_certificate(cert);
     }
-    let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+    let client = builder.build().map_err(StartError::Client)?;
     let cursor_path = dir.join("push-cursor.json");
     let offsets = match std::fs::read(&cursor_path) {
-        Ok(bytes) => serde_json::from_slice::<BTreeMap<String, u64>>(&bytes)
-            .map_err(|e| format!("{}: {e}", cursor_path.display()))?,
+        Ok(bytes) => serde_json::from_slice::<BTreeMap<String, u64>>(&bytes).map_err(|source| {
+            StartError::CursorContent {
+                path: cursor_path.clone(),
+                source,
+            }
+        })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut o = BTreeMap::new();
             if !cfg.from_start {
@@ -111,7 +148,12 @@ pub fn start(cfg: PushConfig, dir: PathBuf) -> Result<PushHandle, String> {
             }
             o
         }
-        Err(e) => return Err(format!("{}: {e}", cursor_path.display())),
+        Err(source) => {
+            return Err(StartError::Cursor {
+                path: cursor_path,
+                source,
+            })
+        }
     };
     let handle = PushHandle {
         wake: Arc::new(Notify::new()),
@@ -125,9 +167,10 @@ pub fn start(cfg: PushConfig, dir: PathBuf) -> Result<PushHandle, String> {
         client,
         handle: handle.clone(),
     };
-    pusher
-        .save()
-        .map_err(|e| format!("{}: {e}", pusher.cursor_path.display()))?;
+    pusher.save().map_err(|source| StartError::Cursor {
+        path: pusher.cursor_path.clone(),
+        source,
+    })?;
     tokio::spawn(async move { pusher.run().await });
     Ok(handle)
 }

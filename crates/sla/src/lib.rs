@@ -10,6 +10,7 @@ pub mod format;
 pub mod group;
 pub mod history;
 pub mod kpi;
+pub mod live;
 pub mod report;
 pub mod target;
 pub mod today;

@@ -12,12 +12,12 @@ use anyhow::{Context, Result};
 use auth::{AccountStore, Audit, Logins, Sessions};
 use call::acd::Acd;
 use call::CallRegistry;
-use cdr::live::LiveStats;
 use cdr::push::PushHandle;
 use chrono::Utc;
 use ivr::FlowScript;
 use serde_json::json;
 use sip::Endpoint;
+use sla::live::LiveStats;
 
 use crate::auth_config::AdminTls;
 use crate::config::{Config, DEFAULT_ADMIN_TOKEN};

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use call::acd::Acd;
 use call::registrar::ExpiryLimits;
 use call::{CallContext, CallLimits, CallManager, CallRegistry, Registrar, SipAuth, Trunks};
-use cdr::live::LiveStats;
 use cdr::push::PushHandle;
 use cdr::{Journal, JournalConfig};
 use ivr::{FlowScript, FlowSet, PromptStore};
@@ -17,6 +16,7 @@ use media::engine::{MediaConfig, MediaEngine};
 use media::prompt::PromptLibrary;
 use sip::guard::GuardConfig;
 use sip::{Endpoint, EndpointConfig, TimerConfig};
+use sla::live::LiveStats;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Config;
@@ -399,6 +399,7 @@ async fn start_journal(
     let live = Arc::new(LiveStats::new(
         Duration::from_secs(cfg.cdr.live_window_s),
         Duration::from_secs(cfg.cdr.live_service_level_s),
+        &cfg.sla,
     ));
     let (l, dir) = (live.clone(), cdr_dir.to_path_buf());
     match tokio::task::spawn_blocking(move || l.seed(&dir)).await? {

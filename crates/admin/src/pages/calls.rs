@@ -93,7 +93,7 @@ impl Filter {
         eq(&self.did, r.did.as_deref())
             && eq(&self.queue, r.queue.as_deref())
             && eq(&self.agent, r.agent.as_deref())
-            && (self.outcome.is_empty() || cdr::live::outcome_name(r.outcome) == self.outcome)
+            && (self.outcome.is_empty() || r.outcome.name() == self.outcome)
             && (self.caller.is_empty()
                 || r.caller
                     .as_deref()
@@ -175,7 +175,7 @@ fn row(st: &AdminState, p: &Principal, r: &CallRecord) -> Value {
     context! {
         id => r.record_id, day => r.ended_at.unwrap_or(r.arrived_at).format("%Y-%m-%d").to_string(),
         arrived => local(st, Some(r.arrived_at)), caller, did => r.did, flow => r.flow, queue => r.queue, agent => r.agent,
-        outcome => outcome_fr(cdr::live::outcome_name(r.outcome)), wait => secs(r.wait_ms), talk => secs(r.talk_ms),
+        outcome => outcome_fr(r.outcome.name()), wait => secs(r.wait_ms), talk => secs(r.talk_ms),
         duration => secs(Some(r.duration_ms)), disposition => r.disposition,
     }
 }
@@ -386,7 +386,7 @@ fn steps(st: &AdminState, r: &CallRecord, masked: &serde_json::Value) -> Vec<Val
             e,
             format!(
                 "Fin : {} ({by} ; {})",
-                outcome_fr(cdr::live::outcome_name(r.outcome)),
+                outcome_fr(r.outcome.name()),
                 r.end_reason.as_deref().unwrap_or("")
             ),
         ));

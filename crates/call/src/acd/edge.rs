@@ -214,7 +214,7 @@ impl Edge {
                 let recorded = recorded_queues(&cfg);
                 let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
                 let rules = transfer_rules(&cfg.queues);
-                let r = self.router.reconfigure(now, cfg).map_err(|e| e.to_string());
+                let r = self.router.reconfigure(now, cfg);
                 if r.is_ok() {
                     self.recorded = recorded;
                     self.queues = queues;

@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::edge::{recorded_queues, Edge};
 use super::messages::EdgeIn;
 use super::transfer::transfer_rules;
-use super::{AgentAction, AgentActionError, MonitorTarget, Notice, QueueRequest};
+use super::{
+    AgentAction, AgentActionError, MonitorError, MonitorTarget, Notice, QueueRequest,
+    ReconfigureError,
+};
 use crate::handle::{CallInfo, CallPort};
 use crate::leg::CallContext;
 use crate::registrar::{RegEvent, Registrar};
@@ -166,7 +169,7 @@ impl Acd {
         target: MonitorTarget,
         phone: &str,
         by: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), MonitorError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(EdgeIn::Monitor {
@@ -175,8 +178,8 @@ impl Acd {
                 by: by.to_string(),
                 reply,
             })
-            .map_err(|_| "the ACD is stopped".to_string())?;
-        rx.await.map_err(|_| "the ACD is stopped".to_string())?
+            .map_err(|_| MonitorError::Stopped)?;
+        rx.await.map_err(|_| MonitorError::Stopped)?
     }
 
     /// Queues and agents now.
@@ -187,11 +190,11 @@ impl Acd {
     }
 
     /// New queues and agents (config reload); calls and agent states stay.
-    pub async fn reconfigure(&self, cfg: AcdConfig) -> Result<(), String> {
+    pub async fn reconfigure(&self, cfg: AcdConfig) -> Result<(), ReconfigureError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(EdgeIn::Reconfigure(cfg, reply))
-            .map_err(|_| "the ACD is stopped".to_string())?;
-        rx.await.map_err(|_| "the ACD is stopped".to_string())?
+            .map_err(|_| ReconfigureError::Stopped)?;
+        Ok(rx.await.map_err(|_| ReconfigureError::Stopped)??)
     }
 }

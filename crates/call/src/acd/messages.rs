@@ -84,6 +84,40 @@ pub enum AgentActionError {
     Stopped,
 }
 
+/// Why a supervisor cannot listen to a conversation.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// No conversation with an agent on that call (waiting, or over).
+    #[error("call {0:?} is not talking to an agent")]
+    CallNotTalking(String),
+    /// The agent is not in a conversation.
+    #[error("agent {0:?} is not on a call")]
+    AgentNotTalking(String),
+    /// The supervisor's phone is not registered: nothing to ring.
+    #[error("phone {0:?} is not registered")]
+    PhoneNotRegistered(String),
+    /// The supervisor's leg could not be placed (no RTP port, socket).
+    #[error("cannot call {phone:?}: {source}")]
+    Dial {
+        phone: String,
+        source: std::io::Error,
+    },
+    /// The ACD is not running (shutting down).
+    #[error("the ACD is stopped")]
+    Stopped,
+}
+
+/// Why new queues and agents were not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconfigureError {
+    /// The new configuration is invalid; nothing changed.
+    #[error(transparent)]
+    Config(#[from] ::acd::ConfigError),
+    /// The ACD is not running (shutting down).
+    #[error("the ACD is stopped")]
+    Stopped,
+}
+
 /// A supervisor's action on an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentAction {
@@ -131,13 +165,13 @@ pub(super) enum EdgeIn {
         call: CallId,
         reply: oneshot::Sender<Option<Position>>,
     },
-    Reconfigure(AcdConfig, oneshot::Sender<Result<(), String>>),
+    Reconfigure(AcdConfig, oneshot::Sender<Result<(), ::acd::ConfigError>>),
     /// A supervisor asks to listen to a call (`phone`: a registered account).
     Monitor {
         target: MonitorTarget,
         phone: String,
         by: String,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), MonitorError>>,
     },
     MonitorLeg {
         id: u64,

@@ -9,5 +9,7 @@ mod monitor;
 mod transfer;
 
 pub use handle::{Acd, Waiting};
-pub use messages::{AgentAction, AgentActionError, Notice, QueueRequest};
+pub use messages::{
+    AgentAction, AgentActionError, MonitorError, Notice, QueueRequest, ReconfigureError,
+};
 pub use monitor::MonitorTarget;

@@ -7,6 +7,7 @@ use cdr::EventKind;
 
 use super::edge::Edge;
 use super::messages::EdgeIn;
+use super::MonitorError;
 use crate::leg::outbound::{self, DialRequest, LegControl, LegEvent};
 
 /// Which conversation a supervisor wants to hear.
@@ -32,7 +33,7 @@ impl Edge {
         target: &MonitorTarget,
         phone: &str,
         by: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), MonitorError> {
         let found = self.calls.iter().find_map(|(id, c)| {
             let (offer, _) = c.connected.as_ref()?;
             let o = self.offers.get(offer)?;
@@ -45,13 +46,13 @@ impl Edge {
         });
         let Some((call, info)) = found else {
             return Err(match target {
-                MonitorTarget::Call(r) => format!("call {r:?} is not talking to an agent"),
-                MonitorTarget::Agent(a) => format!("agent {a:?} is not on a call"),
+                MonitorTarget::Call(r) => MonitorError::CallNotTalking(r.clone()),
+                MonitorTarget::Agent(a) => MonitorError::AgentNotTalking(a.clone()),
             });
         };
         let record_id = info.record_id.as_str();
         let Some(target) = self.registrar.lookup(phone) else {
-            return Err(format!("phone {phone:?} is not registered"));
+            return Err(MonitorError::PhoneNotRegistered(phone.to_string()));
         };
         let id = self.next_monitor;
         self.next_monitor += 1;
@@ -66,8 +67,12 @@ impl Edge {
             record_id: info.record_id.clone(),
             beside: info.media,
         };
-        let leg = outbound::dial(&self.ctx, &self.engine, req, report)
-            .map_err(|e| format!("cannot call {phone:?}: {e}"))?;
+        let leg = outbound::dial(&self.ctx, &self.engine, req, report).map_err(|source| {
+            MonitorError::Dial {
+                phone: phone.to_string(),
+                source,
+            }
+        })?;
         tracing::info!(record_id = %record_id, phone = %phone, by = %by, "supervisor listening in: ringing the phone");
         self.emit(
             call,

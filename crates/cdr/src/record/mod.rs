@@ -82,6 +82,25 @@ pub enum Outcome {
     Transferred,
 }
 
+impl Outcome {
+    /// The name records and metrics use (`answered`, `abandoned_queue`...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Open => "open",
+            Outcome::Rejected => "rejected",
+            Outcome::Cancelled => "cancelled",
+            Outcome::AbandonedIvr => "abandoned_ivr",
+            Outcome::SelfService => "self_service",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Answered => "answered",
+            Outcome::AbandonedQueue => "abandoned_queue",
+            Outcome::Dissuaded => "dissuaded",
+            Outcome::Transferred => "transferred",
+        }
+    }
+}
+
 /// Settings that complete a record before it is written (`[cdr]`).
 #[derive(Debug, Clone, Default)]
 pub struct FoldOptions {

@@ -43,19 +43,27 @@ fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().user_agent(concat!("softswitch/", env!("CARGO_PKG_VERSION")))
 }
 
+/// Why an extra certificate authority was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtraCaError {
+    #[error("not a PEM certificate: {0}")]
+    NotPem(reqwest::Error),
+    #[error("HTTP client: {0}")]
+    Client(reqwest::Error),
+    #[error("the HTTP client is already in use")]
+    AlreadyInUse,
+}
+
 /// Trust this PEM certificate authority too for `https://` look-ups (an
 /// internal CA), besides the public web roots. Call once, before the first
 /// look-up; a second call is refused.
-pub fn trust_extra_ca(pem: &[u8]) -> Result<(), String> {
-    let ca =
-        reqwest::Certificate::from_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+pub fn trust_extra_ca(pem: &[u8]) -> Result<(), ExtraCaError> {
+    let ca = reqwest::Certificate::from_pem(pem).map_err(ExtraCaError::NotPem)?;
     let client = builder()
         .add_root_certificate(ca)
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    CLIENT
-        .set(client)
-        .map_err(|_| "the HTTP client is already in use".to_string())
+        .map_err(ExtraCaError::Client)?;
+    CLIENT.set(client).map_err(|_| ExtraCaError::AlreadyInUse)
 }
 
 /// The client every `http` node uses: HTTP and HTTPS (rustls, the public

@@ -37,25 +37,30 @@ fn default_ring_timeout() -> u64 {
     30
 }
 
+/// Why a transfer's `to` cannot be called.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationError {
+    #[error("to = {0:?}: expected a number (digits, optional leading +), a sip: URI or $variable")]
+    NotANumber(String),
+    #[error("to = {0:?} is a number: `trunk` must name the trunk it goes out through")]
+    NoTrunk(String),
+}
+
 /// `to` as written, when it names no variable: a number needs a trunk.
-pub fn destination(to: &str, trunk: Option<&str>) -> Result<Destination, String> {
+pub fn destination(to: &str, trunk: Option<&str>) -> Result<Destination, DestinationError> {
     if to.starts_with("sip:") {
         return Ok(Destination::Uri(to.to_string()));
     }
     let digits = to.strip_prefix('+').unwrap_or(to);
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "to = {to:?}: expected a number (digits, optional leading +), a sip: URI or $variable"
-        ));
+        return Err(DestinationError::NotANumber(to.to_string()));
     }
     match trunk {
         Some(t) => Ok(Destination::Number {
             number: to.to_string(),
             trunk: t.to_string(),
         }),
-        None => Err(format!(
-            "to = {to:?} is a number: `trunk` must name the trunk it goes out through"
-        )),
+        None => Err(DestinationError::NoTrunk(to.to_string())),
     }
 }
 
@@ -79,7 +84,7 @@ impl Transfer {
         let mut errors = Vec::new();
         if !self.to.starts_with('$') {
             if let Err(e) = destination(&self.to, self.trunk.as_deref()) {
-                errors.push(("to", e));
+                errors.push(("to", e.to_string()));
             }
         }
         if self.ring_timeout_s == 0 {
@@ -213,10 +218,13 @@ mod tests {
             })
         );
         assert!(destination("+33184903422", Some("oxe")).is_ok());
-        assert!(destination("0184903422", None)
-            .unwrap_err()
-            .contains("`trunk`"));
-        assert!(destination("01 84", Some("oxe")).is_err());
+        let err = destination("0184903422", None).unwrap_err();
+        assert_eq!(err, DestinationError::NoTrunk("0184903422".into()));
+        assert!(err.to_string().contains("`trunk`"), "{err}");
+        assert_eq!(
+            destination("01 84", Some("oxe")),
+            Err(DestinationError::NotANumber("01 84".into()))
+        );
         assert_eq!(
             destination("sip:desk@10.0.0.1", None),
             Ok(Destination::Uri("sip:desk@10.0.0.1".into()))

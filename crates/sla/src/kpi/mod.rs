@@ -14,6 +14,7 @@ pub mod origin;
 pub mod pickup;
 pub mod productive;
 pub mod qualification;
+pub mod queue_abandon;
 pub mod self_service;
 pub mod service_level;
 pub mod survey;

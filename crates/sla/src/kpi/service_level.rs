@@ -22,6 +22,32 @@ pub enum SlDenominator {
     Answered,
 }
 
+/// One call's part in the service level: `None` when it is not in the
+/// denominator (not the scope's, not queued, or left out by
+/// `denominator`), else whether an agent answered it after a wait of at
+/// most `within_s` seconds. The report and the live figures (`/metrics`)
+/// both count through this.
+pub fn answered_within(
+    r: &CallRecord,
+    scope: &Scope,
+    within_s: u64,
+    denominator: SlDenominator,
+) -> Option<bool> {
+    if !scope.owns(r) || !facts::queued(r) {
+        return None;
+    }
+    let answered = r.outcome == Outcome::Answered;
+    let counted = match denominator {
+        SlDenominator::Offered => !facts::short_abandon(r),
+        SlDenominator::Answered => answered,
+    };
+    if !counted {
+        return None;
+    }
+    let wait = facts::wait_ms(r).unwrap_or(0);
+    Some(answered && wait <= within_s * 1000)
+}
+
 /// Service level = queued calls an agent answered after a wait of at most
 /// `within_s` seconds / the denominator above.
 pub fn service_level<'a>(
@@ -31,21 +57,12 @@ pub fn service_level<'a>(
     denominator: SlDenominator,
 ) -> Value {
     let (mut within, mut base) = (0u64, 0u64);
-    for r in records
+    for hit in records
         .into_iter()
-        .filter(|r| scope.owns(r) && facts::queued(r))
+        .filter_map(|r| answered_within(r, scope, within_s, denominator))
     {
-        let answered = r.outcome == Outcome::Answered;
-        let counted = match denominator {
-            SlDenominator::Offered => !facts::short_abandon(r),
-            SlDenominator::Answered => answered,
-        };
-        if !counted {
-            continue;
-        }
         base += 1;
-        let wait = facts::wait_ms(r).unwrap_or(0);
-        within += u64::from(answered && wait <= within_s * 1000);
+        within += u64::from(hit);
     }
     Value::ratio(within as f64, base as f64)
 }
