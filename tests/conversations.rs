@@ -110,6 +110,37 @@ fn the_caller_returns_to_the_flow_for_the_survey_when_the_agent_hangs_up() {
     // as its input; the flow went on at `after`.
     assert_eq!(steps(&rec), ["q:queue", "survey:hangup"], "{rec}");
     assert_eq!(rec["steps"][0]["input"], "agent2", "{rec}");
+    // Following the call in the log by its record id: each step once.
+    let id = rec["record_id"].as_str().unwrap();
+    let log = srv.log_text();
+    let steps: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" INFO ") && l.contains(id))
+        .map(|l| {
+            // `target: message fields`: the target and the message's first words.
+            let after = l.split_once("}: ").map_or(l, |(_, a)| a);
+            let after = after.split_once(" INFO ").map_or(after, |(_, a)| a);
+            after.split(" call_id=").next().unwrap().trim()
+        })
+        .collect();
+    for want in [
+        "call::manager: call arrived",
+        "call::leg::inbound: answered",
+        "call::acd::edge: call queued",
+        "call::acd::edge: offering call to agent",
+        "call::leg::outbound: the callee answered",
+        "call::acd::edge: caller connected to the agent",
+        "call::leg::outbound: the callee hung up",
+        "ivr::run: flow ended the call",
+    ] {
+        let n = steps.iter().filter(|s| s.starts_with(want)).count();
+        assert_eq!(
+            n,
+            1,
+            "{want:?} logged {n} times for {id}:\n{}",
+            steps.join("\n")
+        );
+    }
 }
 
 #[test]

@@ -434,6 +434,8 @@ impl Edge {
                     self.last_call.insert(agent.clone(), last);
                 }
                 if let Some(c) = self.calls.get_mut(&call) {
+                    tracing::info!(record_id = %c.info.record_id, agent = %agent, queue = %queue,
+                        "caller connected to the agent");
                     // Bridged here, where it is decided: the flow only
                     // hears that its caller is in conversation. It hears
                     // so first, or the music the bridge stops would start

@@ -172,12 +172,14 @@ pub(crate) fn start(
         ctx,
         media,
     };
-    if answer_after.is_zero() {
-        kind.answer(&mut leg);
-    } else {
-        let _ = leg.dialog.machine.ring(180);
-        kind.answer_at = Some(Instant::now() + answer_after);
-    }
+    span.in_scope(|| {
+        if answer_after.is_zero() {
+            kind.answer(&mut leg);
+        } else {
+            let _ = leg.dialog.machine.ring(180);
+            kind.answer_at = Some(Instant::now() + answer_after);
+        }
+    });
     let fut = drive(kind, leg, inputs, cmd_rx, media_events);
     Some(tracing::Instrument::instrument(fut, span))
 }

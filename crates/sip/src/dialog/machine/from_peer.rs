@@ -45,7 +45,8 @@ impl DialogMachine {
                 if self.state == State::Early {
                     self.respond_invite(487);
                 }
-                tracing::info!("the peer hung up");
+                // The leg says it, in its words (caller, callee).
+                tracing::debug!("the peer hung up");
                 self.close();
                 self.event(DialogEvent::Ended(EndReason::Bye));
             }
