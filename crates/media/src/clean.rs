@@ -22,12 +22,14 @@ use crate::prompt::{decode_mono, resample_between, Prompt, PromptError};
 const WORK_RATE: u32 = 48_000;
 /// Shortest and longest prompt accepted.
 pub const MIN_MS: u64 = 300;
+/// Longest prompt accepted (10 minutes).
 pub const MAX_MS: u64 = 10 * 60 * 1000;
 /// Below this RMS (dBFS) after cleaning, the upload is taken as silence.
 pub const SILENCE_DBFS: f32 = -45.0;
 /// Level the whole recording is brought to (RMS, dBFS), gain capped at
 /// [`MAX_GAIN_DB`]; recordings already louder are not turned down.
 pub const TARGET_RMS_DBFS: f32 = -20.0;
+/// Most gain applied to reach [`TARGET_RMS_DBFS`].
 pub const MAX_GAIN_DB: f32 = 30.0;
 /// More than this share of samples at full scale in the original: clipped.
 pub const MAX_CLIPPED_SHARE: f32 = 0.01;
@@ -35,10 +37,15 @@ pub const MAX_CLIPPED_SHARE: f32 = 0.01;
 /// What cleaning measured.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CleanReport {
+    /// Sample rate of the upload, in Hz.
     pub original_rate: u32,
+    /// Length after cleaning.
     pub duration_ms: u64,
+    /// Loudness of the upload as sent (RMS, dBFS).
     pub original_rms_dbfs: f32,
+    /// Loudness after cleaning (RMS, dBFS).
     pub rms_dbfs: f32,
+    /// Loudest sample after cleaning (dBFS).
     pub peak_dbfs: f32,
     /// Share of the original's samples at full scale.
     pub clipped_share: f32,
@@ -47,18 +54,36 @@ pub struct CleanReport {
 /// Why an upload is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CleanError {
+    /// The file is not audio softswitch can read.
     #[error(transparent)]
     Decode(#[from] PromptError),
+    /// The audio could not be filtered or resampled.
     #[error("audio processing failed: {0}")]
     Processing(String),
+    /// Too quiet to be speech.
     #[error("the recording is silent (RMS {rms_dbfs:.1} dBFS after cleaning, need above {SILENCE_DBFS} dBFS)")]
-    Silent { rms_dbfs: f32 },
+    Silent {
+        /// Its loudness after cleaning.
+        rms_dbfs: f32,
+    },
+    /// Under [`MIN_MS`].
     #[error("the recording is {ms} ms long: at least {MIN_MS} ms are needed")]
-    TooShort { ms: u64 },
+    TooShort {
+        /// Its length.
+        ms: u64,
+    },
+    /// Over [`MAX_MS`].
     #[error("the recording is {ms} ms long: at most {MAX_MS} ms are accepted")]
-    TooLong { ms: u64 },
+    TooLong {
+        /// Its length.
+        ms: u64,
+    },
+    /// Too many samples at full scale in the original.
     #[error("the recording is clipped ({:.1}% of samples at full scale): record it again at a lower level", share * 100.0)]
-    Clipped { share: f32 },
+    Clipped {
+        /// Share of its samples at full scale.
+        share: f32,
+    },
 }
 
 fn dbfs(x: f32) -> f32 {

@@ -1,6 +1,8 @@
 //! Media for softswitch: G.711, SDP offer/answer, RTP sessions, DTMF (RFC 4733,
 //! SIP INFO, in-band), shared prompts and the batched, paced media engine.
 
+#![warn(missing_docs)]
+
 pub mod bridge;
 pub mod clean;
 pub mod codec;

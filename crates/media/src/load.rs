@@ -45,6 +45,7 @@ impl WorkerLoad {
         f64::from(self.busy_permille.load(Ordering::Relaxed)) / 1000.0
     }
 
+    /// Over the busy limit: the worker takes no new call.
     pub fn overloaded(&self) -> bool {
         self.overloaded.load(Ordering::Acquire)
     }
@@ -152,6 +153,7 @@ impl LoadGauge {
         }
     }
 
+    /// Over the busy limit in the last second.
     pub fn overloaded(&self) -> bool {
         self.overloaded
     }

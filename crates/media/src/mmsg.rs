@@ -48,6 +48,7 @@ impl RecvBatch {
         }
     }
 
+    /// Datagrams one call can read.
     pub fn capacity(&self) -> usize {
         self.msgs.len()
     }
@@ -101,6 +102,7 @@ impl RecvBatch {
         self.len
     }
 
+    /// No datagram was read.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -116,6 +118,7 @@ impl RecvBatch {
         self.msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0
     }
 
+    /// Where datagram `i` came from.
     pub fn source(&self, i: usize) -> Option<SocketAddr> {
         from_storage(&self.names[i], self.msgs[i].msg_hdr.msg_namelen)
     }
@@ -203,6 +206,7 @@ pub struct SendBatch {
 unsafe impl Send for SendBatch {}
 
 impl SendBatch {
+    /// Room for `capacity` datagrams (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         SendBatch {
@@ -217,14 +221,17 @@ impl SendBatch {
         }
     }
 
+    /// No room for another datagram.
     pub fn is_full(&self) -> bool {
         self.len == self.msgs.len()
     }
 
+    /// Datagrams queued.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// No datagram queued.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -60,6 +60,7 @@ impl Pacer {
         Ok(())
     }
 
+    /// Wake `token` of `registry` at each tick.
     pub fn register(&self, registry: &Registry, token: Token) -> io::Result<()> {
         registry.register(
             &mut SourceFd(&self.fd.as_raw_fd()),

@@ -8,9 +8,13 @@ use crate::codec::Codec;
 /// What a session is told to do with its peer, from SDP negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionParams {
+    /// The negotiated audio codec.
     pub codec: Codec,
+    /// Its payload type, as the peer numbered it.
     pub payload_type: u8,
+    /// The peer's telephone-event payload type, when it sends RFC 4733.
     pub dtmf_payload_type: Option<u8>,
+    /// Where to send (the SDP's address, until latched).
     pub remote: SocketAddr,
     /// Latch on the first source that sends to us (callers behind NAT).
     pub symmetric: bool,

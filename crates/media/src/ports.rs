@@ -33,10 +33,12 @@ impl PortPool {
         self.free.lock().expect("port pool lock").push_back(port);
     }
 
+    /// Ports free now.
     pub fn available(&self) -> usize {
         self.free.lock().expect("port pool lock").len()
     }
 
+    /// Ports in the range.
     pub fn total(&self) -> usize {
         self.total
     }

@@ -219,12 +219,17 @@ pub fn record_day(record_id: &str) -> Option<NaiveDate> {
 /// One finished recording on disk.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RecordingFile {
+    /// The call's record id (the file name).
     pub record_id: String,
+    /// The queue the conversation was in (the directory).
     pub queue: String,
+    /// The day it was recorded (the directory).
     pub day: NaiveDate,
     /// Relative to the recordings directory.
     pub path: String,
+    /// Size of the WAV file.
     pub bytes: u64,
+    /// Its length.
     pub duration_ms: u64,
 }
 

@@ -10,6 +10,7 @@ pub const MAX_PACKET: usize = 12 + 320;
 /// Outgoing stream state of one session.
 #[derive(Debug, Clone)]
 pub struct RtpSender {
+    /// Our synchronisation source, random per session.
     pub ssrc: u32,
     seq: u16,
     ts: u32,
@@ -18,6 +19,7 @@ pub struct RtpSender {
 }
 
 impl RtpSender {
+    /// A stream with a random SSRC, sequence number and timestamp.
     pub fn new() -> Self {
         RtpSender {
             ssrc: rand::random(),
@@ -76,6 +78,7 @@ impl RtpSender {
         n
     }
 
+    /// The timestamp the next packet will carry.
     pub fn timestamp(&self) -> u32 {
         self.ts
     }
@@ -89,11 +92,17 @@ impl Default for RtpSender {
 
 /// A received packet, validated (version 2, sane header).
 pub struct Received<'a> {
+    /// Payload type (7 bits).
     pub payload_type: u8,
+    /// Marker bit (start of a talk spurt, or of an RFC 4733 event).
     pub marker: bool,
+    /// RTP timestamp.
     pub timestamp: u32,
+    /// Sequence number.
     pub sequence: u16,
+    /// The sender's synchronisation source.
     pub ssrc: u32,
+    /// The payload, padding and extensions removed.
     pub payload: &'a [u8],
 }
 

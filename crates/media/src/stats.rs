@@ -29,6 +29,7 @@ impl Default for JitterHistogram {
 }
 
 impl JitterHistogram {
+    /// Count one tick's lateness.
     pub fn record(&mut self, d: Duration) {
         let us = d.as_micros() as u64;
         let b = ((us / BUCKET_US) as usize).min(BUCKETS);
@@ -37,6 +38,7 @@ impl JitterHistogram {
         self.total += 1;
     }
 
+    /// Add another histogram's counts (a worker's, to the engine's).
     pub fn merge(&mut self, other: &JitterHistogram) {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
@@ -70,6 +72,7 @@ impl JitterHistogram {
         (self.quantile_us(0.5), self.quantile_us(0.99), self.max_us)
     }
 
+    /// Ticks counted.
     pub fn samples(&self) -> u64 {
         self.total
     }
@@ -78,14 +81,21 @@ impl JitterHistogram {
 /// Engine-wide counters, read by /metrics and benchmarks.
 #[derive(Debug, Default)]
 pub struct MediaStats {
+    /// RTP sessions open now.
     pub sessions: AtomicUsize,
+    /// RTP packets sent since start.
     pub packets_sent: AtomicU64,
+    /// RTP packets received since start.
     pub packets_received: AtomicU64,
     /// Packets sent by a bridge (part of `packets_sent`).
     pub packets_relayed: AtomicU64,
+    /// Packets dropped: from a source other than the session's peer.
     pub dropped_source: AtomicU64,
+    /// Packets dropped: not RTP, or a bad header.
     pub dropped_malformed: AtomicU64,
+    /// Packets the kernel would not take (full send buffer).
     pub send_dropped: AtomicU64,
+    /// Times a worker fell more than 5 ticks behind and skipped ahead.
     pub overruns: AtomicU64,
     /// Send jitter since start, all workers.
     pub jitter: Mutex<JitterHistogram>,
@@ -94,6 +104,7 @@ pub struct MediaStats {
 }
 
 impl MediaStats {
+    /// Add a worker's send jitter to the engine's.
     pub fn merge_jitter(&self, h: &JitterHistogram) {
         self.jitter.lock().expect("jitter lock").merge(h);
     }
@@ -107,11 +118,17 @@ impl MediaStats {
 /// bridged calls).
 #[derive(Debug, Default)]
 pub struct PacketCounts {
+    /// Packets sent.
     pub sent: u64,
+    /// Packets received.
     pub received: u64,
+    /// Packets sent by a bridge.
     pub relayed: u64,
+    /// Dropped: wrong source.
     pub dropped_source: u64,
+    /// Dropped: not RTP.
     pub dropped_malformed: u64,
+    /// Not taken by the kernel.
     pub send_dropped: u64,
 }
 

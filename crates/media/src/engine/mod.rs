@@ -56,7 +56,9 @@ const SOCKETS: Token = Token(usize::MAX - 2);
 pub struct MediaConfig {
     /// Address RTP sockets bind to and SDP advertises.
     pub ip: IpAddr,
+    /// First RTP port of the range.
     pub port_min: u16,
+    /// Last RTP port of the range.
     pub port_max: u16,
     /// Worker threads (0 = one per core).
     pub workers: usize,
@@ -73,20 +75,29 @@ pub struct MediaConfig {
 /// Why a play ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlayEnd {
+    /// Played to its end.
     Completed,
+    /// Cut by a digit (barge-in).
     BargeIn,
+    /// Stopped: another play, a bridge, or the call's end.
     Stopped,
 }
 
 /// Events a session reports to its call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
+    /// A play ended.
     PlayFinished {
+        /// The play's id, as the caller gave it.
         play_id: u64,
+        /// Frames sent before it ended.
         frames_sent: usize,
+        /// Frames in the whole prompt.
         frames_total: usize,
+        /// Why it ended.
         end: PlayEnd,
     },
+    /// A DTMF digit was detected (RFC 4733 or in-band).
     Dtmf(DtmfEvent),
     /// RTP had flowed and stopped for longer than the configured timeout.
     RtpTimeout,
@@ -157,10 +168,12 @@ pub struct MediaEngine {
     ports: Arc<PortPool>,
     next_id: Arc<AtomicU64>,
     next_worker: Arc<AtomicUsize>,
+    /// Counters for /metrics and benchmarks.
     pub stats: Arc<MediaStats>,
 }
 
 impl MediaEngine {
+    /// Start the worker threads over the port range (an empty range is an error).
     pub fn start(cfg: MediaConfig) -> io::Result<MediaEngine> {
         if cfg.port_max <= cfg.port_min {
             return Err(io::Error::new(
@@ -295,6 +308,7 @@ impl MediaEngine {
         });
     }
 
+    /// Stop recording the conversation `caller` is in.
     pub fn stop_recording(&self, caller: &MediaSessionRef) {
         self.workers[caller.worker_index].send(Cmd::StopRecord(caller.id));
     }
@@ -373,10 +387,12 @@ pub struct MediaSession {
 }
 
 impl MediaSession {
+    /// Where the session receives RTP (advertised in SDP).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
 
+    /// The session's id in the engine.
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -396,6 +412,7 @@ impl MediaSession {
         });
     }
 
+    /// Stop the prompt playing now (reported `Stopped`).
     pub fn stop_play(&self) {
         self.worker.send(Cmd::StopPlay(self.id));
     }
