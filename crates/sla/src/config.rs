@@ -31,14 +31,23 @@ pub struct SlaConfig {
     pub service_level_s: u64,
     /// Service level of the calls `offered` (default) or `answered`.
     pub service_level_denominator: SlDenominator,
+    /// Pickup-rate options (`[sla.pickup]`).
     pub pickup: PickupOptions,
+    /// Lost-call options (`[sla.lost]`).
     pub lost: LostOptions,
+    /// Which waits count (`[sla.wait]`).
     pub wait: WaitOptions,
+    /// First-contact resolution options (`[sla.fcr]`).
     pub fcr: FcrOptions,
+    /// Productive-hours options (`[sla.productive_hours]`).
     pub productive_hours: ProductiveOptions,
+    /// Callbot statuses options (`[sla.callbot]`).
     pub callbot: CallbotOptions,
+    /// Self-service options (`[sla.self_service]`).
     pub self_service: SelfServiceOptions,
+    /// Satisfaction survey options (`[sla.survey]`).
     pub survey: SurveyOptions,
+    /// Targets per KPI (`[sla.targets]`), over the tenders' defaults.
     pub targets: Targets,
 }
 

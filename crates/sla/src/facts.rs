@@ -39,6 +39,7 @@ pub enum Dissuasion {
 }
 
 impl Dissuasion {
+    /// Every kind, in report order.
     pub const ALL: [Dissuasion; 5] = [
         Dissuasion::Closure,
         Dissuasion::Saturation,
@@ -47,6 +48,7 @@ impl Dissuasion {
         Dissuasion::Other,
     ];
 
+    /// The kind's name in records and reports.
     pub fn name(self) -> &'static str {
         match self {
             Dissuasion::Closure => "closure",

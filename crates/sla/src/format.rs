@@ -10,8 +10,11 @@ use crate::report::ReportLine;
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Aligned columns for a terminal.
     Table,
+    /// CSV (separator configurable), one line per group and KPI.
     Csv,
+    /// JSON, one object per group and KPI.
     Json,
 }
 

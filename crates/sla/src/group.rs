@@ -15,11 +15,15 @@ use crate::facts;
 /// A time slot size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
+    /// Half-hour slots.
     HalfHour,
+    /// Hour slots.
     Hour,
+    /// Local days.
     Day,
     /// ISO week, Monday to Sunday.
     Week,
+    /// Calendar months.
     Month,
 }
 
@@ -42,8 +46,11 @@ impl FromStr for Period {
 /// repeat at a DST change; `2026-10-25`, `2026-W43`, `2026-10` otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Slot {
+    /// First instant of the slot.
     pub start: DateTime<Utc>,
+    /// First instant after the slot.
     pub end: DateTime<Utc>,
+    /// The slot's local label.
     pub label: String,
 }
 
@@ -116,7 +123,9 @@ pub enum Dimension {
     /// Every queue the call waited in (it overflowed out of all but the
     /// last); see [`crate::Scope`].
     Queue,
+    /// The flow the call ran.
     Flow,
+    /// The number the caller dialled.
     Did,
 }
 
@@ -133,6 +142,7 @@ impl FromStr for Dimension {
 }
 
 impl Dimension {
+    /// The dimension's name (`queue`, `flow`, `did`).
     pub fn name(self) -> &'static str {
         match self {
             Dimension::Queue => "queue",
@@ -170,12 +180,16 @@ pub type HoursFn<'f> = dyn Fn(&CallRecord) -> Option<bool> + 'f;
 /// HO / HNO side of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Hours {
+    /// Business hours (HO).
     Business,
+    /// Outside business hours (HNO).
     NonBusiness,
+    /// The call's time matched no schedule.
     Unknown,
 }
 
 impl Hours {
+    /// The side's label in reports.
     pub fn label(self) -> &'static str {
         match self {
             Hours::Business => "HO",
@@ -188,10 +202,12 @@ impl Hours {
 /// What identifies a group; unused parts are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GroupKey {
+    /// The time slot, when grouping by period.
     pub slot: Option<Slot>,
     /// The grouped attribute and the call's value of it (`None`: the call
     /// has none, shown `-`).
     pub member: Option<(Dimension, Option<String>)>,
+    /// The side, when grouping by business hours.
     pub hours: Option<Hours>,
 }
 
@@ -227,17 +243,22 @@ impl GroupKey {
 /// How to split calls into groups.
 #[derive(Clone, Copy)]
 pub struct Grouping<'f> {
+    /// Slot size; `None`: one slot for the whole range.
     pub period: Option<Period>,
     /// Zone of the time slots.
     pub tz: Tz,
+    /// Grouping attribute; `None`: all calls together.
     pub dimension: Option<Dimension>,
+    /// Business-hours classifier; `None`: no HO/HNO split.
     pub hours: Option<&'f HoursFn<'f>>,
 }
 
 /// A group and its calls.
 #[derive(Debug, Clone)]
 pub struct Group<'a> {
+    /// What identifies the group.
     pub key: GroupKey,
+    /// Its calls.
     pub records: Vec<&'a CallRecord>,
 }
 

@@ -3,6 +3,8 @@
 //! flow, DID and business hours, checked against the tenders' targets and
 //! rendered as a table, CSV or JSON. No I/O: the caller loads the records.
 
+#![warn(missing_docs)]
+
 pub mod config;
 mod error;
 pub mod facts;

@@ -44,7 +44,9 @@ pub struct Rolling {
     /// The service level's denominator (queued or answered calls, as
     /// `[sla] service_level_denominator` says) and its numerator.
     pub service_level_base: u64,
+    /// Of the service level's denominator, answered within the threshold.
     pub answered_within: u64,
+    /// Of the queued calls, abandoned while waiting.
     pub abandoned: u64,
 }
 
@@ -171,10 +173,12 @@ impl LiveStats {
         r
     }
 
+    /// How far back the rolling figures reach.
     pub fn window(&self) -> Duration {
         self.window
     }
 
+    /// The service level's answer-within threshold.
     pub fn service_level_threshold(&self) -> Duration {
         self.within
     }

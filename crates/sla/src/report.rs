@@ -29,8 +29,10 @@ pub enum Unit {
     /// A quotient that may pass 1 (productive hours / hours ordered).
     #[serde(rename = "ratio")]
     Ratio,
+    /// Seconds.
     #[serde(rename = "s")]
     Seconds,
+    /// Hours.
     #[serde(rename = "h")]
     Hours,
 }
@@ -46,6 +48,7 @@ impl Unit {
         }
     }
 
+    /// The unit's name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Unit::Count => "count",
@@ -60,10 +63,13 @@ impl Unit {
 /// A KPI of the catalogue.
 #[derive(Debug, Clone, Copy)]
 pub struct Kpi {
+    /// The catalogue name (`pickup_rate`...).
     pub name: &'static str,
     /// The operators' (French) name.
     pub alias: &'static str,
+    /// How the figure is shown.
     pub unit: Unit,
+    /// Whether higher or lower is better.
     pub direction: Direction,
     /// The default target.
     pub target: Option<Target>,
@@ -241,16 +247,23 @@ pub struct ReportLine {
     /// A catalogue name, `name/detail` for a breakdown
     /// (`dissuaded/closure`, `first_contact_resolution/17`...).
     pub kpi: String,
+    /// The KPI's operators' (French) name.
     pub alias: String,
+    /// How the figure is shown.
     pub unit: Unit,
+    /// The figure; `None` without data.
     #[serde(serialize_with = "number")]
     pub value: Option<f64>,
+    /// What it was computed from (see [`crate::Value`]).
     #[serde(serialize_with = "number")]
     pub numerator: Option<f64>,
+    /// The ratio's denominator, for rates.
     #[serde(serialize_with = "number")]
     pub denominator: Option<f64>,
+    /// The target that applies.
     #[serde(serialize_with = "number")]
     pub target: Option<f64>,
+    /// The penalty threshold that applies.
     #[serde(serialize_with = "number")]
     pub penalty: Option<f64>,
     /// None when the KPI has no target.

@@ -22,6 +22,7 @@ pub enum Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
+    /// The figure to reach.
     pub target: f64,
     /// Default: the KPI's own direction.
     #[serde(default)]
@@ -37,6 +38,7 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target of `target`, in the KPI's direction, no tolerance.
     pub const fn at(target: f64) -> Target {
         Target {
             target,
@@ -46,6 +48,7 @@ impl Target {
         }
     }
 
+    /// With a penalty threshold (the tolerance band's far end).
     pub const fn penalty(self, penalty: f64) -> Target {
         Target {
             penalty: Some(penalty),
@@ -53,6 +56,7 @@ impl Target {
         }
     }
 
+    /// With a cap (a figure above it is missed).
     pub const fn ceiling(self, ceiling: f64) -> Target {
         Target {
             ceiling: Some(ceiling),
@@ -86,13 +90,18 @@ impl Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// The target is met.
     Met,
+    /// Missed, beyond any tolerance.
     Missed,
+    /// Between the target and the penalty threshold (the tolerance band).
     WithinTolerance,
+    /// No call to compute the figure from.
     NoData,
 }
 
 impl Status {
+    /// The status's name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Status::Met => "met",

@@ -38,10 +38,15 @@ pub const WALL: &[&str] = &[
 /// One figure of the wall.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figure {
+    /// The catalogue name.
     pub kpi: String,
+    /// The operators' (French) name.
     pub alias: String,
+    /// The figure; `None` without data.
     pub value: Option<f64>,
+    /// Its unit's name.
     pub unit: String,
+    /// The target that applies.
     pub target: Option<f64>,
     /// `met`, `within_tolerance`, `missed`; none without a target.
     pub status: Option<String>,
@@ -50,9 +55,13 @@ pub struct Figure {
 /// Today's figures: in total and per queue.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Figures {
+    /// The local day the figures cover.
     pub day: Option<NaiveDate>,
+    /// Calls ended today.
     pub calls: usize,
+    /// The platform's figures.
     pub total: Vec<Figure>,
+    /// Each queue's figures.
     pub queues: BTreeMap<String, Vec<Figure>>,
 }
 
@@ -70,6 +79,7 @@ pub struct Today {
 }
 
 impl Today {
+    /// Today (in the configured zone) with no call yet.
     pub fn new(cfg: SlaConfig, now: DateTime<Utc>) -> Today {
         let day = now.with_timezone(&cfg.timezone).date_naive();
         Today {

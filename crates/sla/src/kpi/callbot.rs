@@ -54,11 +54,17 @@ impl Default for CallbotOptions {
 /// Callbot status counts of a scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Milestones {
+    /// Answered by the platform, never queried (not billed).
     pub not_handled: u64,
+    /// The caller answered a question (`menu`, `collect`).
     pub queried: u64,
+    /// Queried, then the caller hung up before the flow's end.
     pub abandoned: u64,
+    /// Queried, and the flow ran to a hangup node ("abouti").
     pub completed: u64,
+    /// Completed with an `evaluated` flow disposition.
     pub evaluated: u64,
+    /// Completed under the duration limit (3 minutes by default).
     pub completed_fast: u64,
 }
 

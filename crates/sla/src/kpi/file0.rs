@@ -20,7 +20,9 @@ use crate::history::History;
 /// One file 0 activation as seen in a set of calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activation {
+    /// The activation's id.
     pub id: String,
+    /// When the supervisor asked for it.
     pub requested_at: DateTime<Utc>,
     /// Calls of the set it redirected.
     pub calls: u64,

@@ -33,6 +33,7 @@ impl Default for FcrOptions {
 }
 
 impl FcrOptions {
+    /// How far back a caller's earlier call counts.
     pub fn window(&self) -> Duration {
         Duration::days(i64::from(self.window_days))
     }

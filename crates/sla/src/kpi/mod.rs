@@ -32,6 +32,7 @@ use cdr::CallRecord;
 pub struct Value {
     /// The figure; `None` when the denominator is 0 (no data).
     pub value: Option<f64>,
+    /// What the figure was computed from (the count, or the ratio's top).
     pub numerator: f64,
     /// `None` for counts and extremes.
     pub denominator: Option<f64>,
@@ -74,6 +75,7 @@ impl Value {
 /// see the calls that only passed through it (`overflowed_from`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Scope<'q> {
+    /// One queue's calls; `None`: the whole platform.
     pub queue: Option<&'q str>,
     /// Count calls from `[cdr] test_numbers` (left out by default).
     pub include_test_numbers: bool,
@@ -93,6 +95,7 @@ impl<'q> Scope<'q> {
         }
     }
 
+    /// The same scope, with or without test numbers.
     pub fn with_test_numbers(self, include: bool) -> Scope<'q> {
         Scope {
             include_test_numbers: include,

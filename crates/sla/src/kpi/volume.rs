@@ -12,15 +12,23 @@ use crate::facts::{self, Dissuasion};
 /// Where a call ended: each call of a scope is in exactly one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bucket {
+    /// Refused by the platform before answer.
     Rejected,
+    /// The caller gave up before the platform answered.
     Cancelled,
+    /// Hung up in the IVR.
     AbandonedIvr,
+    /// The flow ran to its end.
     SelfService,
     /// An agent answered.
     Answered,
+    /// Hung up while waiting in queue.
     AbandonedQueue,
+    /// Sent away by a message, of this kind.
     Dissuaded(Dissuasion),
+    /// Ended by an error.
     Failed,
+    /// Cut by a stop or crash of softswitch.
     Interrupted,
     /// The flow's `transfer` node connected the caller to an outside
     /// number that answered.
