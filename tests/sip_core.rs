@@ -569,7 +569,8 @@ fn reinvite_hold_and_unhold() {
     assert!(body(&r).contains("a=recvonly"), "{r}");
     let ack = ack_2xx(&ua, &call, &r);
     ua.send(&ack);
-    std::thread::sleep(Duration::from_millis(100));
+    // Frames already on the wire when the hold took effect are drained.
+    call.collect_rtp(Duration::from_millis(100));
     let held = call.collect_rtp(Duration::from_millis(400));
     assert!(held.is_empty(), "no RTP while on hold, got {}", held.len());
     let r = ua.request(&mut call, "INVITE", "", &Offer::default().sdp(port));

@@ -449,9 +449,11 @@ impl Inbound {
             Ok(n) => {
                 self.sdp_version += 1;
                 let body = self.local_sdp(leg, &n);
-                let _ = leg.dialog.machine.answer_offer(now, id, Ok(Some(body)));
                 tracing::info!(direction = ?n.direction, remote_rtp = %n.remote_rtp, "session modified");
+                // Media first, so that no frame leaves on the old terms
+                // after the peer has read our answer (a hold is a hold).
                 self.use_session(leg, n);
+                let _ = leg.dialog.machine.answer_offer(now, id, Ok(Some(body)));
             }
             Err(why) => {
                 tracing::info!(error = %why, "re-offer refused");

@@ -516,11 +516,12 @@ impl Outbound {
                     self.sdp_session,
                     self.sdp_version,
                 );
+                // Media first: no frame on the old terms once answered.
+                leg.media.start(params(&n));
                 let _ = leg
                     .dialog
                     .machine
                     .answer_offer(now, id, Ok(Some(body.into_bytes())));
-                leg.media.start(params(&n));
                 tracing::info!(direction = ?n.direction, "the callee modified the session");
                 // `direction` is ours in the answer: recvonly or inactive
                 // when the phone holds (sendonly or inactive offer).
