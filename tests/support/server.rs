@@ -205,6 +205,8 @@ pub struct Server {
     pub admin: SocketAddr,
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    /// The SIP over TLS listener, when `[sip] tls` has one.
+    pub tls: Option<SocketAddr>,
     pub dir: PathBuf,
     pub log: PathBuf,
 }
@@ -374,19 +376,19 @@ answer_after_ms = {answer}
                 return Err(text);
             }
         };
-        let field = |k: &str| -> SocketAddr {
+        let maybe = |k: &str| -> Option<SocketAddr> {
             ready
                 .split_whitespace()
                 .find_map(|f| f.strip_prefix(&format!("{k}=")))
                 .and_then(|v| v.split(',').next())
-                .unwrap()
-                .parse()
-                .unwrap()
+                .and_then(|v| v.parse().ok())
         };
+        let field = |k: &str| maybe(k).unwrap_or_else(|| panic!("{k} in {ready}"));
         Ok(Server {
             admin: field("admin"),
             udp: field("sip_udp"),
             tcp: field("sip_tcp"),
+            tls: maybe("sip_tls"),
             child: Some(child),
             dir,
             log,

@@ -52,13 +52,67 @@ pub(crate) fn token() -> String {
     )
 }
 
-/// A user agent on UDP (or TCP) with one RTP socket per call.
+/// What a stream transport reads and writes through.
+pub trait ByteStream: Read + Write + Send {}
+impl<T: Read + Write + Send> ByteStream for T {}
+
+/// A TCP or TLS connection to the server.
+struct StreamConn {
+    io: Box<dyn ByteStream>,
+    /// The socket under `io`, for read timeouts.
+    socket: TcpStream,
+    transport: &'static str,
+}
+
+/// A user agent on UDP (or TCP, or TLS) with one RTP socket per call.
 pub struct Ua {
     pub sock: UdpSocket,
     pub local: SocketAddr,
     pub server: SocketAddr,
-    tcp: Option<TcpStream>,
+    tcp: Option<StreamConn>,
     tcp_buf: Vec<u8>,
+}
+
+/// A TLS client trusting only `ca` (a PEM certificate), TLS 1.2 or 1.3
+/// as `versions` says.
+pub fn tls_client(
+    ca: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A TLS connection to `server` (certificate checked for its address).
+pub fn tls_connect(
+    server: SocketAddr,
+    cfg: Arc<rustls::ClientConfig>,
+) -> std::io::Result<(
+    rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    TcpStream,
+)> {
+    let tcp = TcpStream::connect(server)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let socket = tcp.try_clone()?;
+    let name = rustls::pki_types::ServerName::IpAddress(server.ip().into());
+    let conn = rustls::ClientConnection::new(cfg, name).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    // Finish the handshake now, so that a refused one shows here.
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok((tls, socket))
 }
 
 impl Ua {
@@ -80,29 +134,49 @@ impl Ua {
 
     pub fn tcp(server: SocketAddr) -> Ua {
         let stream = TcpStream::connect(server).unwrap();
-        let local = stream.local_addr().unwrap();
+        let socket = stream.try_clone().unwrap();
+        Ua::stream(server, Box::new(stream), socket, "TCP")
+    }
+
+    /// A user agent over TLS, trusting the certificate in `ca`.
+    pub fn tls(server: SocketAddr, ca: &Path) -> Ua {
+        let cfg = tls_client(ca, &[&rustls::version::TLS13, &rustls::version::TLS12]);
+        let (tls, socket) = tls_connect(server, cfg).expect("TLS handshake");
+        Ua::stream(server, Box::new(tls), socket, "TLS")
+    }
+
+    fn stream(
+        server: SocketAddr,
+        io: Box<dyn ByteStream>,
+        socket: TcpStream,
+        transport: &'static str,
+    ) -> Ua {
+        let local = socket.local_addr().unwrap();
         // The UDP socket stays for symmetry but is unused.
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         Ua {
             sock,
             local,
             server,
-            tcp: Some(stream),
+            tcp: Some(StreamConn {
+                io,
+                socket,
+                transport,
+            }),
             tcp_buf: Vec::new(),
         }
     }
 
     fn transport(&self) -> &'static str {
-        if self.tcp.is_some() {
-            "TCP"
-        } else {
-            "UDP"
-        }
+        self.tcp.as_ref().map_or("UDP", |s| s.transport)
     }
 
     pub fn send(&mut self, msg: &str) {
         match self.tcp.as_mut() {
-            Some(s) => s.write_all(msg.as_bytes()).unwrap(),
+            Some(s) => {
+                s.io.write_all(msg.as_bytes()).unwrap();
+                s.io.flush().unwrap();
+            }
             None => {
                 self.sock.send_to(msg.as_bytes(), self.server).unwrap();
             }
@@ -143,10 +217,11 @@ impl Ua {
             }
             let left = deadline.checked_duration_since(Instant::now())?;
             let s = self.tcp.as_mut().unwrap();
-            s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            s.socket
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
                 .unwrap();
             let mut buf = [0u8; 8192];
-            match s.read(&mut buf) {
+            match s.io.read(&mut buf) {
                 Ok(0) => return None,
                 Ok(n) => self.tcp_buf.extend_from_slice(&buf[..n]),
                 Err(_) => return None,

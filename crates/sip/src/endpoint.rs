@@ -1,6 +1,7 @@
-//! The tokio edge around [`Transactions`]: UDP and TCP listeners, stream
-//! framing, Via `received`/`rport` stamping, response routing (RFC 3261
-//! section 18, RFC 3581) and the command channel the call layer talks through.
+//! The tokio edge around [`Transactions`]: UDP, TCP and TLS listeners
+//! (streams in [`crate::stream`]), Via `received`/`rport` stamping,
+//! response routing (RFC 3261 section 18, RFC 3581) and the command
+//! channel the call layer talks through.
 
 use std::collections::HashMap;
 use std::io;
@@ -9,16 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rsip::prelude::*;
 use rsip::{Header, Request, Response, SipMessage};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::guard::{Admit, Guard, GuardConfig, Shed};
 use crate::message::{self, param, split_via, Essentials};
 use crate::parse::{self, ParseError};
+use crate::stream::{self, StreamLimits, Streams};
+use crate::tls::LiveTls;
 use crate::transaction::{
     ClientTxId, Output, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
 };
@@ -26,8 +28,20 @@ use crate::transaction::{
 /// Where to listen.
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
+    /// UDP addresses.
     pub udp: Vec<SocketAddr>,
+    /// TCP addresses.
     pub tcp: Vec<SocketAddr>,
+    /// TLS addresses (5061 by convention); they need `tls_server`.
+    pub tls: Vec<SocketAddr>,
+    /// Our certificate for TLS listeners, reloadable.
+    pub tls_server: Option<LiveTls>,
+    /// Trust for TLS connections we open; none: requests to `Tls` peers
+    /// with no connection up are not sent.
+    pub tls_client: Option<Arc<rustls::ClientConfig>>,
+    /// Bounds on TCP and TLS connections.
+    pub limits: StreamLimits,
+    /// RFC 3261 timer values.
     pub timers: TimerConfig,
     /// The bound on messages waiting for the transaction layer.
     pub guard: GuardConfig,
@@ -53,27 +67,40 @@ enum Command {
 // The message variant is nearly every value sent; boxing it would only add
 // an allocation per message.
 #[allow(clippy::large_enum_variant)]
-enum Inbound {
+pub(crate) enum Inbound {
     Message(SipMessage, Peer),
-    Connected(u64, SocketAddr, mpsc::UnboundedSender<Bytes>),
+    Connected(u64, Transport, SocketAddr, mpsc::UnboundedSender<Bytes>),
     Closed(u64),
 }
 
 /// Counters an operator reads in /metrics.
 #[derive(Debug, Default)]
 pub struct EndpointStats {
+    /// Messages read.
     pub received: AtomicU64,
+    /// Messages sent.
     pub sent: AtomicU64,
+    /// Messages that did not parse.
     pub parse_errors: AtomicU64,
+    /// Of those, the ones answered with 400.
     pub rejected_400: AtomicU64,
+    /// Stream connections closed at once: their source was at its cap.
+    pub stream_refused: AtomicU64,
+    /// TLS handshakes that failed or timed out, both ways.
+    pub tls_failures: AtomicU64,
 }
 
 /// Handle on a running endpoint; cheap to clone.
 #[derive(Clone)]
 pub struct Endpoint {
     cmd: mpsc::UnboundedSender<Command>,
+    /// Bound UDP addresses.
     pub udp_addrs: Arc<Vec<SocketAddr>>,
+    /// Bound TCP addresses.
     pub tcp_addrs: Arc<Vec<SocketAddr>>,
+    /// Bound TLS addresses.
+    pub tls_addrs: Arc<Vec<SocketAddr>>,
+    /// Counters.
     pub stats: Arc<EndpointStats>,
     /// The overload guard (its counters and backlog).
     pub guard: Arc<Guard>,
@@ -104,18 +131,31 @@ impl Endpoint {
             ));
             udp_socks.push(sock);
         }
+        if !cfg.tls.is_empty() && cfg.tls_server.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "SIP over TLS needs a certificate",
+            ));
+        }
+        let streams = Arc::new(Streams::new(
+            in_tx.clone(),
+            stats.clone(),
+            guard.clone(),
+            cfg.limits,
+            cfg.tls_server.clone(),
+            cfg.tls_client.clone(),
+        ));
         let mut tcp_addrs = Vec::new();
-        let conn_ids = Arc::new(AtomicU64::new(1));
         for addr in &cfg.tcp {
             let listener = TcpListener::bind(addr).await?;
             tcp_addrs.push(listener.local_addr()?);
-            tokio::spawn(tcp_accept(
-                listener,
-                in_tx.clone(),
-                conn_ids.clone(),
-                stats.clone(),
-                guard.clone(),
-            ));
+            tokio::spawn(stream::accept(streams.clone(), listener, Transport::Tcp));
+        }
+        let mut tls_addrs = Vec::new();
+        for addr in &cfg.tls {
+            let listener = TcpListener::bind(addr).await?;
+            tls_addrs.push(listener.local_addr()?);
+            tokio::spawn(stream::accept(streams.clone(), listener, Transport::Tls));
         }
         let core = Core {
             tx: Transactions::new(cfg.timers),
@@ -124,17 +164,16 @@ impl Endpoint {
             by_addr: HashMap::new(),
             replies: HashMap::new(),
             events,
-            in_tx,
-            conn_ids,
-            stats: stats.clone(),
+            streams,
             guard: guard.clone(),
         };
         tokio::spawn(core.run(cmd_rx, in_rx));
-        tracing::info!(udp = ?udp_addrs, tcp = ?tcp_addrs, "SIP listening");
+        tracing::info!(udp = ?udp_addrs, tcp = ?tcp_addrs, tls = ?tls_addrs, "SIP listening");
         Ok(Endpoint {
             cmd: cmd_tx,
             udp_addrs: Arc::new(udp_addrs),
             tcp_addrs: Arc::new(tcp_addrs),
+            tls_addrs: Arc::new(tls_addrs),
             stats,
             guard,
         })
@@ -162,6 +201,7 @@ impl Endpoint {
         match transport {
             Transport::Udp => self.udp_addrs.first().copied(),
             Transport::Tcp => self.tcp_addrs.first().copied(),
+            Transport::Tls => self.tls_addrs.first().copied(),
         }
     }
 }
@@ -249,7 +289,7 @@ impl PeerIp for Peer {
 
 /// Parse one message; requests get their Via stamped. Unreadable requests
 /// get a stateless 400/501 through `reply`.
-fn ingest(
+pub(crate) fn ingest(
     data: &[u8],
     from: Peer,
     stats: &EndpointStats,
@@ -328,126 +368,14 @@ async fn udp_recv(
     }
 }
 
-async fn tcp_accept(
-    listener: TcpListener,
-    in_tx: mpsc::UnboundedSender<Inbound>,
-    ids: Arc<AtomicU64>,
-    stats: Arc<EndpointStats>,
-    guard: Arc<Guard>,
-) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, addr)) => {
-                let id = ids.fetch_add(1, Ordering::Relaxed);
-                let (in_tx, stats, guard) = (in_tx.clone(), stats.clone(), guard.clone());
-                tokio::spawn(tcp_conn(stream, addr, id, in_tx, stats, guard));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "TCP accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-/// One TCP connection: frames messages by Content-Length, writes what the
-/// core queues for it.
-async fn tcp_conn(
-    stream: TcpStream,
-    addr: SocketAddr,
-    id: u64,
-    in_tx: mpsc::UnboundedSender<Inbound>,
-    stats: Arc<EndpointStats>,
-    guard: Arc<Guard>,
-) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
-    if in_tx
-        .send(Inbound::Connected(id, addr, out_tx.clone()))
-        .is_err()
-    {
-        return;
-    }
-    let writer = tokio::spawn(async move {
-        while let Some(data) = out_rx.recv().await {
-            if wr.write_all(&data).await.is_err() {
-                break;
-            }
-        }
-    });
-    let peer = Peer {
-        transport: Transport::Tcp,
-        addr,
-        conn: Some(id),
-    };
-    let mut buf = BytesMut::with_capacity(8192);
-    'read: loop {
-        // Requests past the guard's hard bound: leave the rest in the
-        // socket (TCP senders wait; they do not retransmit).
-        while guard.pause_reading() {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        match rd.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        loop {
-            match parse::frame_len(&buf) {
-                Ok(Some(len)) => {
-                    let frame = buf.split_to(len);
-                    if frame.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                        continue;
-                    }
-                    match ingest(&frame, peer, &stats) {
-                        Ok((msg, ess)) => match guard.admit(msg, ess, peer) {
-                            Admit::Queue(msg) => {
-                                let _ = in_tx.send(Inbound::Message(msg, peer));
-                            }
-                            Admit::Refuse(reply, _) => {
-                                let _ = out_tx.send(reply);
-                            }
-                            Admit::Drop => {}
-                        },
-                        Err(Some(reply)) => {
-                            let _ = out_tx.send(reply);
-                        }
-                        Err(None) => {}
-                    }
-                }
-                Ok(None) => {
-                    if buf.len() > 256 * 1024 {
-                        tracing::warn!(peer = %addr, "TCP message over 256 KiB; closing");
-                        break 'read;
-                    }
-                    break;
-                }
-                Err(e) => {
-                    // The stream cannot be re-synchronised: answer if we can, close.
-                    tracing::warn!(peer = %addr, error = %e, "bad TCP framing; closing");
-                    if let Some((_, reply)) = parse::reject_unparsable(&buf, &e) {
-                        let _ = out_tx.send(Bytes::from(reply));
-                    }
-                    break 'read;
-                }
-            }
-        }
-    }
-    let _ = in_tx.send(Inbound::Closed(id));
-    drop(out_tx);
-    let _ = writer.await;
-}
-
 struct Core {
     tx: Transactions,
     udp: Vec<Arc<UdpSocket>>,
     conns: HashMap<u64, mpsc::UnboundedSender<Bytes>>,
-    by_addr: HashMap<SocketAddr, u64>,
+    by_addr: HashMap<(Transport, SocketAddr), u64>,
     replies: HashMap<ClientTxId, Replies>,
     events: mpsc::UnboundedSender<SipEvent>,
-    in_tx: mpsc::UnboundedSender<Inbound>,
-    conn_ids: Arc<AtomicU64>,
-    stats: Arc<EndpointStats>,
+    streams: Arc<Streams>,
     guard: Arc<Guard>,
 }
 
@@ -490,9 +418,9 @@ impl Core {
                     tracing::debug!(error = %e, "message dropped by transaction layer");
                 }
             }
-            Inbound::Connected(id, addr, sender) => {
+            Inbound::Connected(id, transport, addr, sender) => {
                 self.conns.insert(id, sender);
-                self.by_addr.insert(addr, id);
+                self.by_addr.insert((transport, addr), id);
             }
             Inbound::Closed(id) => {
                 self.conns.remove(&id);
@@ -554,7 +482,7 @@ impl Core {
     }
 
     async fn transmit(&mut self, to: Peer, data: Bytes) {
-        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.streams.stats.sent.fetch_add(1, Ordering::Relaxed);
         match to.transport {
             Transport::Udp => {
                 let Some(sock) = self.udp.first() else { return };
@@ -562,7 +490,7 @@ impl Core {
                     tracing::debug!(peer = %to.addr, error = %e, "UDP send failed");
                 }
             }
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 let live = to
                     .conn
                     .and_then(|c| self.conns.get(&c))
@@ -571,39 +499,32 @@ impl Core {
                     Some(sender) => {
                         let _ = sender.send(data);
                     }
-                    None => self.connect_and_send(to.addr, data),
+                    None => self.connect_and_send(to, data),
                 }
             }
         }
     }
 
-    /// No live connection to that peer: reuse one to the same address, else
-    /// open one (RFC 3261 18.2.2: a response whose connection closed is sent
-    /// on a new connection to the same address).
-    fn connect_and_send(&mut self, addr: SocketAddr, data: Bytes) {
+    /// No live connection to that peer: reuse one to the same address and
+    /// transport (RFC 5923 style), else open one (RFC 3261 18.2.2: a
+    /// response whose connection closed is sent on a new connection to
+    /// the same address).
+    fn connect_and_send(&mut self, to: Peer, data: Bytes) {
         if let Some(sender) = self
             .by_addr
-            .get(&addr)
+            .get(&(to.transport, to.addr))
             .and_then(|id| self.conns.get(id))
             .filter(|s| !s.is_closed())
         {
             let _ = sender.send(data);
             return;
         }
-        let in_tx = self.in_tx.clone();
-        let id = self.conn_ids.fetch_add(1, Ordering::Relaxed);
-        let stats = self.stats.clone();
-        let guard = self.guard.clone();
-        tokio::spawn(async move {
-            match TcpStream::connect(addr).await {
-                Ok(mut stream) => {
-                    if stream.write_all(&data).await.is_ok() {
-                        tcp_conn(stream, addr, id, in_tx, stats, guard).await;
-                    }
-                }
-                Err(e) => tracing::warn!(peer = %addr, error = %e, "TCP connect failed"),
-            }
-        });
+        if !self.streams.can_open(to.transport) {
+            tracing::warn!(peer = %to.addr, transport = to.transport.as_str(),
+                "no connection to the peer and none can be opened; message dropped");
+            return;
+        }
+        stream::open(&self.streams, to, data);
     }
 }
 

@@ -1,5 +1,6 @@
 //! SIP for softswitch: the rsip shim, a sans-IO transaction layer, dialogs,
-//! digest auth and its failure limits, and the tokio transport edge (UDP and TCP) that drives them.
+//! digest auth and its failure limits, and the tokio transport edge (UDP,
+//! TCP and TLS) that drives them.
 
 pub mod auth;
 pub mod dialog;
@@ -7,7 +8,9 @@ pub mod endpoint;
 pub mod guard;
 pub mod message;
 pub mod parse;
+pub mod stream;
 pub mod throttle;
+pub mod tls;
 pub mod transaction;
 
 pub use dialog::{
@@ -17,6 +20,7 @@ pub use endpoint::{Endpoint, EndpointConfig, SipEvent};
 pub use message::Essentials;
 pub use parse::{parse, split_list as parse_list, ParseError};
 pub use rsip;
+pub use stream::StreamLimits;
 pub use transaction::{
     cancel_for, ClientTxId, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
 };

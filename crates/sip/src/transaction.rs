@@ -16,8 +16,12 @@ use crate::message::{self, Essentials};
 /// Transport a message came in on / goes out on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
+    /// UDP.
     Udp,
+    /// TCP.
     Tcp,
+    /// TLS over TCP (`sips:` or `transport=tls`).
+    Tls,
 }
 
 impl Transport {
@@ -29,6 +33,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }

@@ -63,6 +63,22 @@ pub struct SipConfig {
     pub udp: Vec<SocketAddr>,
     #[serde(default)]
     pub tcp: Vec<SocketAddr>,
+    /// SIP over TLS listeners (TLS 1.2 and 1.3 only).
+    #[serde(default)]
+    pub tls: Vec<SocketAddr>,
+    /// Their certificate chain and key (PEM); neither: a self-signed
+    /// certificate made in <data>/tls/ at first start, with a warning.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
+    /// Authorities trusted, beyond the system's, for TLS connections we
+    /// open (calls out, requests to phones whose connection closed).
+    #[serde(default)]
+    pub tls_ca_files: Vec<PathBuf>,
+    /// TCP and TLS connections at once from one source address.
+    #[serde(default = "default_max_connections_per_source")]
+    pub max_connections_per_source: u32,
     /// Digest realm for trunks with credentials.
     #[serde(default = "default_realm")]
     pub realm: String,
@@ -344,6 +360,9 @@ fn default_max_calls() -> usize {
 fn default_retry_after() -> u32 {
     5
 }
+fn default_max_connections_per_source() -> u32 {
+    sip::StreamLimits::default().per_source
+}
 fn default_max_backlog() -> usize {
     5_000
 }
@@ -565,10 +584,22 @@ impl Config {
 
     fn validate(&self, text: &str) -> Result<()> {
         let o = &self.origin;
-        if self.sip.udp.is_empty() && self.sip.tcp.is_empty() {
+        if self.sip.udp.is_empty() && self.sip.tcp.is_empty() && self.sip.tls.is_empty() {
             bail!(
-                "{o}:{}: [sip] needs at least one `udp` or `tcp` address",
+                "{o}:{}: [sip] needs at least one `udp`, `tcp` or `tls` address",
                 line_of_key(text, "[sip]").max(1)
+            );
+        }
+        if self.sip.tls_cert_file.is_some() != self.sip.tls_key_file.is_some() {
+            bail!(
+                "{o}:{}: [sip] tls_cert_file and tls_key_file go together (both PEM files), or neither for a self-signed certificate",
+                line_of_key(text, "tls_cert_file").max(line_of_key(text, "tls_key_file"))
+            );
+        }
+        if self.sip.max_connections_per_source == 0 {
+            bail!(
+                "{o}:{}: [sip] max_connections_per_source must be 1 or more",
+                line_of_key(text, "max_connections_per_source")
             );
         }
         if self.media.port_max <= self.media.port_min + 2 {

@@ -10,6 +10,7 @@ mod config;
 mod ha1_cmd;
 mod run;
 mod secrets;
+mod sip_tls;
 mod sla_cmd;
 mod strategies;
 

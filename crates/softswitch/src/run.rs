@@ -94,10 +94,18 @@ async fn serve(cfg: Config) -> Result<()> {
     // record: bounded, the guard never waits (beyond, they are counted).
     let (shed_tx, shed_rx) = tokio::sync::mpsc::channel(SHED_RECORDS);
     let t1 = Duration::from_millis(cfg.sip.t1_ms);
+    let sip_tls = crate::sip_tls::load(&cfg)?;
     let endpoint = Endpoint::start(
         EndpointConfig {
             udp: cfg.sip.udp.clone(),
             tcp: cfg.sip.tcp.clone(),
+            tls: cfg.sip.tls.clone(),
+            tls_server: sip_tls.server.clone(),
+            tls_client: Some(sip_tls.client.clone()),
+            limits: sip::StreamLimits {
+                per_source: cfg.sip.max_connections_per_source,
+                ..sip::StreamLimits::default()
+            },
             timers: TimerConfig {
                 t1,
                 ..TimerConfig::default()
@@ -203,9 +211,10 @@ async fn serve(cfg: Config) -> Result<()> {
     .await?;
     // Machine-readable: tests and scripts wait for this line.
     println!(
-        "READY sip_udp={} sip_tcp={} rtp={}-{} cdr={} admin={} admin_url={}://{}",
+        "READY sip_udp={} sip_tcp={} sip_tls={} rtp={}-{} cdr={} admin={} admin_url={}://{}",
         join(&endpoint.udp_addrs),
         join(&endpoint.tcp_addrs),
+        join(&endpoint.tls_addrs),
         cfg.media.port_min,
         cfg.media.port_max,
         cdr_dir.display(),
@@ -223,6 +232,9 @@ async fn serve(cfg: Config) -> Result<()> {
             _ = hup.recv() => {
                 let _ = reload_flows(&cfg, &script, "SIGHUP");
                 admin.reload_tls();
+                if let Some(live) = &sip_tls.server {
+                    crate::sip_tls::reload(live);
+                }
             }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break }

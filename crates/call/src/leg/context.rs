@@ -41,6 +41,7 @@ impl CallContext {
         let transport_param = match transport {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
         };
         (local, format!("sip:softswitch@{local}{transport_param}"))
     }

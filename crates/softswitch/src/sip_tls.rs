@@ -1,0 +1,70 @@
+//! The SIP endpoint's TLS settings from `[sip]`: the listeners' certificate
+//! (files, or a self-signed one made in <data>/tls/ at first start, with a
+//! warning) and the authorities trusted for connections we open.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use sip::tls::{LiveTls, TlsFiles};
+
+use crate::config::Config;
+
+/// What the endpoint needs for TLS: the live server certificate when
+/// there are TLS listeners, and the client trust.
+pub struct SipTls {
+    /// Our certificate, reloaded on SIGHUP.
+    pub server: Option<LiveTls>,
+    /// Trust for connections we open.
+    pub client: Arc<rustls::ClientConfig>,
+}
+
+/// Load or make the certificate and read the trusted authorities.
+pub fn load(cfg: &Config) -> Result<SipTls> {
+    let o = &cfg.origin;
+    let client = sip::tls::client_config(&cfg.sip.tls_ca_files)
+        .map_err(|e| anyhow::anyhow!("{o}: [sip] tls_ca_files: {e}"))?;
+    if cfg.sip.tls.is_empty() {
+        return Ok(SipTls {
+            server: None,
+            client,
+        });
+    }
+    let files = match (&cfg.sip.tls_cert_file, &cfg.sip.tls_key_file) {
+        (Some(cert), Some(key)) => TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => {
+            let dir = cfg.data.dir.join("tls");
+            let mut names = vec!["localhost".to_string()];
+            names.extend(cfg.sip.tls.iter().map(|a| a.ip().to_string()));
+            names.push(cfg.media.ip.to_string());
+            names.dedup();
+            let (files, made) = sip::tls::self_signed(&dir, "sip", &names)
+                .map_err(|e| anyhow::anyhow!("SIP over TLS: {e}"))?;
+            if made {
+                tracing::warn!(cert = %files.cert.display(), "SIP over TLS: self-signed certificate generated; trunks and phones will not trust it: set [sip] tls_cert_file and tls_key_file");
+            } else {
+                tracing::warn!(cert = %files.cert.display(), "SIP over TLS uses the self-signed certificate of the data directory: set [sip] tls_cert_file and tls_key_file");
+            }
+            files
+        }
+    };
+    let live = LiveTls::load(files).map_err(|e| anyhow::anyhow!("{o}: SIP over TLS: {e}"))?;
+    Ok(SipTls {
+        server: Some(live),
+        client,
+    })
+}
+
+/// Read the certificate files again (SIGHUP); the old one stays on error.
+pub fn reload(live: &LiveTls) {
+    match live.reload() {
+        Ok(()) => {
+            tracing::info!(cert = %live.files().cert.display(), "SIP over TLS certificate reloaded")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "SIP over TLS certificate not reloaded; the old one stays")
+        }
+    }
+}

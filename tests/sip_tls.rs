@@ -1,0 +1,265 @@
+//! SIP over TLS end to end: a call over TLS with `sips:` and
+//! `transport=tls` answered normally, TLS 1.0/1.1 refused and 1.2/1.3
+//! taken (checked with `openssl s_client`), the certificate swapped on
+//! SIGHUP, a failing peer logged once, and the per-source connection cap.
+
+mod support;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const T: Duration = Duration::from_secs(5);
+
+fn tls_server(extra: &str) -> Server {
+    Server::start_with(Options {
+        sip_extra: format!("tls = [\"127.0.0.1:0\"]\n{extra}"),
+        ..Options::default()
+    })
+}
+
+fn self_signed_cert(srv: &Server) -> PathBuf {
+    srv.dir.join("var/tls/sip-cert.pem")
+}
+
+/// `openssl s_client` against `addr` with one protocol flag; its output.
+fn s_client(addr: std::net::SocketAddr, flag: &str) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &addr.to_string(), flag])
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl (Debian package openssl)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_call_over_tls_is_answered_and_ended_with_tls_contacts() {
+    let srv = tls_server("");
+    let tls = srv.tls.expect("READY names sip_tls");
+    let mut ua = Ua::tls(tls, &self_signed_cert(&srv));
+    let mut call = ua.invite("3422", &Offer::default());
+    let ok = ua.answer(&mut call, T);
+    let contact = header(&ok, "Contact").unwrap();
+    assert!(contact.contains("transport=tls"), "{contact}");
+    assert!(
+        contact.contains(&format!(":{}", tls.port())),
+        "Contact names the TLS listener: {contact}"
+    );
+    assert!(
+        !call.collect_rtp(Duration::from_millis(400)).is_empty(),
+        "the call's media flows as for any call"
+    );
+    let r = ua.request(&mut call, "BYE", "", "");
+    assert_eq!(status(&r), Some(200), "{r}");
+    let rec = wait_record(&srv, &call.call_id);
+    assert_eq!(rec["flow"], "demo", "{rec}");
+
+    // A sips: Request-URI on the same connection reaches the same DID.
+    let local = ua.local;
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sdp = Offer::default().sdp(rtp.local_addr().unwrap().port());
+    let invite = format!(
+        "INVITE sips:3422@{tls} SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bKsips1\r\nMax-Forwards: 70\r\nFrom: <sips:0612345678@127.0.0.1>;tag=s1\r\nTo: <sips:3422@{tls}>\r\nCall-ID: sips-1@test\r\nCSeq: 1 INVITE\r\nContact: <sips:test@{local}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    ua.send(&invite);
+    let ok = ua.final_response(T);
+    assert_eq!(status(&ok), Some(200), "{ok}");
+    let to = header(&ok, "To").unwrap().to_string();
+    ua.send(&format!(
+        "ACK sips:3422@{tls} SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bKsips2\r\nMax-Forwards: 70\r\nFrom: <sips:0612345678@127.0.0.1>;tag=s1\r\nTo: {to}\r\nCall-ID: sips-1@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    ));
+    ua.send(&format!(
+        "BYE sips:3422@{tls} SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bKsips3\r\nMax-Forwards: 70\r\nFrom: <sips:0612345678@127.0.0.1>;tag=s1\r\nTo: {to}\r\nCall-ID: sips-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    ));
+    let bye_ok = ua
+        .recv_until(T, |m| header(m, "CSeq") == Some("2 BYE"))
+        .expect("200 to BYE");
+    assert_eq!(status(&bye_ok), Some(200), "{bye_ok}");
+    let rec = wait_record(&srv, "sips-1@test");
+    assert_eq!(rec["did"], "3422", "{rec}");
+}
+
+fn wait_record(srv: &Server, call_id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(r) = srv
+            .records()
+            .into_iter()
+            .find(|r| r["sip_call_id"] == call_id)
+        {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no record for {call_id}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn only_tls_1_2_and_1_3_are_spoken() {
+    let srv = tls_server("");
+    let tls = srv.tls.unwrap();
+    for flag in ["-tls1", "-tls1_1"] {
+        let (ok, text) = s_client(tls, flag);
+        assert!(!ok, "{flag} must be refused:\n{text}");
+    }
+    let (ok, text) = s_client(tls, "-tls1_2");
+    assert!(ok, "{text}");
+    assert!(text.contains("TLSv1.2"), "{text}");
+    let (ok, text) = s_client(tls, "-tls1_3");
+    assert!(ok, "{text}");
+    assert!(text.contains("TLSv1.3"), "{text}");
+    // Our own client: a TLS 1.2-only connection works too.
+    let cfg = tls_client(&self_signed_cert(&srv), &[&rustls::version::TLS12]);
+    let (tls_conn, _) = tls_connect(tls, cfg).expect("TLS 1.2 handshake");
+    assert_eq!(
+        tls_conn.conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+}
+
+/// A certificate for 127.0.0.1 made by openssl into `dir`.
+fn openssl_cert(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (cert, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={stem}")])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    (cert, key)
+}
+
+fn peer_cert_der(tls: std::net::SocketAddr, ca: &Path) -> Vec<u8> {
+    let cfg = tls_client(ca, &[&rustls::version::TLS13]);
+    let (conn, _) = tls_connect(tls, cfg).expect("handshake");
+    conn.conn.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[test]
+fn certificate_files_are_read_again_on_sighup_and_a_bad_peer_is_logged_once() {
+    let dir = std::env::temp_dir().join(format!("sip-tls-certs-{}", std::process::id()));
+    let (cert, key) = openssl_cert(&dir, "first");
+    let srv = tls_server(&format!(
+        "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+        cert.display(),
+        key.display()
+    ));
+    let tls = srv.tls.unwrap();
+    let first = peer_cert_der(tls, &cert);
+    assert!(srv.log_text().contains("SIP listening"));
+
+    // New files in place, SIGHUP: new connections get the new certificate.
+    let (cert2, key2) = openssl_cert(&dir, "second");
+    std::fs::copy(&cert2, &cert).unwrap();
+    std::fs::copy(&key2, &key).unwrap();
+    let st = Command::new("kill")
+        .args(["-HUP", &srv.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = Instant::now() + T;
+    while !srv.log_text().contains("SIP over TLS certificate reloaded") {
+        assert!(Instant::now() < deadline, "{}", srv.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = peer_cert_der(tls, &cert);
+    assert_ne!(first, second, "the reloaded certificate is served");
+
+    // Plain text to the TLS port, three times: one warning, three failures.
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(tls).unwrap();
+        std::io::Write::write_all(
+            &mut s,
+            b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        let mut buf = [0u8; 256];
+        // rustls answers garbage with an alert (or closes); then EOF.
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let log = srv.log_text();
+    assert_eq!(
+        log.matches("TLS handshake failed (logged once per address)")
+            .count(),
+        1,
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn connections_past_the_per_source_cap_are_closed_at_once() {
+    let srv = tls_server("max_connections_per_source = 3\n");
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(srv.tcp).unwrap())
+        .collect();
+    // Let the server take the three before the fourth comes.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = TcpStream::connect(srv.tcp).unwrap();
+    fourth.set_read_timeout(Some(T)).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(fourth.read(&mut buf), Ok(0) | Err(_)),
+        "the fourth connection is closed"
+    );
+    // The three held ones still serve (OPTIONS over the first).
+    let mut ua_conn = held.remove(0);
+    let local = ua_conn.local_addr().unwrap();
+    let options = format!(
+        "OPTIONS sip:{tcp} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKcap\r\nMax-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:{tcp}>\r\nCall-ID: cap@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        tcp = srv.tcp
+    );
+    std::io::Write::write_all(&mut ua_conn, options.as_bytes()).unwrap();
+    ua_conn.set_read_timeout(Some(T)).unwrap();
+    let mut got = [0u8; 2048];
+    let n = ua_conn.read(&mut got).unwrap();
+    let text = String::from_utf8_lossy(&got[..n]);
+    assert_eq!(status(&text), Some(200), "{text}");
+    // Closing one frees a place (the two others stay open).
+    drop(ua_conn);
+    assert_eq!(held.len(), 2);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = Ua::tcp(srv.tcp);
+    let again_local = again.local;
+    again.send(&options.replace(&local.to_string(), &again_local.to_string()));
+    let r = again.recv(T).expect("a new connection is served");
+    assert_eq!(status(&r), Some(200), "{r}");
+    let log = srv.log_text();
+    assert_eq!(
+        log.matches("too many SIP connections from one address")
+            .count(),
+        1,
+        "{log}"
+    );
+}
