@@ -78,13 +78,10 @@ fn node_talking(
 
 #[test]
 fn sign_in_totp_tokens_and_sso_in_chromium() {
-    let port = support::idp::free_port();
-    let idp = support::idp::Idp::start(&format!("http://127.0.0.1:{port}/sso/callback"));
-    let _srv = Server::start_with(Options {
-        admin_port: port,
-        extra_config: idp.config(port, r#"{ "softswitch-supervisors" = "supervisor" }"#),
-        ..Options::default()
-    });
+    let (_idp, _srv, port) = support::idp::sso_server(
+        r#"{ "softswitch-supervisors" = "supervisor" }"#,
+        Options::default(),
+    );
     let out = node(
         "identity.mjs",
         &[

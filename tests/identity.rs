@@ -593,16 +593,10 @@ fn accounts_over_the_api_disable_and_reset() {
 
 #[test]
 fn sso_through_an_openid_provider_maps_groups_to_roles() {
-    let port = support::idp::free_port();
-    let idp = support::idp::Idp::start(&format!("http://127.0.0.1:{port}/sso/callback"));
-    let srv = Server::start_with(Options {
-        admin_port: port,
-        extra_config: idp.config(
-            port,
-            r#"{ "softswitch-supervisors" = "supervisor", "softswitch-admins" = "admin" }"#,
-        ),
-        ..Options::default()
-    });
+    let (idp, srv, _) = support::idp::sso_server(
+        r#"{ "softswitch-supervisors" = "supervisor", "softswitch-admins" = "admin" }"#,
+        Options::default(),
+    );
     // Discovery runs in the background at start: wait for the button.
     let b = Browser::new(&srv);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

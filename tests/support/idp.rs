@@ -75,6 +75,29 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A provider and a server whose admin listener is on the port the
+/// provider's redirect URI names, with `roles` as the group mapping.
+/// `free_port` cannot hold the port it finds: when another listener took
+/// it before softswitch bound it, both start again on a new one.
+pub fn sso_server(roles: &str, o: super::Options) -> (Idp, super::Server, u16) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = free_port();
+        let idp = Idp::start(&format!("http://127.0.0.1:{port}/sso/callback"));
+        let opts = super::Options {
+            admin_port: port,
+            extra_config: idp.config(port, roles),
+            ..o.clone()
+        };
+        match super::Server::try_start(opts) {
+            Ok(srv) => return (idp, srv, port),
+            Err(log) if log.contains("Address already in use") => last = log,
+            Err(log) => panic!("softswitch did not get ready:\n{log}"),
+        }
+    }
+    panic!("no free admin port in 5 tries:\n{last}")
+}
+
 /// Sign in through the provider as `user`: from `/sso/login` to the last
 /// answer of softswitch's callback.
 pub fn sso_sign_in(b: &Browser, idp: &Idp, user: &str, password: &str) -> Answer {
