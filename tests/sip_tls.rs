@@ -60,7 +60,7 @@ fn a_call_over_tls_is_answered_and_ended_with_tls_contacts() {
     );
     let r = ua.request(&mut call, "BYE", "", "");
     assert_eq!(status(&r), Some(200), "{r}");
-    let rec = wait_record(&srv, &call.call_id);
+    let rec = srv.record(&call.call_id);
     assert_eq!(rec["flow"], "demo", "{rec}");
 
     // A sips: Request-URI on the same connection reaches the same DID.
@@ -85,23 +85,8 @@ fn a_call_over_tls_is_answered_and_ended_with_tls_contacts() {
         .recv_until(T, |m| header(m, "CSeq") == Some("2 BYE"))
         .expect("200 to BYE");
     assert_eq!(status(&bye_ok), Some(200), "{bye_ok}");
-    let rec = wait_record(&srv, "sips-1@test");
+    let rec = srv.record("sips-1@test");
     assert_eq!(rec["did"], "3422", "{rec}");
-}
-
-fn wait_record(srv: &Server, call_id: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(r) = srv
-            .records()
-            .into_iter()
-            .find(|r| r["sip_call_id"] == call_id)
-        {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "no record for {call_id}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

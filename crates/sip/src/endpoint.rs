@@ -165,7 +165,6 @@ impl Endpoint {
             replies: HashMap::new(),
             events,
             streams,
-            guard: guard.clone(),
         };
         tokio::spawn(core.run(cmd_rx, in_rx));
         tracing::info!(udp = ?udp_addrs, tcp = ?tcp_addrs, tls = ?tls_addrs, "SIP listening");
@@ -376,7 +375,6 @@ struct Core {
     replies: HashMap<ClientTxId, Replies>,
     events: mpsc::UnboundedSender<SipEvent>,
     streams: Arc<Streams>,
-    guard: Arc<Guard>,
 }
 
 impl Core {
@@ -409,7 +407,9 @@ impl Core {
     fn inbound(&mut self, inbound: Inbound) {
         match inbound {
             Inbound::Message(msg, from) => {
-                self.guard.taken(matches!(msg, SipMessage::Response(_)));
+                self.streams
+                    .guard
+                    .taken(matches!(msg, SipMessage::Response(_)));
                 let from = match &msg {
                     SipMessage::Request(req) => response_peer(req, from),
                     SipMessage::Response(_) => from,
@@ -517,11 +517,6 @@ impl Core {
             .filter(|s| !s.is_closed())
         {
             let _ = sender.send(data);
-            return;
-        }
-        if !self.streams.can_open(to.transport) {
-            tracing::warn!(peer = %to.addr, transport = to.transport.as_str(),
-                "no connection to the peer and none can be opened; message dropped");
             return;
         }
         stream::open(&self.streams, to, data);

@@ -146,12 +146,23 @@ impl Streams {
         }
     }
 
-    /// Whether connections can be opened out over `transport`.
-    pub(crate) fn can_open(&self, transport: Transport) -> bool {
-        match transport {
-            Transport::Udp => false,
-            Transport::Tcp => true,
-            Transport::Tls => self.tls_client.is_some(),
+    /// A TLS handshake under the deadline; a failure is counted and
+    /// logged (once per address), and gives `None`.
+    async fn handshake<T, E: std::fmt::Display>(
+        &self,
+        addr: SocketAddr,
+        shake: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(self.limits.handshake, shake).await {
+            Ok(Ok(tls)) => Some(tls),
+            Ok(Err(e)) => {
+                self.handshake_failed(addr, &e);
+                None
+            }
+            Err(_) => {
+                self.handshake_failed(addr, &"no handshake in time");
+                None
+            }
         }
     }
 }
@@ -177,13 +188,8 @@ pub(crate) async fn accept(streams: Arc<Streams>, listener: TcpListener, transpo
             match (transport, &streams.tls_server) {
                 (Transport::Tls, Some(live)) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(live.current());
-                    match tokio::time::timeout(streams.limits.handshake, acceptor.accept(tcp)).await
-                    {
-                        Ok(Ok(tls)) => {
-                            serve(&streams, tls, addr, Transport::Tls, id, None, slot).await
-                        }
-                        Ok(Err(e)) => streams.handshake_failed(addr, &e),
-                        Err(_) => streams.handshake_failed(addr, &"no handshake in time"),
+                    if let Some(tls) = streams.handshake(addr, acceptor.accept(tcp)).await {
+                        serve(&streams, tls, addr, Transport::Tls, id, None, slot).await
                     }
                 }
                 _ => serve(&streams, tcp, addr, Transport::Tcp, id, None, slot).await,
@@ -193,8 +199,18 @@ pub(crate) async fn accept(streams: Arc<Streams>, listener: TcpListener, transpo
 }
 
 /// Open a connection to `to` and send `first` on it; it then serves like
-/// an accepted one (responses to our requests come back on it).
+/// an accepted one (responses to our requests come back on it). A TLS
+/// peer with no TLS client settings, or a UDP one, gets nothing.
 pub(crate) fn open(streams: &Arc<Streams>, to: Peer, first: Bytes) {
+    let tls = match (to.transport, &streams.tls_client) {
+        (Transport::Tcp, _) => None,
+        (Transport::Tls, Some(cfg)) => Some(cfg.clone()),
+        (transport, _) => {
+            tracing::warn!(peer = %to.addr, transport = transport.as_str(),
+                "no connection to the peer and none can be opened; message dropped");
+            return;
+        }
+    };
     let streams = streams.clone();
     tokio::spawn(async move {
         let addr = to.addr;
@@ -215,26 +231,17 @@ pub(crate) fn open(streams: &Arc<Streams>, to: Peer, first: Bytes) {
         };
         let _ = tcp.set_nodelay(true);
         let id = streams.ids.fetch_add(1, Ordering::Relaxed);
-        match (to.transport, &streams.tls_client) {
-            (Transport::Tls, Some(cfg)) => {
+        match tls {
+            Some(cfg) => {
                 // The peer is known by its address: its certificate must
                 // name that address (an IP subject alternative name).
                 let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-                let connector = tokio_rustls::TlsConnector::from(cfg.clone());
-                match tokio::time::timeout(streams.limits.handshake, connector.connect(name, tcp))
-                    .await
-                {
-                    Ok(Ok(tls)) => {
-                        serve(&streams, tls, addr, Transport::Tls, id, Some(first), slot).await
-                    }
-                    Ok(Err(e)) => streams.handshake_failed(addr, &e),
-                    Err(_) => streams.handshake_failed(addr, &"no handshake in time"),
+                let connector = tokio_rustls::TlsConnector::from(cfg);
+                if let Some(tls) = streams.handshake(addr, connector.connect(name, tcp)).await {
+                    serve(&streams, tls, addr, Transport::Tls, id, Some(first), slot).await
                 }
             }
-            (Transport::Tls, None) => {
-                tracing::warn!(peer = %addr, "no TLS client settings; request not sent")
-            }
-            _ => serve(&streams, tcp, addr, Transport::Tcp, id, Some(first), slot).await,
+            None => serve(&streams, tcp, addr, Transport::Tcp, id, Some(first), slot).await,
         }
     });
 }

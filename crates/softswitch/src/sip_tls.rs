@@ -37,9 +37,12 @@ pub fn load(cfg: &Config) -> Result<SipTls> {
         _ => {
             let dir = cfg.data.dir.join("tls");
             let mut names = vec!["localhost".to_string()];
-            names.extend(cfg.sip.tls.iter().map(|a| a.ip().to_string()));
-            names.push(cfg.media.ip.to_string());
-            names.dedup();
+            let ips = cfg.sip.tls.iter().map(|a| a.ip()).chain([cfg.media.ip]);
+            for ip in ips.map(|ip| ip.to_string()) {
+                if !names.contains(&ip) {
+                    names.push(ip);
+                }
+            }
             let (files, made) = sip::tls::self_signed(&dir, "sip", &names)
                 .map_err(|e| anyhow::anyhow!("SIP over TLS: {e}"))?;
             if made {
