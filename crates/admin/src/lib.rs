@@ -4,7 +4,7 @@
 //! route needs a permission its role has (one table, `access.rs`); every
 //! change and every read of personal data goes to the audit log under the
 //! authenticated account.
-
+#![warn(missing_docs)]
 // Helpers return the HTTP answer to send as their error (`Result<_,
 // Response>`): a response is large, but it is made once per request on the
 // failing path, where boxing it would only add an allocation.
@@ -16,14 +16,14 @@ mod acd_routes;
 mod audit_routes;
 mod cdr_routes;
 mod file0_routes;
-pub mod flow_edit;
+mod flow_edit;
 mod flow_routes;
 mod headers;
 pub mod live;
 mod metrics;
 mod openapi;
 mod pages;
-pub mod principal;
+mod principal;
 mod prompt_routes;
 mod recording_routes;
 mod routes;

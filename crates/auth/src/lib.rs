@@ -9,15 +9,16 @@
 //! the log's lines chain by hash so that a changed past shows.
 //! Time is always an argument, so that expiry and locks are tested on a
 //! fake clock.
+#![warn(missing_docs)]
 
-pub mod account;
+mod account;
 pub mod audit;
 mod credentials;
-pub mod login;
+mod login;
 pub mod oidc;
-pub mod password;
-pub mod role;
-pub mod session;
+mod password;
+mod role;
+mod session;
 pub mod store;
 pub mod token;
 pub mod totp;

@@ -1,18 +1,19 @@
 //! Call control for softswitch: trunks and admission, the call registry, the
 //! inbound call leg (B2BUA UAS side) and the handle scripts drive it with.
+#![warn(missing_docs)]
 
 pub mod acd;
-pub mod dialer;
-pub mod digest;
-pub mod handle;
-pub mod leg;
-pub mod manager;
+mod dialer;
+mod digest;
+mod handle;
+mod leg;
+mod manager;
 mod offer;
-pub mod rate;
+mod rate;
 pub mod registrar;
-pub mod registry;
-pub mod shed;
-pub mod trunk;
+mod registry;
+mod shed;
+mod trunk;
 
 pub use dialer::{Destination, DialError, Dialer, Outbound};
 pub use digest::SipAuth;

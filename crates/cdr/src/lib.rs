@@ -1,11 +1,12 @@
 //! Call detail records: events from the call layer, folded into one record
 //! per call and appended to a durable JSONL journal.
+#![warn(missing_docs)]
 
 pub mod agents;
-pub mod event;
+mod event;
 mod eventlog;
 pub mod export;
-pub mod journal;
+mod journal;
 mod jsonl;
 pub mod push;
 pub mod record;

@@ -1,14 +1,15 @@
 //! IVR: call flows written in TOML (`ivr-flows/`), validated at load with
 //! `file:line` errors, interpreted over a call handle; opening hours and
 //! French public holidays.
+#![warn(missing_docs)]
 
-pub mod file0;
-pub mod flow;
+mod file0;
+mod flow;
 pub mod node;
 mod prompt_files;
-pub mod prompts;
-pub mod run;
-pub mod schedule;
+mod prompts;
+mod run;
+mod schedule;
 pub mod script;
 
 pub use file0::{Activation, File0, Mode};

@@ -3,7 +3,7 @@
 
 #![warn(missing_docs)]
 
-pub mod bridge;
+mod bridge;
 pub mod clean;
 pub mod codec;
 pub mod dtmf;
@@ -11,9 +11,9 @@ pub mod engine;
 pub mod g711;
 pub mod load;
 pub mod mmsg;
-pub mod pacer;
-pub mod peer;
-pub mod ports;
+mod pacer;
+mod peer;
+mod ports;
 pub mod priority;
 pub mod prompt;
 pub mod record;

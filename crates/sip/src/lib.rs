@@ -1,14 +1,15 @@
 //! SIP for softswitch: the rsip shim, a sans-IO transaction layer, dialogs,
 //! digest auth and its failure limits, and the tokio transport edge (UDP,
 //! TCP and TLS) that drives them.
+#![warn(missing_docs)]
 
 pub mod auth;
-pub mod dialog;
+mod dialog;
 pub mod endpoint;
 pub mod guard;
 pub mod message;
 pub mod parse;
-pub mod stream;
+mod stream;
 pub mod throttle;
 pub mod tls;
 pub mod transaction;

@@ -1,6 +1,6 @@
 //! French metropolitan public holidays, with Easter by the anonymous Gregorian algorithm.
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 
 /// Easter Sunday of a Gregorian `year` (Meeus/Jones/Butcher, the "anonymous
 /// Gregorian" algorithm). `None` only for a year chrono cannot represent.
@@ -41,25 +41,6 @@ const MOVABLE: [(u64, &str); 3] = [
     (50, "Lundi de Pentecôte"),
 ];
 
-/// The 11 metropolitan French public holidays of `year`, sorted by date, with
-/// their French names. Two may fall on the same date (Ascension was 1 May in
-/// 2008); both are then listed. Years chrono cannot represent give fewer.
-pub fn french_holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
-    let mut days: Vec<(NaiveDate, &'static str)> = FIXED
-        .iter()
-        .filter_map(|&(m, d, name)| Some((NaiveDate::from_ymd_opt(year, m, d)?, name)))
-        .collect();
-    if let Some(easter) = easter_sunday(year) {
-        days.extend(
-            MOVABLE
-                .iter()
-                .filter_map(|&(n, name)| Some((easter.checked_add_days(Days::new(n))?, name))),
-        );
-    }
-    days.sort_by_key(|&(date, _)| date);
-    days
-}
-
 /// The name of the French public holiday on `date`, if it is one. No
 /// allocation: cheap enough to call on every incoming call.
 pub fn french_holiday(date: NaiveDate) -> Option<&'static str> {
@@ -80,6 +61,26 @@ pub fn french_holiday(date: NaiveDate) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Days;
+
+    /// The 11 metropolitan French public holidays of `year`, sorted by date, with
+    /// their French names. Two may fall on the same date (Ascension was 1 May in
+    /// 2008); both are then listed. Years chrono cannot represent give fewer.
+    pub fn french_holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
+        let mut days: Vec<(NaiveDate, &'static str)> = FIXED
+            .iter()
+            .filter_map(|&(m, d, name)| Some((NaiveDate::from_ymd_opt(year, m, d)?, name)))
+            .collect();
+        if let Some(easter) = easter_sunday(year) {
+            days.extend(
+                MOVABLE
+                    .iter()
+                    .filter_map(|&(n, name)| Some((easter.checked_add_days(Days::new(n))?, name))),
+            );
+        }
+        days.sort_by_key(|&(date, _)| date);
+        days
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -59,7 +59,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-pub use holidays::{easter_sunday, french_holiday, french_holidays};
+pub use holidays::french_holiday;
 
 use calendar::Rules;
 use weekly::Week;
