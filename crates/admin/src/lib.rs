@@ -67,9 +67,13 @@ pub struct Security {
 
 /// What the API works on.
 pub struct AdminState {
+    /// The file 0 overrides in force, by target.
     pub file0: Arc<File0>,
+    /// Calls in progress.
     pub calls: CallRegistry,
+    /// The audit log every change and read of personal data goes to.
     pub audit: Audit,
+    /// Reloads the flows from disk (see [`ReloadFn`]).
     pub reload: Box<ReloadFn>,
     /// Checks an edited flow file (its path, its text) against the
     /// prompts, queues and trunks of the running configuration.
@@ -95,6 +99,7 @@ pub struct AdminState {
     pub recordings: std::path::PathBuf,
     /// Counters and the rolling window from finished records.
     pub live: Arc<sla::live::LiveStats>,
+    /// Media engine counters, for `/metrics`.
     pub media: Arc<media::stats::MediaStats>,
     /// SIP transport counters.
     pub sip: Arc<sip::endpoint::EndpointStats>,
@@ -112,6 +117,7 @@ pub struct AdminState {
     pub logins: Logins,
     /// SSO sign-ins under way, by the key of their state cookie.
     pub sso_pending: Mutex<HashMap<String, (Instant, auth::oidc::Pending)>>,
+    /// How the listener authenticates.
     pub security: Security,
     /// Today's records and figures (fed by the CDR journal).
     pub today: Arc<sla::today::Today>,

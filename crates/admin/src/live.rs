@@ -29,25 +29,37 @@ use crate::AdminState;
 /// counts the seconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Snapshot {
+    /// When this picture was published; `None` before the first.
     pub at: Option<DateTime<Utc>>,
+    /// Calls in progress on the platform (0 for a queue-limited account).
     pub calls_in_progress: usize,
+    /// Each queue, in configuration order.
     pub queues: Vec<QueueLive>,
+    /// Each agent, in configuration order (none for the client role).
     pub agents: Vec<AgentLive>,
+    /// The file 0 activations in force (none without `File0Read`).
     pub file0: Vec<ivr::Activation>,
+    /// Today's figures, in total and per queue.
     pub today: sla::today::Figures,
 }
 
 /// One queue now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueLive {
+    /// Queue name.
     pub name: String,
+    /// In the current configuration; `false`: removed by a reload, serving
+    /// its last calls.
     pub active: bool,
     /// Calls waiting, and ringing an agent.
     pub waiting: usize,
+    /// Calls ringing one or more agents.
     pub offering: usize,
     /// When the longest waiting call started to wait.
     pub oldest_since: Option<DateTime<Utc>>,
+    /// Mean of the last 20 talk + wrap-up durations, in ms (180 s before any).
     pub avg_handle_ms: u64,
+    /// Agents whose skills meet the queue's requirement, by state.
     pub agents: acd::AgentCounts,
     /// Codes an agent may qualify a call of this queue with (any if empty).
     pub dispositions: Vec<String>,
@@ -56,15 +68,26 @@ pub struct QueueLive {
 /// One agent now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AgentLive {
+    /// Agent id.
     pub id: String,
+    /// Current state.
     pub state: acd::AgentStateKind,
+    /// Pause reason while paused; `None` otherwise.
     pub reason: Option<String>,
+    /// The agent's phone is registered.
     pub registered: bool,
+    /// The agent is logged in.
     pub logged_in: bool,
+    /// When the current state began, to the second.
     pub since: DateTime<Utc>,
+    /// Calls answered since login.
     pub calls_answered: u64,
+    /// Active queues whose skills this agent meets (the queues it serves).
     pub queues: Vec<String>,
+    /// A pause (its reason) asked for while busy, applied after
+    /// the call and wrap-up.
     pub pending_pause: Option<String>,
+    /// A logout asked for while busy, applied after the call.
     pub pending_logout: bool,
 }
 
@@ -175,10 +198,12 @@ impl Default for Board {
 }
 
 impl Board {
+    /// A receiver of every picture published from now on.
     pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.tx.subscribe()
     }
 
+    /// The latest picture published.
     pub fn current(&self) -> Arc<Snapshot> {
         self.tx.borrow().clone()
     }

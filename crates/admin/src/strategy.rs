@@ -22,10 +22,14 @@ use crate::AdminState;
 pub struct Switch {
     /// A DID or a flow.
     pub target: String,
+    /// The prompt to play (its name in the prompt store).
     pub prompt: String,
+    /// What happens after the message: continue, hang up or queue.
     pub mode: Mode,
+    /// For mode `queue`: the queue calls wait in; `None` otherwise.
     #[serde(default)]
     pub queue: Option<String>,
+    /// Why, kept with the activation and in the audit log.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -37,6 +41,7 @@ pub struct PreparedFlow {
     pub flow: String,
     /// Where the prepared text was read from.
     pub file: PathBuf,
+    /// The prepared flow file's text (not serialised).
     #[serde(skip)]
     pub text: String,
 }
@@ -44,18 +49,24 @@ pub struct PreparedFlow {
 /// A strategy of the configuration.
 #[derive(Debug, Clone, Serialize)]
 pub struct Strategy {
+    /// Its name, used to apply it.
     pub name: String,
     /// What it is for, in the operators' words.
     pub label: String,
+    /// The file 0 switches it turns on.
     pub file0: Vec<Switch>,
+    /// The flows it replaces with prepared files.
     pub flows: Vec<PreparedFlow>,
 }
 
 /// What applying a strategy left, to undo it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
+    /// The strategy applied.
     pub name: String,
+    /// The account that applied it.
     pub by: String,
+    /// When it was applied.
     pub at: chrono::DateTime<chrono::Utc>,
     /// Activation ids set, by target.
     pub activations: Vec<(String, String)>,
@@ -68,7 +79,9 @@ pub struct Applied {
 /// The strategies and the one applied, if any.
 #[derive(Default)]
 pub struct Strategies {
+    /// The strategies of the configuration, in its order.
     pub list: Vec<Strategy>,
+    /// The strategy applied now; `None` when none is.
     pub applied: Mutex<Option<Applied>>,
     /// Set while one is being applied: two supervisors pressing at once
     /// must not both apply.
@@ -76,6 +89,7 @@ pub struct Strategies {
 }
 
 impl Strategies {
+    /// The configured strategies, none applied.
     pub fn new(list: Vec<Strategy>) -> Self {
         Strategies {
             list,
@@ -84,10 +98,12 @@ impl Strategies {
         }
     }
 
+    /// The strategy called `name`, if any.
     pub fn get(&self, name: &str) -> Option<&Strategy> {
         self.list.iter().find(|s| s.name == name)
     }
 
+    /// The strategy applied now, if any.
     pub fn applied(&self) -> Option<Applied> {
         self.applied.lock().expect("strategy lock").clone()
     }
@@ -96,12 +112,17 @@ impl Strategies {
 /// Why a strategy was not applied or undone.
 #[derive(Debug, thiserror::Error)]
 pub enum StrategyError {
+    /// No strategy of that name in the configuration.
     #[error("no strategy {0:?} (see GET /api/v1/strategies)")]
     Unknown(String),
+    /// A strategy (named) is applied already, or one is being applied.
     #[error("strategy {0:?} is applied already: undo it first")]
     AlreadyApplied(String),
+    /// Undo asked with no strategy applied.
     #[error("no strategy is applied")]
     NoneApplied,
+    /// A check failed before anything was switched (or a switch of flows
+    /// failed); says why.
     #[error("nothing switched: {0}")]
     Refused(String),
 }

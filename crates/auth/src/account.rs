@@ -20,6 +20,7 @@ pub struct Account {
     /// Full name, shown in pages and the audit export.
     #[serde(default)]
     pub name: String,
+    /// What the account may do.
     pub role: Role,
     /// Queues the account is limited to (empty: all).
     #[serde(default)]
@@ -39,6 +40,8 @@ pub struct Account {
     /// The password is temporary: it must be changed at the next login.
     #[serde(default)]
     pub must_change: bool,
+    /// When the password was last set (creation or change); `None` when
+    /// never set that way (bootstrap or SSO-only account).
     #[serde(default)]
     pub password_changed_at: Option<DateTime<Utc>>,
     /// Base32 TOTP secret once enrolled.
@@ -56,14 +59,18 @@ pub struct Account {
     /// `issuer#subject` for an account made by an SSO login.
     #[serde(default)]
     pub sso: Option<String>,
+    /// When the account was made.
     pub created_at: DateTime<Utc>,
+    /// Who made it: an account id, `cli:<user>`, `bootstrap` or `sso`.
     #[serde(default)]
     pub created_by: String,
+    /// Last successful sign-in (password or SSO); `None` before the first.
     #[serde(default)]
     pub last_login_at: Option<DateTime<Utc>>,
     /// When it was last enabled again (the inactivity clock restarts).
     #[serde(default)]
     pub enabled_at: Option<DateTime<Utc>>,
+    /// Set while the account is disabled (why, when, by whom); `None`: enabled.
     #[serde(default)]
     pub disabled: Option<Disabled>,
 }
@@ -161,20 +168,35 @@ impl Account {
 /// An account as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountView {
+    /// The login.
     pub id: String,
+    /// Full name.
     pub name: String,
+    /// What the account may do.
     pub role: Role,
+    /// Queues the account is limited to (empty: all).
     pub queues: Scope,
+    /// Recordings granted.
     pub recordings: bool,
+    /// The ACD agent id, when set apart from the account id.
     pub agent: Option<String>,
+    /// The account has a local password (false: SSO only).
     pub local_password: bool,
+    /// The password is temporary: to change at the next login.
     pub must_change: bool,
+    /// A TOTP second factor is enrolled.
     pub totp: bool,
+    /// How many recovery codes are still unused.
     pub recovery_codes_left: usize,
+    /// Made by an SSO login and linked to its identity.
     pub sso: bool,
+    /// When the account was made.
     pub created_at: DateTime<Utc>,
+    /// Who made it.
     pub created_by: String,
+    /// Last successful sign-in; `None` before the first.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Why, when and by whom it was disabled; `None`: enabled.
     pub disabled: Option<Disabled>,
 }
 
@@ -182,14 +204,20 @@ pub struct AccountView {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
+    /// The login: 2 to 64 of `a-z 0-9 . _ - @`, starting with a letter or digit.
     pub id: String,
+    /// Full name (default: empty).
     #[serde(default)]
     pub name: String,
+    /// The role given.
     pub role: Role,
+    /// Queues the account is limited to (default: all).
     #[serde(default)]
     pub queues: Scope,
+    /// Grant recordings (default: no).
     #[serde(default)]
     pub recordings: bool,
+    /// The ACD agent id, for the agent role only (default: the account id).
     #[serde(default)]
     pub agent: Option<String>,
 }

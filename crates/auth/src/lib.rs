@@ -40,24 +40,40 @@ pub enum AuthError {
     /// Same message for an unknown account and a wrong password.
     #[error("wrong account or password")]
     Denied,
+    /// Too many recent failures: how long to wait before the next try
+    /// (rounded up to the second).
     #[error("too many failures: try again in {} s", .0.as_secs())]
     Throttled(Duration),
+    /// Locked after repeated failures (for this account from this source,
+    /// or for the whole source): the time the lock has left.
     #[error("too many failures: locked for {} min", .0.as_secs().div_ceil(60))]
     Locked(Duration),
+    /// The account is disabled; holds the reason recorded when it was.
     #[error("this account is disabled ({0}): ask an administrator")]
     Disabled(String),
+    /// A new password breaks the rules (length and character classes, account
+    /// name, common word, one of the last 5); the message says which.
     #[error("password refused: {0}")]
     WeakPassword(String),
+    /// A refused input or step (bad id, wrong TOTP code, no enrolment under
+    /// way, bad token name or expiry...); the message says what is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// No such account (or `token <id>` for a token); holds what was asked for.
     #[error("no account {0:?}")]
     NotFound(String),
+    /// An account with this id exists already; holds the id.
     #[error("account {0:?} exists already")]
     Exists(String),
+    /// Beyond what the account may do (e.g. a token above its own role);
+    /// the message says why.
     #[error("{0}")]
     Forbidden(String),
+    /// The account store file cannot be parsed or serialised; the message
+    /// names the file (restore it from a backup).
     #[error("account store unreadable: {0}")]
     Corrupt(String),
+    /// Reading or writing the account store failed.
     #[error("account store: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -23,7 +23,9 @@ pub struct OidcConfig {
     /// The provider's issuer URL (its discovery document is at
     /// `ISSUER/.well-known/openid-configuration`).
     pub issuer: String,
+    /// The client id registered with the provider.
     pub client_id: String,
+    /// The client secret registered with the provider.
     pub client_secret: String,
     /// Where the provider sends the browser back: this listener's
     /// `/sso/callback`, as the browser reaches it.
@@ -79,12 +81,18 @@ fn default_label() -> String {
 pub struct Identity {
     /// `issuer#sub`: the stable link to the account.
     pub subject: String,
+    /// The account id, from `username_claim`, in lower case.
     pub username: String,
+    /// Full name, from the `name` claim (default: the username).
     pub name: String,
+    /// The most powerful role the user's groups map to.
     pub role: Role,
+    /// The union of the queues of the groups that map to a role; every queue
+    /// when one of those groups has no `queues` entry.
     pub queues: Scope,
     /// The provider says a second factor was used.
     pub mfa: bool,
+    /// Every group in the role claim, mapped or not (for the audit log).
     pub groups: Vec<String>,
 }
 
@@ -92,17 +100,24 @@ pub struct Identity {
 /// browser back.
 #[derive(Debug)]
 pub struct Pending {
+    /// The OAuth `state` sent to the provider; the callback must return it.
     pub state: String,
     nonce: Nonce,
     verifier: PkceCodeVerifier,
 }
 
+/// Why an SSO sign-in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
+    /// The provider could not be reached or answered wrongly (discovery,
+    /// token exchange): its issuer URL, then what happened.
     #[error("identity provider {0}: {1}")]
     Provider(String, String),
+    /// The provider answered but the sign-in is refused (bad ID token,
+    /// missing claim, no group mapped to a role).
     #[error("sign-in refused: {0}")]
     Refused(String),
+    /// The `[auth.oidc]` configuration is unusable (URL, CA file, client).
     #[error("OIDC configuration: {0}")]
     Config(String),
 }
@@ -158,6 +173,7 @@ impl Oidc {
         Ok(Oidc { cfg, client, http })
     }
 
+    /// The configuration this relying party was made from.
     pub fn config(&self) -> &OidcConfig {
         &self.cfg
     }

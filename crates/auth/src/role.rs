@@ -22,8 +22,10 @@ pub enum Role {
 }
 
 impl Role {
+    /// The four roles, in declaration order (admin first).
     pub const ALL: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Client, Role::Agent];
 
+    /// Lower-case name, as in the configuration, API and audit log.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -141,10 +143,12 @@ pub enum Perm {
 pub struct Scope(pub Vec<String>);
 
 impl Scope {
+    /// No limit: every queue.
     pub fn all() -> Scope {
         Scope(Vec::new())
     }
 
+    /// Is this the unlimited scope (no queue listed)?
     pub fn is_all(&self) -> bool {
         self.0.is_empty()
     }

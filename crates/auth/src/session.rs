@@ -28,24 +28,38 @@ pub enum Stage {
 /// How the session was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
+    /// A local password (and second factor when required).
     Password,
+    /// An OpenID Connect identity provider.
     Sso,
 }
 
 /// One browser session.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The account id.
     pub account: String,
+    /// The account's full name.
     pub name: String,
+    /// The account's role when the session was opened.
     pub role: Role,
+    /// Queues the account was limited to when the session was opened.
     pub queues: Scope,
+    /// Recordings granted to the account.
     pub recordings: bool,
+    /// The ACD agent id for the agent role; `None` for other roles.
     pub agent: Option<String>,
+    /// How far the login has got.
     pub stage: Stage,
+    /// How the session was opened.
     pub via: Via,
+    /// The token every change must carry; new at each stage advance.
     pub csrf: String,
+    /// The client address that opened the session.
     pub source: IpAddr,
+    /// When the session was opened (the absolute limit runs from here).
     pub created: DateTime<Utc>,
+    /// Last use (the idle limit runs from here).
     pub last_seen: DateTime<Utc>,
 }
 
@@ -79,11 +93,14 @@ impl Session {
 /// Sessions by the hash of their cookie value.
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+    /// A session unused for longer than this expires.
     pub idle: Duration,
+    /// A session older than this expires, however busy.
     pub absolute: Duration,
 }
 
 impl Sessions {
+    /// No sessions yet, with the idle and absolute limits.
     pub fn new(idle: Duration, absolute: Duration) -> Sessions {
         Sessions {
             map: Mutex::new(HashMap::new()),
@@ -142,6 +159,7 @@ impl Sessions {
         constant_time_eq(s.csrf.as_bytes(), given.as_bytes())
     }
 
+    /// Close the session of a cookie value (sign-out); nothing if none.
     pub fn close(&self, cookie: &str) {
         self.map
             .lock()

@@ -106,6 +106,7 @@ impl AccountStore {
         data
     }
 
+    /// The path of `accounts.json`.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -146,14 +147,17 @@ impl AccountStore {
         Ok(out)
     }
 
+    /// No account at all yet (a new install).
     pub fn is_empty(&self) -> bool {
         self.lock_fresh().accounts.is_empty()
     }
 
+    /// The account of `id`, if any.
     pub fn get(&self, id: &str) -> Option<Account> {
         self.lock_fresh().accounts.get(id).cloned()
     }
 
+    /// Every account as shown, by id.
     pub fn list(&self) -> Vec<AccountView> {
         let d = self.lock_fresh();
         d.accounts.values().map(Account::view).collect()

@@ -24,6 +24,7 @@ pub fn random_hex(n: usize) -> String {
     hex::encode(b)
 }
 
+/// SHA-256 of `s`, in lower-case hex.
 pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
@@ -36,18 +37,25 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// A stored API token (the secret itself is shown once, at creation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiToken {
+    /// The id in `sst_<id>_<secret>` (12 hex digits).
     pub id: String,
     /// What it is for ("wallboard TV", "SLA export"...).
     pub name: String,
+    /// The account it acts for.
     pub account: String,
     /// At most the account's own role.
     pub role: Role,
+    /// Queues it is limited to (at most its account's, checked at each use).
     #[serde(default)]
     pub queues: Scope,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// When it was revoked; `None` while not revoked.
     #[serde(default)]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Last use, to the hour; `None` if never used.
     #[serde(default)]
     pub last_used_at: Option<DateTime<Utc>>,
     /// SHA-256 of the secret part, hex.
@@ -55,6 +63,7 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
+    /// Neither revoked nor expired at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
     }

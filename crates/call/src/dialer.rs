@@ -20,7 +20,12 @@ use crate::trunk::{TrunkSlot, Trunks};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// A number, sent to the trunk's outbound proxy.
-    Number { number: String, trunk: String },
+    Number {
+        /// The number to call.
+        number: String,
+        /// Name of the trunk to call through.
+        trunk: String,
+    },
     /// A SIP URI with an IP address host (`sip:desk@10.1.2.3:5060`).
     Uri(String),
 }
@@ -34,16 +39,22 @@ impl std::fmt::Display for Destination {
     }
 }
 
+/// Why a call out could not be placed (or its destination is invalid).
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
+    /// No trunk of that name is configured.
     #[error("no trunk {0:?} in the configuration")]
     UnknownTrunk(String),
+    /// The trunk has no `outbound_proxy`: it takes calls in only.
     #[error("trunk {0:?} has no outbound_proxy: it takes calls in only")]
     NoOutbound(String),
+    /// The trunk already carries its `max_calls`.
     #[error("trunk {0:?} is at its max_calls")]
     TrunkFull(String),
+    /// The destination is not a SIP URI with an IP address host.
     #[error("{0:?}: expected a SIP URI with an IP address host, e.g. sip:desk@10.1.2.3:5060")]
     BadUri(String),
+    /// No RTP session could be opened for the call out.
     #[error("cannot open an RTP session for the call out: {0}")]
     Media(std::io::Error),
 }
@@ -98,6 +109,7 @@ pub(crate) fn parse_uri(uri: &str) -> Option<(String, SocketAddr)> {
 }
 
 impl Dialer {
+    /// A dialer placing legs with `ctx` and `engine`, through `trunks`.
     pub fn new(ctx: CallContext, engine: MediaEngine, trunks: Arc<Trunks>) -> Dialer {
         Dialer {
             ctx,

@@ -16,6 +16,8 @@ pub struct SipAuth {
 }
 
 impl SipAuth {
+    /// The authenticator, configured by `cfg`; run [`SipAuth::run_sweep`] beside
+    /// it to sweep its tables.
     pub fn new(cfg: DigestConfig) -> Arc<Self> {
         let server = DigestServer::new(cfg, Instant::now());
         let stats = server.stats();

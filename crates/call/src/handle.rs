@@ -17,15 +17,21 @@ use tokio::sync::mpsc;
 /// What is known about a call when its script starts.
 #[derive(Debug, Clone)]
 pub struct CallInfo {
+    /// Our id of the call and its record (CDR): UTC time plus a random part.
     pub record_id: String,
+    /// The Call-ID of the caller's INVITE.
     pub sip_call_id: String,
+    /// Name of the trunk the call came in on.
     pub trunk: String,
+    /// The called number (DID): user part of the Request-URI, else of To.
     pub did: String,
+    /// Name of the flow the DID leads to (the trunk's `dids`).
     pub flow: String,
     /// Caller number (P-Asserted-Identity, else From); `None` if absent.
     pub caller: Option<String>,
     /// The caller asked for privacy or sent an anonymous identity.
     pub withheld: bool,
+    /// When the call was admitted (its INVITE accepted).
     pub arrived: DateTime<Utc>,
     /// The caller's RTP session, for bridging.
     pub media: MediaSessionRef,
@@ -73,8 +79,11 @@ pub struct HungUp;
 /// How a play ended and how much of it the caller heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlayResult {
+    /// Milliseconds of the prompt played before it ended.
     pub heard_ms: u64,
+    /// Length of the whole prompt, in milliseconds.
     pub total_ms: u64,
+    /// Why it ended: played out, cut by a digit, or stopped.
     pub end: PlayEnd,
 }
 
@@ -128,6 +137,7 @@ impl CallHandle {
         }
     }
 
+    /// What is known about the call.
     pub fn info(&self) -> &CallInfo {
         &self.info
     }
@@ -246,6 +256,7 @@ impl CallHandle {
         let _ = self.cmd.send(ScriptCmd::Bridge(other));
     }
 
+    /// Stop relaying the other leg's audio; the caller hears the script again.
     pub fn unbridge(&self) {
         let _ = self.cmd.send(ScriptCmd::Unbridge);
     }
@@ -271,5 +282,7 @@ pub type ScriptFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// What runs on an answered call (the IVR). When the future returns and
 /// the caller is still there, the call is hung up.
 pub trait CallScript: Send + Sync + 'static {
+    /// The script of one answered call, driving it through `call`; the future
+    /// is spawned as a task of its own.
     fn run(&self, call: CallHandle) -> ScriptFuture;
 }

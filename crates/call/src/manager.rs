@@ -70,6 +70,8 @@ pub struct CallManager {
 }
 
 impl CallManager {
+    /// A manager admitting calls through `trunks` under `limits`; REGISTERs go
+    /// to `registrar` (`None`: answered 405).
     pub fn new(
         ctx: CallContext,
         media: MediaEngine,
@@ -89,10 +91,12 @@ impl CallManager {
         })
     }
 
+    /// The live calls.
     pub fn registry(&self) -> &CallRegistry {
         &self.ctx.registry
     }
 
+    /// The configured trunks.
     pub fn trunks(&self) -> &Trunks {
         &self.trunks
     }
@@ -442,6 +446,7 @@ impl CallManager {
         left
     }
 
+    /// Whether [`CallManager::shutdown`] has begun: new INVITEs get 503.
     pub fn draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
     }

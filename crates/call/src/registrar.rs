@@ -22,8 +22,12 @@ use crate::digest::{retry_after_secs, SipAuth};
 /// Registration lifetimes, in seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct ExpiryLimits {
+    /// Shortest lifetime accepted; a shorter ask gets 423 with Min-Expires.
     pub min: u32,
+    /// Longest lifetime granted; a longer ask is cut to it.
     pub max: u32,
+    /// Lifetime when the REGISTER asks none (no `expires` parameter nor
+    /// Expires header).
     pub default: u32,
 }
 
@@ -47,6 +51,8 @@ pub struct Binding {
     pub peer: Peer,
     /// When the registration ends; `None` for a static URI, which never does.
     pub expires_at: Option<Instant>,
+    /// The phone's User-Agent header, if it sent one (`None` for a static
+    /// URI).
     pub user_agent: Option<String>,
 }
 
@@ -96,10 +102,20 @@ impl StaticUri {
 pub enum RegEvent {
     /// The agent is now reached at `contact`: a phone registered, or a
     /// registration ended and the agent's static URI is back in use.
-    Registered { agent: String, contact: String },
+    Registered {
+        /// Agent id.
+        agent: String,
+        /// The URI the agent's phone is now reached at.
+        contact: String,
+    },
     /// The agent's phone cannot be reached any more (never sent for an
     /// agent with a static URI).
-    Unregistered { agent: String, reason: &'static str },
+    Unregistered {
+        /// Agent id.
+        agent: String,
+        /// Why, for logs (`registration expired`, `phone unregistered`...).
+        reason: &'static str,
+    },
 }
 
 /// The registrar of agent phones; cheap to share.
@@ -116,6 +132,8 @@ pub struct Registrar {
 }
 
 impl Registrar {
+    /// A registrar checking REGISTERs with `auth` against `accounts` (agent
+    /// id -> secret), reporting changes on `events`; no static URIs.
     pub fn new(
         auth: Arc<SipAuth>,
         accounts: HashMap<String, Secret>,
@@ -378,6 +396,7 @@ impl Registrar {
         }
     }
 
+    /// End expired registrations, checking every second; never returns.
     pub async fn run_expiry(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {

@@ -51,6 +51,7 @@ impl CallRegistry {
         }
     }
 
+    /// Forget a call (its task is over).
     pub fn remove(&self, sip_call_id: &str) {
         self.calls.remove(sip_call_id);
     }
@@ -63,14 +64,17 @@ impl CallRegistry {
         }
     }
 
+    /// Whether a call with this Call-ID is live.
     pub fn contains(&self, sip_call_id: &str) -> bool {
         self.calls.contains_key(sip_call_id)
     }
 
+    /// Number of live calls.
     pub fn len(&self) -> usize {
         self.calls.len()
     }
 
+    /// No call is live.
     pub fn is_empty(&self) -> bool {
         self.calls.is_empty()
     }

@@ -21,7 +21,9 @@ pub enum InbandDtmf {
     /// Only when the caller's SDP offers no telephone-event.
     #[default]
     Auto,
+    /// Always, even when telephone-event was negotiated.
     Always,
+    /// Never: digits come only by RFC 4733 events or SIP INFO.
     Never,
 }
 
@@ -29,6 +31,8 @@ pub enum InbandDtmf {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
+    /// The trunk's name, by which logs, call records and `transfer` nodes
+    /// refer to it.
     pub name: String,
     /// Source networks allowed without credentials (e.g. the OXE over VPN).
     #[serde(default)]
@@ -38,7 +42,9 @@ pub struct TrunkConfig {
     /// (`MD5(username:realm:password)` in hex, `softswitch ha1`) so that
     /// no clear password need be written.
     pub username: Option<String>,
+    /// The password for `username`; used rather than `ha1` when both are set.
     pub password: Option<String>,
+    /// The HA1 for `username`, in place of the password.
     #[serde(default)]
     pub ha1: Option<String>,
     /// Concurrent calls on this trunk; more get `503` with Retry-After.
@@ -49,6 +55,7 @@ pub struct TrunkConfig {
     /// Send RTP back to where the caller's RTP comes from (NAT).
     #[serde(default)]
     pub symmetric_rtp: bool,
+    /// When to detect DTMF tones in the caller's audio.
     #[serde(default)]
     pub inband_dtmf: InbandDtmf,
     /// Ring (180) this long before answering; 0 answers at once.
@@ -166,6 +173,7 @@ impl Trunks {
         self.auth.stats()
     }
 
+    /// Every trunk, in configuration order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Trunk>> {
         self.list.iter()
     }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 /// One change of an agent's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentStateRecord {
+    /// When the state changed.
     pub at: DateTime<Utc>,
+    /// The agent whose state changed (its id).
     pub agent: String,
     /// `logged_out`, `available`, `reserved`, `on_call`, `wrap_up`, `paused`.
     pub state: String,

@@ -37,14 +37,24 @@ pub const DEFAULT_COLUMNS: &[&str] = &[
     "duration_ms",
 ];
 
+/// Why an export cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// A chosen column is not a record field.
     #[error("unknown column {column:?}; a column is a record field: {known}")]
-    UnknownColumn { column: String, known: String },
+    UnknownColumn {
+        /// The column asked for.
+        column: String,
+        /// Every record field, comma-separated (for the message).
+        known: String,
+    },
+    /// The separator is not one ASCII character (or is `"` or a newline).
     #[error("the CSV separator must be one ASCII character, not {0:?}")]
     Separator(String),
+    /// Writing the output failed.
     #[error("writing the export: {0}")]
     Io(#[from] std::io::Error),
+    /// The CSV writer failed.
     #[error("writing the export: {0}")]
     Csv(#[from] csv::Error),
 }
@@ -52,7 +62,9 @@ pub enum ExportError {
 /// How records are exported.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
+    /// The record fields written as CSV columns, in order.
     pub columns: Vec<String>,
+    /// The CSV field separator (`,` unless chosen).
     pub separator: u8,
     /// Replace the last 4 digits of the caller's number with `X`.
     pub mask_caller: bool,

@@ -43,6 +43,8 @@ pub struct CdrSink {
 }
 
 impl CdrSink {
+    /// Send a call event to the writer; if the writer is gone, the event is
+    /// logged as lost.
     pub fn emit(&self, ev: CallEvent) {
         if self.tx.send(Msg::Event(Box::new(ev))).is_err() {
             tracing::error!("CDR writer is gone; event lost");
@@ -65,12 +67,17 @@ pub type RecordHook = Box<dyn Fn(&CallRecord) + Send>;
 pub struct JournalConfig {
     /// `var/cdr`: daily `cdr-*.jsonl` files and the `events/` log.
     pub dir: PathBuf,
+    /// When finished records are forced to disk.
     pub fsync: FsyncPolicy,
+    /// Settings that complete each record before it is written.
     pub fold: FoldOptions,
+    /// Called with each record once it is in the journal.
     pub hooks: Vec<RecordHook>,
 }
 
 impl JournalConfig {
+    /// The config of a journal in `dir` with this fsync policy, default fold
+    /// options and no hooks.
     pub fn new(dir: &Path, fsync: FsyncPolicy) -> JournalConfig {
         JournalConfig {
             dir: dir.to_path_buf(),
@@ -137,6 +144,7 @@ impl Journal {
         })
     }
 
+    /// A handle that sends call events to this journal.
     pub fn sink(&self) -> CdrSink {
         self.sink.clone()
     }

@@ -33,6 +33,7 @@ pub struct PushConfig {
     /// How often the journal is looked at when nothing wakes the pusher.
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
+    /// Timeout of each HTTP request, in seconds (at least 1).
     #[serde(default = "default_timeout_s")]
     pub timeout_s: u64,
     /// Retries back off from 1 s, doubling, up to this.
@@ -67,8 +68,11 @@ fn default_max_backoff_s() -> u64 {
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct PushStats {
+    /// Records acknowledged by the receiver.
     pub pushed: AtomicU64,
+    /// Batches acknowledged by the receiver.
     pub batches: AtomicU64,
+    /// Failed POST attempts (each one retried).
     pub failures: AtomicU64,
     /// Bytes of the journal not yet acknowledged.
     pub pending_bytes: AtomicU64,
@@ -78,6 +82,7 @@ pub struct PushStats {
 #[derive(Clone)]
 pub struct PushHandle {
     wake: Arc<Notify>,
+    /// The pusher's counters.
     pub stats: Arc<PushStats>,
 }
 
@@ -91,27 +96,39 @@ impl PushHandle {
 /// Why the push could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// `ca_file` cannot be read.
     #[error("ca_file {}: {source}", path.display())]
     CaFile {
+        /// The `ca_file` path.
         path: PathBuf,
+        /// The read error.
         source: std::io::Error,
     },
+    /// `ca_file` holds no valid PEM certificate.
     #[error("ca_file {}: not a PEM certificate: {source}", path.display())]
     CaPem {
+        /// The `ca_file` path.
         path: PathBuf,
+        /// The parse error.
         source: reqwest::Error,
     },
+    /// The HTTP client cannot be built.
     #[error("HTTP client: {0}")]
     Client(reqwest::Error),
     /// The cursor file (how far the push went) cannot be read or written.
     #[error("{}: {source}", path.display())]
     Cursor {
+        /// The cursor file (`push-cursor.json` in the journal directory).
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The cursor file is not a JSON map of file name to acknowledged offset.
     #[error("{}: {source}", path.display())]
     CursorContent {
+        /// The cursor file.
         path: PathBuf,
+        /// The parse error.
         source: serde_json::Error,
     },
 }

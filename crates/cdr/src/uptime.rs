@@ -16,6 +16,7 @@ pub const HEARTBEAT: Duration = Duration::from_secs(60);
 /// One line of the uptime journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UptimeRecord {
+    /// When the line was written.
     pub at: DateTime<Utc>,
     /// `start`, `up` or `stop`.
     pub event: String,

@@ -46,10 +46,13 @@ pub fn label_fr(field: &str) -> &str {
     }
 }
 
+/// Why a workbook cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum XlsxExportError {
+    /// The workbook writer failed.
     #[error("writing the workbook: {0}")]
     Xlsx(#[from] XlsxError),
+    /// A record cannot be turned into JSON.
     #[error("reading a record: {0}")]
     Json(#[from] serde_json::Error),
 }

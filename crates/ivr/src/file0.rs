@@ -23,6 +23,8 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode as written in the API and the call record: `continue`,
+    /// `hangup` or `queue`.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Continue => "continue",
@@ -35,20 +37,28 @@ impl Mode {
 /// One activation, as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Activation {
+    /// Unique id: `f0-`, the UTC request time (`%Y%m%dT%H%M%S`), then six
+    /// random hex digits.
     pub id: String,
     /// A DID or a flow name.
     pub target: String,
+    /// Name of the prompt played to each redirected call.
     pub prompt: String,
+    /// What the call does after the prompt.
     pub mode: Mode,
     /// For `queue` mode: the queue calls are sent to.
     pub queue: Option<String>,
+    /// Why it was activated, as the operator wrote it (optional).
     pub reason: Option<String>,
+    /// The account that activated it.
     pub requested_by: String,
+    /// When it was activated.
     pub requested_at: DateTime<Utc>,
     /// First call redirected, if any yet.
     pub first_call_at: Option<DateTime<Utc>>,
     /// first_call_at - requested_at, in ms.
     pub activation_delay_ms: Option<i64>,
+    /// Number of calls redirected so far.
     pub calls: u64,
 }
 
@@ -99,6 +109,7 @@ impl File0 {
             .map(|m| m.into_inner().expect("file0 activation lock"))
     }
 
+    /// Every live activation, sorted by target.
     pub fn list(&self) -> Vec<Activation> {
         let map = self.active.read().expect("file0 lock");
         let mut v: Vec<Activation> = map

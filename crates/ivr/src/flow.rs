@@ -18,8 +18,11 @@ use crate::schedule::{Schedule, ScheduleConfig};
 /// One validation error, printed `file:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowError {
+    /// The file's path (or the label given to `Flow::parse`).
     pub file: String,
+    /// Line the error points at, from 1.
     pub line: usize,
+    /// What is wrong, often with how to fix it.
     pub message: String,
 }
 
@@ -39,11 +42,18 @@ pub struct NodeEntry {
 /// A validated, immutable flow.
 #[derive(Debug)]
 pub struct Flow {
+    /// `[flow] name`, else the default name (the file name without `.toml`
+    /// when loaded from disk).
     pub name: String,
+    /// The file it was loaded from (for `Flow::parse`, the `file` label).
     pub file: PathBuf,
+    /// Free text from `[flow] description`, if given.
     pub description: Option<String>,
+    /// Name of the node every call starts at (`[flow] start`).
     pub start: String,
+    /// Every node by name (`[nodes.NAME]`), with the line it starts on.
     pub nodes: HashMap<String, NodeEntry>,
+    /// Opening hours from `[schedule]`; always open when the file has none.
     pub schedule: Schedule,
     /// The file's text as loaded (history, diffs, the console's editor).
     pub source: Arc<str>,
@@ -521,10 +531,12 @@ impl FlowSet {
         FlowSet { flows }
     }
 
+    /// The flow of that name, if loaded.
     pub fn get(&self, name: &str) -> Option<Arc<Flow>> {
         self.flows.get(name).cloned()
     }
 
+    /// Every flow name, sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.flows.keys().map(String::as_str).collect();
         v.sort();

@@ -15,9 +15,12 @@ use serde::{Deserialize, Serialize};
 /// shipped file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptVersion {
+    /// Version number: 0 for the shipped file, then 1, 2... per upload or
+    /// restore.
     pub version: u32,
     /// When it was uploaded or restored (none for the shipped file).
     pub uploaded_at: Option<DateTime<Utc>>,
+    /// Length of the audio, in milliseconds.
     pub duration_ms: u64,
     /// What cleaning measured (none for the shipped file).
     pub report: Option<CleanReport>,
@@ -32,10 +35,15 @@ pub struct PromptVersion {
 /// A cleaned recording waiting to be heard and published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Draft {
+    /// The prompt it is a draft of.
     pub name: String,
+    /// When it was sent and cleaned.
     pub prepared_at: DateTime<Utc>,
+    /// The account that sent the recording.
     pub by: String,
+    /// Length of the cleaned audio, in milliseconds.
     pub duration_ms: u64,
+    /// What cleaning measured.
     pub report: CleanReport,
     /// File name of the original as sent, next to the draft.
     pub original: String,

@@ -22,11 +22,17 @@ use crate::prompt_files::{self as files, Draft, PromptVersion};
 /// One prompt as the API lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PromptInfo {
+    /// The prompt's name, as flows refer to it.
     pub name: String,
     /// 0 for the shipped file, then 1, 2... for uploads and restores.
     pub version: u32,
+    /// Length of the current version, in milliseconds.
     pub duration_ms: u64,
+    /// When the current version was uploaded or restored (none for the
+    /// shipped file).
     pub uploaded_at: Option<DateTime<Utc>>,
+    /// What cleaning measured for the current version (none for the
+    /// shipped file).
     pub report: Option<CleanReport>,
     /// Who published the current version.
     pub by: Option<String>,
@@ -39,16 +45,27 @@ pub struct PromptInfo {
 /// Why an upload, a draft, a publication or a restore was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
+    /// The name is not 1-64 characters among a-z, 0-9, `-` and `_`.
     #[error("prompt name {0:?}: use 1-64 characters among a-z, 0-9, '-' and '_'")]
     BadName(String),
+    /// Cleaning or checking refused the recording.
     #[error(transparent)]
     Refused(#[from] CleanError),
+    /// No prompt has this name.
     #[error("no prompt named {0:?}")]
     Unknown(String),
+    /// The prompt has no draft waiting.
     #[error("prompt {0:?} has no draft waiting to be published")]
     NoDraft(String),
+    /// The prompt has no such version.
     #[error("prompt {name:?} has no version {version}")]
-    NoVersion { name: String, version: u32 },
+    NoVersion {
+        /// The prompt's name.
+        name: String,
+        /// The version asked for.
+        version: u32,
+    },
+    /// Reading or writing the prompt's files failed.
     #[error("cannot keep the recording on disk: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -57,7 +74,9 @@ pub enum UploadError {
 /// prompt, decoded at start) WAV bytes made in memory.
 #[derive(Debug)]
 pub enum PromptAudio {
+    /// A WAV file on disk (an uploaded version or a draft).
     File(PathBuf),
+    /// WAV bytes made in memory (the shipped file, version 0).
     Wav(Vec<u8>),
 }
 

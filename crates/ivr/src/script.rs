@@ -17,8 +17,11 @@ use crate::run::{run_file0_queue, run_flow, Services};
 /// One loaded flow set, as kept in the history.
 #[derive(Clone)]
 pub struct FlowVersion {
+    /// Version number: 1 at start, then one more for each version loaded.
     pub version: u64,
+    /// When it was loaded.
     pub loaded_at: DateTime<Utc>,
+    /// The flows of this version.
     pub flows: Arc<FlowSet>,
     /// Where it came from ("start", "SIGHUP", "édité par NAME"...).
     pub origin: String,
@@ -42,6 +45,8 @@ pub struct FlowScript {
 }
 
 impl FlowScript {
+    /// Serve `flows` as version 1 (origin `start`), with these prompts; no
+    /// file 0 override, ACD or dialer yet.
     pub fn new(flows: FlowSet, prompts: Arc<PromptStore>) -> Self {
         let first = FlowVersion {
             version: 1,
@@ -61,12 +66,13 @@ impl FlowScript {
         }
     }
 
-    /// Hand `queue` nodes to this ACD.
     /// Calls out for `transfer` nodes (set once at start).
     pub fn set_dialer(&self, dialer: Dialer) {
         let _ = self.dialer.set(dialer);
     }
 
+    /// Hand `queue` nodes to this ACD (set once at start; later calls are
+    /// ignored).
     pub fn set_acd(&self, acd: Acd) {
         let _ = self.acd.set(acd);
     }
@@ -127,6 +133,7 @@ impl FlowScript {
         *self.test_dids.write().expect("test DIDs lock") = dids.into_iter().collect();
     }
 
+    /// The DIDs that take the version under test, sorted.
     pub fn test_dids(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .test_dids

@@ -75,6 +75,7 @@ pub fn is_ha1(s: &str) -> bool {
 /// no clear password need be stored). Its `Debug` shows neither.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Secret {
+    /// The account's password, in clear.
     Password(String),
     /// `MD5(user:realm:password)` in hex; only valid for that realm.
     Ha1(String),
@@ -102,15 +103,27 @@ impl std::fmt::Debug for Secret {
 /// Parsed `Authorization` / `Proxy-Authorization` / `WWW-Authenticate` params.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DigestParams {
+    /// `username`: the account name the client authenticates as.
     pub username: String,
+    /// `realm`: the protection domain (the server's own, in a challenge).
     pub realm: String,
+    /// `nonce`: the server-issued nonce the answer is computed with.
     pub nonce: String,
+    /// `uri`: the digest URI; a server checks that it names the Request-URI.
     pub uri: String,
+    /// `response`: the 32 hex digits of the client's digest (empty in a
+    /// challenge).
     pub response: String,
+    /// `algorithm`, if given; only `MD5` is supported (absent means MD5).
     pub algorithm: Option<String>,
+    /// `qop`: in an answer, `auth` selects the RFC 2617 form of the digest
+    /// (with `nc` and `cnonce`); in a challenge, the values offered.
     pub qop: Option<String>,
+    /// `nc`: the nonce count, 8 hex digits; sent with `qop=auth`.
     pub nc: Option<String>,
+    /// `cnonce`: the client's nonce; sent with `qop=auth`.
     pub cnonce: Option<String>,
+    /// `opaque`: a server string the client echoes back unchanged.
     pub opaque: Option<String>,
 }
 

@@ -61,12 +61,15 @@ pub const SHED_REASON: &str = "SIP overload";
 /// An INVITE refused by the guard, for its call record.
 #[derive(Debug)]
 pub struct Shed {
+    /// The refused INVITE, as read.
     pub request: Request,
+    /// Its essential headers.
     pub ess: Essentials,
     /// Where the 503 went (the caller's address as the records give it).
     pub from: Peer,
 }
 
+/// Settings of the overload [`Guard`].
 #[derive(Debug, Clone, Copy)]
 pub struct GuardConfig {
     /// Messages waiting for the transaction layer beyond which new
@@ -99,6 +102,7 @@ pub enum Admit {
     Drop,
 }
 
+/// The guard's live gauges and counters (published on `/metrics`).
 #[derive(Debug, Default)]
 pub struct GuardStats {
     /// Messages read and not yet taken by the transaction layer.
@@ -114,8 +118,11 @@ pub struct GuardStats {
     pub dropped: AtomicU64,
 }
 
+/// The overload guard between the SIP transport's readers and the
+/// transaction layer; shared by every reader.
 pub struct Guard {
     cfg: GuardConfig,
+    /// Its live gauges and counters.
     pub stats: GuardStats,
     recent: Mutex<RecentInvites>,
     records: Option<mpsc::Sender<Shed>>,
@@ -139,6 +146,8 @@ enum Verdict {
 }
 
 impl Guard {
+    /// A guard configured by `cfg`. Refused INVITEs are sent on `records` for
+    /// their call record; `None`, or a full channel: only counted.
     pub fn new(cfg: GuardConfig, records: Option<mpsc::Sender<Shed>>) -> Guard {
         Guard {
             cfg,

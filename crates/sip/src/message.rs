@@ -11,10 +11,15 @@ pub const PRODUCT: &str = "softswitch";
 /// The fields every layer needs, read once per message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Essentials {
+    /// The Call-ID, trimmed.
     pub call_id: String,
+    /// The CSeq number.
     pub cseq: u32,
+    /// The CSeq method (for a response, the method of the request it answers).
     pub cseq_method: Method,
+    /// The From tag, if any.
     pub from_tag: Option<String>,
+    /// The To tag; `None` when To has none (a request outside a dialog).
     pub to_tag: Option<String>,
     /// Branch of the top Via (empty when the sender gave none).
     pub branch: String,
@@ -23,6 +28,8 @@ pub struct Essentials {
 }
 
 impl Essentials {
+    /// Read the essentials of `msg`: an error when Call-ID, CSeq, From, To or
+    /// Via is missing, or the CSeq cannot be read.
     pub fn of(msg: &SipMessage) -> Result<Self, ParseError> {
         let headers = msg.headers();
         let mut call_id = None;

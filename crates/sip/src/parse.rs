@@ -17,20 +17,35 @@ use rsip::SipMessage;
 /// Why a datagram or stream chunk is not a SIP message we can use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
+    /// Nothing but line ends (or no bytes at all).
     #[error("empty message")]
     Empty,
+    /// No blank line ends the header block (a truncated message).
     #[error("no blank line ending the header block")]
     NoHeaderEnd,
+    /// The start line or a header is not valid UTF-8.
     #[error("message is not UTF-8 in its header block")]
     NotUtf8,
+    /// A header line with no colon or a bad name: its line number, from 1 for
+    /// the start line, after unfolding.
     #[error("header line {0} has no ':'")]
     BadHeaderLine(usize),
+    /// Content-Length is not a decimal number: the value as sent.
     #[error("bad Content-Length value {0:?}")]
     BadContentLength(String),
+    /// The body is shorter than Content-Length says (a truncated message).
     #[error("body shorter than Content-Length ({have} of {want} bytes)")]
-    ShortBody { have: usize, want: usize },
+    ShortBody {
+        /// Bytes of body received.
+        have: usize,
+        /// Bytes Content-Length announced.
+        want: usize,
+    },
+    /// A header every message needs (Call-ID, CSeq, From, To, Via) is absent,
+    /// or CSeq has no method: the header's name.
     #[error("missing mandatory header {0}")]
     MissingHeader(&'static str),
+    /// Any other error (rsip's, or a bad CSeq number or method), as text.
     #[error("rsip: {0}")]
     Rsip(String),
 }

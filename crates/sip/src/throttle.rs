@@ -21,6 +21,7 @@ pub struct Policy {
     pub max_delay: Duration,
     /// At this many failures in a row the key is locked for `lock_for`.
     pub lock_after: u32,
+    /// How long a lock lasts.
     pub lock_for: Duration,
     /// A key with no failure for this long starts again from zero.
     pub forget_after: Duration,
@@ -47,6 +48,7 @@ impl Default for Policy {
 /// May a key try now?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
+    /// The key may try now: no delay or lock in force.
     Open,
     /// Too soon after the last failure: try again after this.
     Wait(Duration),
@@ -55,6 +57,7 @@ pub enum Gate {
 }
 
 impl Gate {
+    /// Whether the key may try now.
     pub fn is_open(self) -> bool {
         self == Gate::Open
     }
@@ -95,6 +98,7 @@ pub struct Throttle<K> {
 }
 
 impl<K: Hash + Eq + Clone> Throttle<K> {
+    /// An empty table applying `policy`.
     pub fn new(policy: Policy) -> Self {
         Throttle {
             policy,
@@ -102,6 +106,7 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         }
     }
 
+    /// The policy it applies.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -198,6 +203,7 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         self.keys.len()
     }
 
+    /// No key is remembered.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

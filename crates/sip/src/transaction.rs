@@ -29,6 +29,7 @@ impl Transport {
     pub fn reliable(self) -> bool {
         !matches!(self, Transport::Udp)
     }
+    /// Its name as written in a Via (`UDP`, `TCP`, `TLS`).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
@@ -41,7 +42,9 @@ impl Transport {
 /// A remote end: address plus, for streams, the connection it is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
+    /// The transport to or from the peer.
     pub transport: Transport,
+    /// The peer's IP address and port.
     pub addr: SocketAddr,
     /// Stream connection id for TCP; responses go back on it (RFC 3261 18.2.2).
     pub conn: Option<u64>,
@@ -50,8 +53,14 @@ pub struct Peer {
 /// RFC 3261 timer base values.
 #[derive(Debug, Clone, Copy)]
 pub struct TimerConfig {
+    /// T1, the round-trip time estimate: base of the retransmission
+    /// intervals and of the 64*T1 timeouts (default 500 ms).
     pub t1: Duration,
+    /// T2, the longest retransmission interval of non-INVITE requests and
+    /// INVITE responses (default 4 s).
     pub t2: Duration,
+    /// T4, the longest a message stays in the network: how long completed
+    /// transactions linger over UDP (default 5 s).
     pub t4: Duration,
 }
 
@@ -77,33 +86,60 @@ pub struct ClientTxId(pub u64);
 pub enum TxEvent {
     /// A new request (not ACK, not CANCEL) opened a server transaction.
     Request {
+        /// The new server transaction; answer it with [`Transactions::respond`].
         id: ServerTxId,
+        /// The request as received.
         request: Request,
+        /// Its essential headers.
         ess: Essentials,
+        /// Where it came from.
         from: Peer,
     },
     /// A CANCEL matched a pending INVITE; `200` to the CANCEL has been sent.
     /// The user should answer the INVITE with `487`.
-    Cancelled { invite: ServerTxId, ess: Essentials },
+    Cancelled {
+        /// The pending INVITE's server transaction.
+        invite: ServerTxId,
+        /// The CANCEL's essential headers.
+        ess: Essentials,
+    },
     /// An ACK for a 2xx (its own transaction; `invite` when we matched it).
     Ack {
+        /// The ACK as received.
         request: Request,
+        /// Its essential headers.
         ess: Essentials,
+        /// Where it came from.
         from: Peer,
+        /// The INVITE server transaction whose 2xx it acknowledges; `None` when
+        /// none awaits it (unknown, or already over).
         invite: Option<ServerTxId>,
     },
     /// A 2xx to an INVITE was never acknowledged within 64*T1.
-    AckTimeout { id: ServerTxId, ess: Essentials },
+    AckTimeout {
+        /// The INVITE's server transaction, now terminated.
+        id: ServerTxId,
+        /// The INVITE's essential headers.
+        ess: Essentials,
+    },
     /// A response to one of our requests (provisional, final, or a 2xx
     /// retransmission while Accepted).
     Response {
+        /// Our client transaction it answers.
         id: ClientTxId,
+        /// The response as received.
         response: Response,
+        /// Its essential headers.
         ess: Essentials,
     },
     /// Timer B or F: our request got no final response (`ess`: the
     /// request's, so a dialog knows which of its requests it was).
-    Timeout { id: ClientTxId, ess: Essentials },
+    Timeout {
+        /// The client transaction that gave up, now terminated.
+        id: ClientTxId,
+        /// The request's essential headers.
+        ess: Essentials,
+    },
 }
 
 /// Something for the I/O edge to do.
@@ -111,17 +147,28 @@ pub enum TxEvent {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Output {
-    Transmit { to: Peer, data: Bytes },
+    /// Send these bytes to this peer.
+    Transmit {
+        /// Where to send it (for a stream, on which connection).
+        to: Peer,
+        /// The encoded message.
+        data: Bytes,
+    },
+    /// Tell the layer's user (the call layer).
     Event(TxEvent),
 }
 
 /// Errors from the user's calls into the layer.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TxError {
+    /// The transaction is unknown: never started, or already terminated.
     #[error("no such transaction (already terminated)")]
     Unknown,
+    /// The server transaction has already sent its final response.
     #[error("a final response was already sent")]
     AlreadyFinal,
+    /// The message cannot be used (a missing header, or an ACK given to
+    /// [`Transactions::request`]): why.
     #[error("bad message: {0}")]
     Bad(String),
 }
@@ -265,6 +312,7 @@ fn client_key(ess: &Essentials) -> Key {
 }
 
 impl Transactions {
+    /// An empty transaction layer using the timer values `cfg`.
     pub fn new(cfg: TimerConfig) -> Self {
         Transactions {
             cfg,
@@ -284,6 +332,7 @@ impl Transactions {
         (self.server.len(), self.client.len())
     }
 
+    /// No live transaction, server or client.
     pub fn is_empty(&self) -> bool {
         self.server.is_empty() && self.client.is_empty()
     }

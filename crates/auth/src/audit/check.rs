@@ -52,21 +52,29 @@ pub(crate) fn anchors(dir: &Path) -> std::io::Result<Vec<Anchor>> {
 pub struct Problem {
     /// `audit-2026-12.jsonl:14`, or `anchors.jsonl`.
     pub place: String,
+    /// What is wrong, in words.
     pub what: String,
 }
 
 /// What `verify` checked.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
+    /// Monthly files read (1 for a single exported file).
     pub files: usize,
+    /// Lines read, across all files.
     pub lines: u64,
+    /// Sequence number of the first line; `None` when there is none.
     pub first_seq: Option<u64>,
+    /// Sequence number of the last line; `None` when there is none.
     pub last_seq: Option<u64>,
+    /// Anchors (other than `purge`) whose line was found and compared.
     pub anchors_checked: usize,
+    /// Everything found wrong; empty when the log checks.
     pub problems: Vec<Problem>,
 }
 
 impl Report {
+    /// Nothing wrong was found.
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }

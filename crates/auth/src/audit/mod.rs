@@ -34,12 +34,19 @@ const HASH_KEY: &str = ",\"hash\":\"";
 /// Who did what: everything a line says but its place in the chain.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The authenticated account: its id, `cli:<user>` for the command line,
+    /// `softswitch` for the process itself, `-` before sign-in.
     pub account: String,
+    /// That account's role (`admin`, `supervisor`...), `system` for the
+    /// process, `-` when none.
     pub role: String,
     /// The client's address, or `local` for the command line.
     pub source: String,
+    /// What was done, dotted (`file0.activate`, `strategy.apply`...).
     pub action: String,
+    /// What it was done to (an account, DID, flow, strategy...).
     pub target: String,
+    /// Anything else worth keeping, as JSON.
     pub details: Value,
 }
 
@@ -50,11 +57,16 @@ pub struct Anchor {
     /// (the last line of a month removed by retention), `repair` (a torn
     /// line cut after a crash).
     pub kind: String,
+    /// Sequence number of the line the anchor names.
     pub seq: u64,
+    /// That line's hash (hex SHA-256).
     pub hash: String,
+    /// When the anchor was written.
     pub at: DateTime<Utc>,
+    /// The day (UTC) a `day` anchor closes; `None` for other kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<NaiveDate>,
+    /// The monthly file a `purge` anchor removed; `None` for other kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
@@ -169,6 +181,7 @@ impl Audit {
         Ok(audit)
     }
 
+    /// The folder the log is in.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }

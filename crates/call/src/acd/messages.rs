@@ -16,6 +16,7 @@ use crate::registrar::RegEvent;
 /// What a flow asks of the ACD.
 #[derive(Debug, Clone, Default)]
 pub struct QueueRequest {
+    /// Name of the queue to wait in.
     pub queue: String,
     /// Absolute priority: a higher one always goes first.
     pub priority: i32,
@@ -30,39 +31,53 @@ pub struct QueueRequest {
 pub enum Notice {
     /// An agent is being rung.
     Offered {
+        /// Id of the agent being rung.
         agent: String,
     },
     /// The agent answered and the ACD bridged the caller with them: the
     /// flow leaves its queue node and waits for the conversation's end.
     Connected {
+        /// Id of the agent now talking to the caller.
         agent: String,
     },
     /// The queue's long-wait threshold passed (play the long-wait message).
     LongWait,
+    /// The call overflowed to another queue, keeping its place by enqueue
+    /// time.
     Overflowed {
+        /// Name of the queue the call now waits in.
         to: String,
     },
     /// The call left the ACD without an agent; go to `destination` (a flow
     /// node) when given.
     Left {
+        /// Why it left: `max_wait` or `unknown_queue`.
         reason: String,
+        /// Flow node to go to next (the queue's `max_wait.destination`);
+        /// `None` when none is set.
         destination: Option<String>,
     },
     /// The agent's side of a connected call is over (the ACD unbridged
     /// the caller): after-call treatment, or the end.
     AgentEnded {
+        /// True when the agent's phone hung up; false when the leg ended
+        /// otherwise (our side, a timeout).
         by_agent: bool,
     },
     /// The agent transferred the call to this queue (the ACD unbridged
     /// the caller): wait again, the caller stays in the ACD.
     Transferred {
+        /// Name of the queue the call now waits in.
         queue: String,
     },
     /// The agent transferred the call to a number (allowed by the queue's
     /// `transfer_prefixes`): the caller leaves the ACD and is connected
     /// there through `trunk`.
     TransferredOut {
+        /// The number the call goes to.
         number: String,
+        /// Name of the trunk it goes out through (the queue's
+        /// `transfer_trunk`).
         trunk: String,
     },
 }
@@ -99,7 +114,9 @@ pub enum MonitorError {
     /// The supervisor's leg could not be placed (no RTP port, socket).
     #[error("cannot call {phone:?}: {source}")]
     Dial {
+        /// The supervisor's phone (its registrar name).
         phone: String,
+        /// Why the leg could not be opened.
         source: std::io::Error,
     },
     /// The ACD is not running (shutting down).
@@ -121,16 +138,22 @@ pub enum ReconfigureError {
 /// A supervisor's action on an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentAction {
+    /// Log the agent in: calls may be offered to it.
     Login,
+    /// Log the agent out; while busy, once the call and wrap-up are over.
     Logout,
+    /// Pause the agent; while busy, once the call and wrap-up are over.
     Pause {
+        /// Why the agent pauses, kept exactly as given.
         reason: String,
     },
+    /// End the agent's pause (or withdraw a pending one).
     Unpause,
     /// End wrap-up now.
     Ready,
     /// Qualify the agent's last call.
     Disposition {
+        /// The disposition code; it must be in the queue's list.
         code: String,
     },
 }

@@ -14,9 +14,13 @@ use crate::registry::CallRegistry;
 /// Shared by every call task.
 #[derive(Clone)]
 pub struct CallContext {
+    /// The SIP endpoint every leg sends and receives through.
     pub endpoint: Endpoint,
+    /// Where call events (the CDR) go.
     pub cdr: CdrSink,
+    /// The live calls, by SIP Call-ID.
     pub registry: CallRegistry,
+    /// What runs on every answered inbound call (the IVR).
     pub script: Arc<dyn CallScript>,
     /// Address put in SDP (where our RTP sockets are bound).
     pub media_ip: IpAddr,

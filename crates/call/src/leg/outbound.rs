@@ -25,7 +25,10 @@ const OFFER_DTMF_PT: u8 = 101;
 /// Who to call and for whom.
 #[derive(Debug, Clone)]
 pub struct DialRequest {
+    /// Whose phone is rung: the agent's id (a supervisor's, for listening),
+    /// as the registrar knows it.
     pub agent: String,
+    /// Where that phone is reached (its registration or static URI).
     pub target: Binding,
     /// The caller's number, shown to the agent.
     pub caller: Option<String>,
@@ -49,28 +52,43 @@ pub enum LegFailure {
 /// What a leg reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegEvent {
+    /// The phone rings (a provisional response other than 100; reported
+    /// once).
     Ringing,
+    /// The phone answered (2xx with a usable SDP answer); media flows.
     Answered {
+        /// The leg's RTP session, to bridge with the caller's.
         media: MediaSessionRef,
+        /// Name of the negotiated codec.
         codec: String,
     },
+    /// The leg ended without being answered.
     Failed {
+        /// Why, in the terms the ACD uses.
         why: LegFailure,
+        /// The final status received; `None` when none came or the answer
+        /// was unusable (timeout, bad SDP answer, hung up by us while ringing).
         code: Option<u16>,
     },
     /// The answered leg is over: `by_agent` when the phone sent BYE.
     Ended {
+        /// True when the phone ended it (BYE, or a completed transfer); false
+        /// when our side did.
         by_agent: bool,
+        /// Short reason for logs and records (`bye`, `transfer`,
+        /// `rtp_timeout`, `caller_side`...).
         reason: &'static str,
     },
     /// The far end put the call on hold (`on`), or took it back.
     Hold {
+        /// True: put on hold; false: taken back.
         on: bool,
     },
     /// The phone asked for a blind transfer (REFER, answered 202): the
     /// user part of its Refer-To (a queue name or a number). The dialler
     /// answers with [`LegControl::transfer_done`].
     TransferAsked {
+        /// User part of the Refer-To: a queue name or a number.
         target: String,
     },
 }
@@ -89,10 +107,12 @@ pub enum LegCmd {
 #[derive(Debug, Clone)]
 pub struct LegControl {
     cmd: mpsc::UnboundedSender<LegCmd>,
+    /// The Call-ID of the leg's dialog.
     pub sip_call_id: String,
 }
 
 impl LegControl {
+    /// Cancel the leg if it is ringing, hang it up if answered.
     pub fn stop(&self) {
         let _ = self.cmd.send(LegCmd::Stop);
     }

@@ -15,10 +15,15 @@ mod tests;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallerClass {
+    /// A French mobile number (06, 07).
     Mobile,
+    /// A French landline number (01-05, 09).
     Landline,
+    /// A foreign number (`+` or `00`, country other than 33).
     International,
+    /// No number, or the caller withheld it.
     Withheld,
+    /// Any other number (short numbers, other prefixes, wrong length).
     Other,
 }
 
@@ -123,7 +128,9 @@ pub fn dissuasion_of(disposition: &str) -> Option<&'static str> {
 /// An agent's phone rung for the call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OfferRecord {
+    /// The agent whose phone was rung.
     pub agent: String,
+    /// When it started ringing.
     pub at: DateTime<Utc>,
     /// `answered`, `no_answer`, `declined`, `unreachable`, `cancelled`;
     /// `None` while it rings.
@@ -133,10 +140,13 @@ pub struct OfferRecord {
 /// One caller-agent conversation (a transferred call has several).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationRecord {
+    /// The agent in the conversation.
     pub agent: String,
     /// The queue the call was answered from.
     pub queue: Option<String>,
+    /// When the agent answered.
     pub answered_at: DateTime<Utc>,
+    /// When the conversation ended; `None` while it goes on.
     pub ended_at: Option<DateTime<Utc>>,
     /// End of this agent's wrap-up after it.
     pub wrapup_ended_at: Option<DateTime<Utc>>,
@@ -160,23 +170,31 @@ impl ConversationRecord {
 /// A blind transfer by an agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransferRecord {
+    /// The agent who transferred the call.
     pub agent: String,
     /// The queue the call went to.
     pub to: String,
+    /// When the agent transferred it.
     pub at: DateTime<Utc>,
 }
 
+/// One DTMF digit received from the caller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigitRecord {
+    /// The digit as received (`0`-`9`, `*`, `#`...).
     pub digit: char,
+    /// How it arrived.
     pub source: DigitSource,
+    /// When it arrived.
     pub at: DateTime<Utc>,
 }
 
 /// One flow node the call went through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
+    /// The node's name in the flow.
     pub node: String,
+    /// The node's kind (`menu`, `collect`, `hangup`...).
     pub kind: String,
     /// Digits the caller entered in this node (menu choice, collected value).
     pub input: Option<String>,
@@ -187,50 +205,86 @@ pub struct StepRecord {
 /// The file 0 override that redirected a call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct File0Record {
+    /// The id of the override's activation.
     pub activation_id: String,
+    /// When the override was requested.
     pub requested_at: DateTime<Utc>,
+    /// When this call was redirected.
     pub redirected_at: DateTime<Utc>,
     /// redirected_at - requested_at: the GVS01 activation delay for the
     /// first call of an activation.
     pub delay_ms: i64,
+    /// `continue` (message then the normal flow) or `hangup`.
     pub mode: String,
+    /// The prompt played to the caller.
     pub prompt: String,
 }
 
+/// One prompt played to the caller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptRecord {
+    /// The prompt's name.
     pub name: String,
+    /// The prompt's full length, in ms.
     pub duration_ms: u64,
+    /// The part actually sent to the caller, in ms.
     pub heard_ms: u64,
+    /// `completed`, `barge_in` (a digit cut it), `stopped` or `hangup` (the
+    /// call ended while it played).
     pub end: String,
+    /// When it ended.
     pub at: DateTime<Utc>,
 }
 
 /// One call, as exported. Field meanings: crates/cdr/README.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
+    /// Our id for the call, unique and time-ordered; de-duplicate on it.
     pub record_id: String,
+    /// The SIP Call-ID of the caller's INVITE.
     pub sip_call_id: String,
+    /// The trunk that admitted the call; `None` when none did (e.g. a 403).
     pub trunk: Option<String>,
+    /// The called number (user part of the Request-URI, else of To).
     pub did: Option<String>,
+    /// The IVR flow the DID leads to; `None` for refused calls.
     pub flow: Option<String>,
+    /// The caller's number; `None` when withheld or absent.
     pub caller: Option<String>,
+    /// The class of the caller's number, for origin reports.
     pub caller_class: CallerClass,
+    /// The signalling source, `ip:port`.
     pub source: String,
+    /// `UDP` or `TCP`.
     pub transport: String,
+    /// When the INVITE arrived.
     pub arrived_at: DateTime<Utc>,
+    /// When we sent 200 OK; `None` if we never answered.
     pub answered_at: Option<DateTime<Utc>>,
+    /// When the caller's ACK to our 200 OK arrived.
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// When the call ended or was refused; `None` while it is open.
     pub ended_at: Option<DateTime<Utc>>,
+    /// How the call ended (`Open` until then).
     pub outcome: Outcome,
+    /// Final SIP code: 200 when answered, 487 when cancelled, otherwise
+    /// the refusal code.
     pub sip_code: Option<u16>,
+    /// Why the call was refused, in words; `None` unless rejected.
     pub reject_reason: Option<String>,
+    /// Who ended the call (`Agent` when the agent hung up and we ended the
+    /// caller's leg).
     pub ended_by: Option<Party>,
+    /// Why the call ended: `bye`, `cancel`, `script_end`, `ack_timeout`,
+    /// `rtp_timeout`, `shutdown`, `crash`, `error`...
     pub end_reason: Option<String>,
+    /// `PCMU` or `PCMA`; `None` if never answered.
     pub codec: Option<String>,
     /// Answer to end, in ms (0 when never answered).
     pub duration_ms: u64,
+    /// Every DTMF digit received, in order.
     pub digits: Vec<DigitRecord>,
+    /// Every prompt played, in order.
     pub prompts: Vec<PromptRecord>,
     /// Set when a file 0 override redirected the call ("informé").
     #[serde(default)]
@@ -244,6 +298,7 @@ pub struct CallRecord {
     /// The last queue the call waited in.
     #[serde(default)]
     pub queue: Option<String>,
+    /// The absolute priority the call was last queued with.
     #[serde(default)]
     pub priority: Option<i32>,
     /// When the call first joined a queue.
@@ -252,13 +307,16 @@ pub struct CallRecord {
     /// Queues the call overflowed out of, in order.
     #[serde(default)]
     pub overflowed_from: Vec<String>,
+    /// Every agent phone rung for the call, in order.
     #[serde(default)]
     pub offers: Vec<OfferRecord>,
     /// The agent who answered.
     #[serde(default)]
     pub agent: Option<String>,
+    /// When an agent first answered (wait and pickup count from there).
     #[serde(default)]
     pub agent_answered_at: Option<DateTime<Utc>>,
+    /// When the latest conversation ended; `None` while one goes on.
     #[serde(default)]
     pub agent_ended_at: Option<DateTime<Utc>>,
     /// First queued to agent answer, or to hang-up / leaving the queue.
@@ -321,21 +379,30 @@ pub struct CallRecord {
 /// A supervisor listening to the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorRecord {
+    /// The supervisor listening.
     pub by: String,
+    /// The phone rung for the supervisor to listen on.
     pub phone: String,
+    /// When monitoring started (the phone was rung).
     pub at: DateTime<Utc>,
 }
 
 /// A call out by the flow's `transfer` node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransferOutRecord {
+    /// The number or SIP URI called.
     pub to: String,
+    /// The trunk a number went out through; `None` for a SIP URI.
     pub trunk: Option<String>,
+    /// When the call out started.
     pub at: DateTime<Utc>,
+    /// When the far end answered; `None` if it never did.
     pub answered_at: Option<DateTime<Utc>>,
+    /// When the transferred conversation ended.
     pub ended_at: Option<DateTime<Utc>>,
     /// `answered`, `busy`, `no_answer`, `unreachable`.
     pub result: Option<String>,
+    /// The far end's final SIP code when the transfer failed, if one came.
     pub sip_code: Option<u16>,
     /// Who ended the transferred conversation: `caller` or `agent` (the
     /// far end).

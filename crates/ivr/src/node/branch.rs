@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use crate::run::{Ctx, Step};
 
+/// A `branch` node: picks the next node from `cases` by the schedule,
+/// the caller's number class or a variable's value.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Branch {
@@ -24,6 +26,8 @@ pub struct Branch {
 const CLASSES: [&str; 5] = ["mobile", "landline", "international", "withheld", "other"];
 
 impl Branch {
+    /// Every (key, node) it can lead to: a `cases.VALUE` key per case, then
+    /// `default`.
     pub fn targets(&self) -> Vec<(String, &str)> {
         let mut t: Vec<(String, &str)> = self
             .cases
@@ -38,6 +42,8 @@ impl Branch {
         t
     }
 
+    /// Checks of `on` and of the cases and `default` it needs: (key,
+    /// message) per problem.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         match self.on.as_str() {
@@ -87,6 +93,9 @@ impl Branch {
         out
     }
 
+    /// The node of the case for the current value (`open`/`closed`, the
+    /// caller class or the variable's value, empty when unset), else
+    /// `default`; with neither, the call ends with disposition `no_branch`.
     pub fn run(&self, cx: &mut Ctx<'_>) -> Step {
         let value = match self.on.as_str() {
             "schedule" => if cx.flow.schedule.is_open(cx.now()) {

@@ -10,28 +10,39 @@ use super::PromptRef;
 use crate::run::{Ctx, Step};
 use call::HungUp;
 
+/// A `collect` node: reads DTMF digits into `var`, up to `tries`
+/// attempts, then `fallback`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Collect {
+    /// Played (barge-in on) before each attempt; none: just wait for digits.
     pub prompt: Option<PromptRef>,
     /// Variable that receives the digits.
     pub var: String,
+    /// Fewest digits accepted (default 1).
     #[serde(default = "one")]
     pub min: usize,
+    /// Most digits read: entry ends once this many are in.
     pub max: usize,
     /// Ends entry early; not part of the value. "" for none.
     #[serde(default = "hash")]
     pub terminator: String,
+    /// Seconds to wait for the first digit (default 5).
     #[serde(default = "first_timeout")]
     pub timeout_s: u64,
+    /// Seconds to wait for each further digit (default 3).
     #[serde(default = "inter_digit")]
     pub inter_digit_timeout_s: u64,
     /// The whole value must match (anchored).
     pub regex: Option<String>,
+    /// Attempts before `fallback` (default 3; at least 1).
     #[serde(default = "three")]
     pub tries: u32,
+    /// Played after a refused entry (too short or not matching `regex`).
     pub invalid_prompt: Option<PromptRef>,
+    /// Node to go to once a valid entry is stored.
     pub next: String,
+    /// Node to go to after `tries` refused entries.
     pub fallback: String,
 }
 
@@ -52,6 +63,7 @@ fn three() -> u32 {
 }
 
 impl Collect {
+    /// Every (key, prompt) it may play: `prompt`, `invalid_prompt`.
     pub fn prompts(&self) -> Vec<(&'static str, &PromptRef)> {
         let mut p: Vec<_> = self.prompt.iter().map(|x| ("prompt", x)).collect();
         p.extend(self.invalid_prompt.iter().map(|x| ("invalid_prompt", x)));
@@ -64,6 +76,8 @@ impl Collect {
             .map(|r| regex::Regex::new(&format!("^(?:{r})$")))
     }
 
+    /// Checks of `regex`, `min`/`max`, `terminator`, `var` and `tries`:
+    /// (key, message) per problem.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if let Some(Err(e)) = self.regex() {
@@ -87,6 +101,8 @@ impl Collect {
         out
     }
 
+    /// Read digits until `max`, the terminator or a timeout; a valid entry
+    /// goes into `var` and on to `next`, else retry, then `fallback`.
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         let re = self.regex().and_then(Result::ok);
         let term = self.terminator.chars().next();

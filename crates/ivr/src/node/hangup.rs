@@ -7,15 +7,19 @@ use super::PromptRef;
 use crate::run::{Ctx, Step};
 use call::HungUp;
 
+/// A `hangup` node: ends the call.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hangup {
+    /// Played whole (no barge-in) before hanging up; none: hang up at once.
     pub prompt: Option<PromptRef>,
     /// Why the flow ended the call (e.g. `informed`, `closed`).
     pub disposition: Option<String>,
 }
 
 impl Hangup {
+    /// Play the last prompt, if any, then end the call with `disposition`
+    /// (`flow_end` when none is given).
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         if let Some(p) = &self.prompt {
             cx.play(p, false).await?;

@@ -12,21 +12,28 @@ use serde::Deserialize;
 use crate::run::{Ctx, Step};
 use call::HungUp;
 
+/// An `http` node: one API call whose response fields go into
+/// variables.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
+    /// `GET` (default) or `POST`.
     #[serde(default = "get")]
     pub method: String,
     /// `${name}` is replaced by the variable, URL-encoded.
     pub url: String,
     /// POST body (`${name}` replaced as is), sent as JSON.
     pub body: Option<String>,
+    /// Timeout for the whole request, in milliseconds (100 to 30000;
+    /// default 2000).
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
     /// Variable -> JSON pointer into the response (e.g. "/customer/name").
     #[serde(default)]
     pub set: BTreeMap<String, String>,
+    /// Node to go to after a successful call.
     pub next: String,
+    /// Node to go to on any failure (timeout, refused, non-2xx, bad JSON).
     pub fallback: String,
 }
 
@@ -46,10 +53,14 @@ fn builder() -> reqwest::ClientBuilder {
 /// Why an extra certificate authority was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtraCaError {
+    /// The bytes are not a PEM certificate.
     #[error("not a PEM certificate: {0}")]
     NotPem(reqwest::Error),
+    /// The HTTP client could not be built with it.
     #[error("HTTP client: {0}")]
     Client(reqwest::Error),
+    /// The shared client already exists (a look-up ran, or a CA was
+    /// already added).
     #[error("the HTTP client is already in use")]
     AlreadyInUse,
 }
@@ -85,6 +96,8 @@ fn encode(v: &str) -> String {
 }
 
 impl Http {
+    /// Checks of `method`, `url`, `timeout_ms`, the `set` pointers and
+    /// `body`: (key, message) per problem.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if self.method != "GET" && self.method != "POST" {
@@ -170,6 +183,8 @@ impl Http {
             .map_err(|e| format!("bad JSON: {e}"))
     }
 
+    /// Make the call and fill the `set` variables (empty for a missing or
+    /// null field), then `next`; any failure goes to `fallback`.
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         let started = std::time::Instant::now();
         match self.call(cx).await {

@@ -11,20 +11,30 @@ use super::PromptRef;
 use crate::run::{Ctx, Step};
 use call::HungUp;
 
+/// A `menu` node: a greeting, then one DTMF digit chooses the next
+/// node.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Menu {
+    /// Played (barge-in on) on the first attempt, and on every attempt
+    /// when there is no `short_greeting`.
     pub greeting: PromptRef,
+    /// Played instead of `greeting` from the second attempt on.
     pub short_greeting: Option<PromptRef>,
     /// Digit -> node.
     pub options: BTreeMap<String, String>,
+    /// Played after a digit that is not in `options`.
     pub invalid_prompt: Option<PromptRef>,
+    /// Played when no digit comes within `timeout_s`.
     pub timeout_prompt: Option<PromptRef>,
+    /// Seconds to wait for a digit after the greeting (default 5; at
+    /// least 1).
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
     /// Attempts (invalid digit or timeout) before `fallback`.
     #[serde(default = "default_tries")]
     pub tries: u32,
+    /// Node to go to after `tries` failed attempts.
     pub fallback: String,
 }
 
@@ -38,6 +48,8 @@ fn default_tries() -> u32 {
 const DIGITS: &str = "0123456789*#ABCD";
 
 impl Menu {
+    /// Every (key, node) it can lead to: an `options."D"` key per digit,
+    /// then `fallback`.
     pub fn targets(&self) -> Vec<(String, &str)> {
         let mut t: Vec<(String, &str)> = self
             .options
@@ -48,6 +60,8 @@ impl Menu {
         t
     }
 
+    /// Every (key, prompt) it may play: the greeting, then the short
+    /// greeting, invalid and timeout prompts when set.
     pub fn prompts(&self) -> Vec<(&'static str, &PromptRef)> {
         let mut p = vec![("greeting", &self.greeting)];
         p.extend(self.short_greeting.iter().map(|x| ("short_greeting", x)));
@@ -56,6 +70,8 @@ impl Menu {
         p
     }
 
+    /// Checks of `options` (one DTMF digit each, no repeats, at least one),
+    /// `tries` and `timeout_s`: (key, message) per problem.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -85,6 +101,8 @@ impl Menu {
         out
     }
 
+    /// Greet and wait for a digit, up to `tries` times: a digit in `options`
+    /// leads to its node (A-D in either case), else `fallback`.
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         for attempt in 0..self.tries {
             let greeting = match (&self.short_greeting, attempt) {

@@ -20,7 +20,9 @@ use call::HungUp;
 /// name is in a variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptRef {
+    /// A fixed prompt name.
     Name(String),
+    /// The variable (without its `$`) whose value names the prompt.
     Var(String),
 }
 
@@ -37,15 +39,26 @@ impl<'de> Deserialize<'de> for PromptRef {
 /// One node of a flow.
 #[derive(Debug, Clone)]
 pub enum Node {
+    /// `play`: one or more prompts, then `next`.
     Play(play::Play),
+    /// `menu`: a greeting, then one digit picks the next node.
     Menu(menu::Menu),
+    /// `collect`: read digits into a variable.
     Collect(collect::Collect),
+    /// `branch`: pick the next node on the schedule, the caller's number
+    /// class or a variable.
     Branch(branch::Branch),
+    /// `set`: give a variable a value, then `next`.
     Set(set::Set),
+    /// `goto`: jump to another node.
     Goto(set::Goto),
+    /// `hangup`: an optional last prompt, then end the call.
     Hangup(hangup::Hangup),
+    /// `http`: call an external API, response fields into variables.
     Http(http::Http),
+    /// `queue`: hand the call to the ACD until an agent answers.
     Queue(queue::Queue),
+    /// `transfer`: call a number or SIP URI and bridge the caller with it.
     Transfer(transfer::Transfer),
 }
 
@@ -131,6 +144,8 @@ impl Node {
         }
     }
 
+    /// Run this node on the call: the step it leads to, or `Err(HungUp)`
+    /// once the caller has hung up.
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         match self {
             Node::Play(n) => n.run(cx).await,

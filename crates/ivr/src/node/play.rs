@@ -6,13 +6,16 @@ use super::PromptRef;
 use crate::run::{Ctx, Step};
 use call::HungUp;
 
+/// A `play` node: prompts in a row, then `next`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Play {
+    /// Prompts to play, in order.
     pub prompts: Vec<PromptRef>,
     /// A digit stops the prompts (and is kept for the next menu).
     #[serde(default = "yes")]
     pub barge_in: bool,
+    /// Node to go to after the prompts (or a barge-in).
     pub next: String,
 }
 
@@ -21,6 +24,8 @@ fn yes() -> bool {
 }
 
 impl Play {
+    /// Play each prompt in turn, a barge-in digit skipping the rest; then
+    /// `next`.
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         for p in &self.prompts {
             let r = cx.play(p, self.barge_in).await?;

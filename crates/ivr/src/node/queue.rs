@@ -24,9 +24,12 @@ use call::acd::{Notice, QueueRequest, Waiting};
 use call::{HungUp, PlayResult};
 use conversation::Conversation;
 
+/// A `queue` node: hands the call to the ACD and keeps the caller
+/// waiting until an agent answers or the call leaves the queue.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Queue {
+    /// Name of the ACD queue the call joins.
     pub queue: String,
     /// Absolute priority: a higher one is always served first.
     #[serde(default)]
@@ -76,7 +79,9 @@ fn default_max_wait_min() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum Skills {
+    /// Skill names, each required at level 1 or more.
     List(Vec<String>),
+    /// Skill name -> minimum level (1 to 10).
     Levels(BTreeMap<String, u8>),
 }
 
@@ -87,6 +92,8 @@ impl Default for Skills {
 }
 
 impl Skills {
+    /// Skill name -> minimum level, as the ACD takes them (level 1 for a
+    /// list).
     pub fn levels(&self) -> BTreeMap<String, u8> {
         match self {
             Skills::List(l) => l.iter().map(|s| (s.clone(), 1)).collect(),
@@ -99,6 +106,7 @@ impl Skills {
 const NO_MUSIC_PAUSE: Duration = Duration::from_secs(1);
 
 impl Queue {
+    /// Every (key, node) it can lead to: `fallback`, then `after`, when set.
     pub fn targets(&self) -> Vec<(String, &str)> {
         let mut t = Vec::new();
         if let Some(f) = &self.fallback {
@@ -110,6 +118,8 @@ impl Queue {
         t
     }
 
+    /// Every (key, prompt) it may play: `music`, `long_wait_prompt`, and
+    /// every piece its announcements may say (key `announce_every_s`).
     pub fn prompts(&self) -> Vec<(&'static str, &PromptRef)> {
         let mut p = Vec::new();
         if let Some(m) = &self.music {
@@ -129,6 +139,8 @@ impl Queue {
         p
     }
 
+    /// Checks of the skill levels and the announcement options: (key,
+    /// message) per problem.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut errs: Vec<(&'static str, String)> = self
             .skills
@@ -176,6 +188,9 @@ impl Queue {
         }
     }
 
+    /// Enqueue the call and wait: `Talking` once an agent answers; without
+    /// an ACD, or when the call leaves the queue, `fallback` (else the call
+    /// ends).
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         let Some(acd) = cx.acd.clone() else {
             tracing::error!(queue = %self.queue, "queue node reached but no ACD is configured");

@@ -15,6 +15,8 @@ use serde::Deserialize;
 use crate::node::PromptRef;
 use crate::run::{Ctx, Step};
 
+/// A `transfer` node: calls out and bridges the caller with the far
+/// end.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
@@ -23,6 +25,7 @@ pub struct Transfer {
     pub to: String,
     /// The trunk a number goes out through (its `outbound_proxy`).
     pub trunk: Option<String>,
+    /// Seconds to let it ring before giving up (default 30; at least 1).
     #[serde(default = "default_ring_timeout")]
     pub ring_timeout_s: u64,
     /// What the caller hears while it rings (repeated).
@@ -40,8 +43,10 @@ fn default_ring_timeout() -> u64 {
 /// Why a transfer's `to` cannot be called.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DestinationError {
+    /// `to` is neither a number nor a `sip:` URI.
     #[error("to = {0:?}: expected a number (digits, optional leading +), a sip: URI or $variable")]
     NotANumber(String),
+    /// `to` is a number but no `trunk` was given.
     #[error("to = {0:?} is a number: `trunk` must name the trunk it goes out through")]
     NoTrunk(String),
 }
@@ -65,6 +70,7 @@ pub fn destination(to: &str, trunk: Option<&str>) -> Result<Destination, Destina
 }
 
 impl Transfer {
+    /// Every (key, node) it can lead to: `fallback`, then `after`, when set.
     pub fn targets(&self) -> Vec<(String, &str)> {
         let mut t = Vec::new();
         if let Some(f) = &self.fallback {
@@ -76,10 +82,13 @@ impl Transfer {
         t
     }
 
+    /// Every (key, prompt) it may play: `ringback`, when set.
     pub fn prompts(&self) -> Vec<(&'static str, &PromptRef)> {
         self.ringback.iter().map(|p| ("ringback", p)).collect()
     }
 
+    /// Checks of `to` (unless a `$var`) and `ring_timeout_s`: (key,
+    /// message) per problem.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut errors = Vec::new();
         if !self.to.starts_with('$') {
@@ -100,6 +109,9 @@ impl Transfer {
         }
     }
 
+    /// Dial `to` (a `$var` is read now) with ringback, then bridge the two.
+    /// Busy, refused, unanswered or unreachable: `fallback`; the far end
+    /// hanging up: `after`. Either unset: the call ends.
     pub async fn run(&self, cx: &mut Ctx<'_>) -> Result<Step, HungUp> {
         let to = match self.to.strip_prefix('$') {
             Some(var) => cx.vars.get(var).cloned().unwrap_or_default(),

@@ -58,13 +58,19 @@ pub struct AuthStats {
 /// The counters at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AuthStatsSnapshot {
+    /// Failed authentications since start.
     pub failures_total: u64,
+    /// Requests refused with 503 since start (source or account past its
+    /// limits).
     pub refused_total: u64,
+    /// Source addresses locked at that instant.
     pub sources_locked: u64,
+    /// Accounts locked at that instant.
     pub accounts_locked: u64,
 }
 
 impl AuthStats {
+    /// The counters now (each read on its own, not as one atomic view).
     pub fn snapshot(&self) -> AuthStatsSnapshot {
         AuthStatsSnapshot {
             failures_total: self.failures_total.load(Ordering::Relaxed),
@@ -98,6 +104,8 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Limits configured by `cfg`, with no failure counted yet; the counters
+    /// go to `stats`.
     pub fn new(cfg: LimitsConfig, stats: Arc<AuthStats>) -> Self {
         Limits {
             sources: Throttle::new(cfg.source),
@@ -108,6 +116,7 @@ impl Limits {
         }
     }
 
+    /// The counters these limits update.
     pub fn stats(&self) -> &Arc<AuthStats> {
         &self.stats
     }

@@ -206,6 +206,7 @@ impl Nonces {
         self.used.len()
     }
 
+    /// No nonce's counts are remembered.
     pub fn is_empty(&self) -> bool {
         self.used.is_empty()
     }

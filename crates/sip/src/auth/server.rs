@@ -20,12 +20,15 @@ use super::{digest_response_ha1, parse_digest, same_secret, same_uri, Secret};
 /// How the server authenticates.
 #[derive(Debug, Clone)]
 pub struct DigestConfig {
+    /// The realm put in challenges; an answer naming another is refused.
     pub realm: String,
     /// How long a nonce is good for; an answer with an older one gets a
     /// new challenge with `stale=true`.
     pub nonce_ttl: Duration,
     /// Most nonces whose counts are remembered at once.
     pub max_nonces: usize,
+    /// Failure limits per source and per account, checked before any
+    /// digest is computed.
     pub limits: LimitsConfig,
 }
 
@@ -113,6 +116,7 @@ pub struct DigestServer {
 }
 
 impl DigestServer {
+    /// A server configured by `cfg`; nonce times count from `now`.
     pub fn new(cfg: DigestConfig, now: Instant) -> Self {
         DigestServer {
             realm: cfg.realm,
@@ -121,6 +125,7 @@ impl DigestServer {
         }
     }
 
+    /// The realm it challenges with.
     pub fn realm(&self) -> &str {
         &self.realm
     }

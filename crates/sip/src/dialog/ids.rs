@@ -9,8 +9,12 @@ use crate::message::{self, name_addr_uri, Essentials};
 /// One dialog, seen from our side.
 #[derive(Debug, Clone)]
 pub struct Dialog {
+    /// The dialog's Call-ID.
     pub call_id: String,
+    /// Our tag: the To tag we answered with (UAS), or our From tag (UAC).
     pub local_tag: String,
+    /// Their tag: the From tag of their INVITE (UAS), or the To tag of their
+    /// answer (UAC); empty when they gave none.
     pub remote_tag: String,
     /// Our URI as it appears in From of our requests (the To of their INVITE).
     pub local_uri: String,
@@ -20,7 +24,11 @@ pub struct Dialog {
     pub remote_target: String,
     /// Route set (from Record-Route), in the order our requests use it.
     pub route_set: Vec<String>,
+    /// CSeq number of our latest request in the dialog (the INVITE's for a
+    /// UAC, 0 for a UAS); [`Dialog::request`] increments it.
     pub local_cseq: u32,
+    /// Highest CSeq number of their requests so far (their INVITE's for a
+    /// UAS, 0 for a UAC until their first); see [`Dialog::check_remote_cseq`].
     pub remote_cseq: u32,
     /// Our Contact URI.
     pub local_contact: String,

@@ -26,7 +26,9 @@ pub const MAX_NUMBER: u32 = 99;
 /// What to announce (the node's options).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Announce {
+    /// Say the caller's position.
     pub position: bool,
+    /// Say the estimated wait.
     pub wait: bool,
     /// Above this many minutes: "plus de MAX minutes" (1 to 99).
     pub max_wait_min: u32,
