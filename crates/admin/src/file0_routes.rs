@@ -34,12 +34,65 @@ pub(crate) struct File0Request {
     pub by: Option<String>,
 }
 
+/// Why a file 0 switch-on is refused (a 400: the request is wrong).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum File0Error {
+    /// No prompt of that name.
+    #[error("prompt {0:?} does not exist")]
+    UnknownPrompt(String),
+    /// The target is neither a DID nor a flow.
+    #[error("target {target:?} is neither a DID nor a flow (DIDs: {dids}; flows: {flows})")]
+    UnknownTarget {
+        /// The target asked for.
+        target: String,
+        /// The DIDs there are, comma-separated.
+        dids: String,
+        /// The flows there are, comma-separated.
+        flows: String,
+    },
+    /// Mode `queue` without a queue.
+    #[error("mode \"queue\" needs \"queue\": the queue calls go to")]
+    QueueMissing,
+    /// No queue of that name.
+    #[error("queue {queue:?} does not exist (queues: {known})")]
+    UnknownQueue {
+        /// The queue asked for.
+        queue: String,
+        /// The queues there are, comma-separated.
+        known: String,
+    },
+    /// A queue given with another mode.
+    #[error("\"queue\" goes with mode \"queue\" only")]
+    QueueWithoutQueueMode,
+}
+
+impl File0Error {
+    /// The same, for the French console page.
+    pub(crate) fn french(&self) -> String {
+        match self {
+            File0Error::UnknownPrompt(p) => format!("le message « {p} » n'existe pas"),
+            File0Error::UnknownTarget {
+                target,
+                dids,
+                flows,
+            } => format!("« {target} » n'est ni un numéro (SDA : {dids}) ni un parcours ({flows})"),
+            File0Error::QueueMissing => "le mode « file d'attente » demande une file".into(),
+            File0Error::UnknownQueue { queue, known } => {
+                format!("la file « {queue} » n'existe pas (files : {known})")
+            }
+            File0Error::QueueWithoutQueueMode => {
+                "une file ne se donne qu'avec le mode « file d'attente »".into()
+            }
+        }
+    }
+}
+
 /// Check and switch on; the activation, or what is wrong.
 pub(crate) async fn activate(
     st: &AdminState,
     p: &Principal,
     r: &File0Request,
-) -> Result<Activation, String> {
+) -> Result<Activation, File0Error> {
     let (queue, reason) = check(st, r).await?;
     Ok(switch_on(st, p, r, queue, reason))
 }
@@ -49,23 +102,20 @@ pub(crate) async fn activate(
 pub(crate) async fn check(
     st: &AdminState,
     r: &File0Request,
-) -> Result<(Option<String>, Option<String>), String> {
+) -> Result<(Option<String>, Option<String>), File0Error> {
     if st.prompts.current().get(&r.prompt).is_none() {
-        return Err(format!("prompt {:?} does not exist", r.prompt));
+        return Err(File0Error::UnknownPrompt(r.prompt.clone()));
     }
     let flows = flow_names(st);
     if !st.dids.contains(&r.target) && !flows.contains(&r.target) {
-        return Err(format!(
-            "target {:?} is neither a DID nor a flow (DIDs: {}; flows: {})",
-            r.target,
-            st.dids.join(", "),
-            flows.join(", ")
-        ));
+        return Err(File0Error::UnknownTarget {
+            target: r.target.clone(),
+            dids: st.dids.join(", "),
+            flows: flows.join(", "),
+        });
     }
     let queue = match (r.mode, &r.queue) {
-        (Mode::Queue, None) => {
-            return Err("mode \"queue\" needs \"queue\": the queue calls go to".into())
-        }
+        (Mode::Queue, None) => return Err(File0Error::QueueMissing),
         (Mode::Queue, Some(q)) => {
             let known: Vec<String> = st
                 .acd
@@ -74,16 +124,14 @@ pub(crate) async fn check(
                 .map(|s| s.queues.into_iter().map(|q| q.name).collect())
                 .unwrap_or_default();
             if !known.contains(q) {
-                return Err(format!(
-                    "queue {q:?} does not exist (queues: {})",
-                    known.join(", ")
-                ));
+                return Err(File0Error::UnknownQueue {
+                    queue: q.clone(),
+                    known: known.join(", "),
+                });
             }
             Some(q.clone())
         }
-        (_, Some(q)) if !q.is_empty() => {
-            return Err("\"queue\" goes with mode \"queue\" only".into())
-        }
+        (_, Some(q)) if !q.is_empty() => return Err(File0Error::QueueWithoutQueueMode),
         (_, _) => None,
     };
     let reason = r.reason.clone().filter(|x| !x.trim().is_empty());
@@ -132,7 +180,7 @@ pub(crate) async fn file0_activate(
     };
     match activate(&st, &p, &r).await {
         Ok(a) => (StatusCode::CREATED, Json(json!(a))).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
 

@@ -345,7 +345,7 @@ impl Pusher {
         }))
     }
 
-    async fn post(&self, batch: &Batch) -> Result<(), String> {
+    async fn post(&self, batch: &Batch) -> Result<(), PostError> {
         let mut req = self
             .client
             .post(&self.cfg.url)
@@ -356,11 +356,11 @@ impl Pusher {
         if let Some(t) = &self.cfg.token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let resp = req.send().await?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(format!("HTTP {}", resp.status()))
+            Err(PostError::Refused(resp.status()))
         }
     }
 
@@ -370,6 +370,17 @@ impl Pusher {
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, &self.cursor_path)
     }
+}
+
+/// Why a batch did not reach the receiver (it is sent again later).
+#[derive(Debug, thiserror::Error)]
+enum PostError {
+    /// No answer: connection refused, TLS, timeout...
+    #[error(transparent)]
+    Unreachable(#[from] reqwest::Error),
+    /// The receiver answered with a status other than 2xx.
+    #[error("HTTP {0}")]
+    Refused(reqwest::StatusCode),
 }
 
 fn mask_line(text: &str) -> String {

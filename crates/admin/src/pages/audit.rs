@@ -9,11 +9,12 @@ use auth::Perm;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use minijinja::{context, Value};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::dates::DateError;
 use super::{allowed, render, render_status, who};
 use crate::AdminState;
 
@@ -38,17 +39,11 @@ pub struct Filter {
 }
 
 /// A local (Paris) date at midnight, in UTC; `end`: the next midnight.
-fn day(v: &str, end: bool) -> Result<Option<DateTime<Utc>>, String> {
-    if v.trim().is_empty() {
-        return Ok(None);
-    }
-    let d = NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("date « {v} » : attendu AAAA-MM-JJ"))?;
-    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-    Ok(Some(sla::group::local_midnight(
-        chrono_tz::Europe::Paris,
-        d,
-    )))
+fn day(v: &str, end: bool) -> Result<Option<DateTime<Utc>>, DateError> {
+    Ok(super::dates::optional_day(v)?.map(|d| {
+        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+        sla::group::local_midnight(chrono_tz::Europe::Paris, d)
+    }))
 }
 
 fn matches(f: &Filter, v: &serde_json::Value) -> bool {
@@ -74,7 +69,7 @@ pub async fn page(
             return render_status(
                 StatusCode::BAD_REQUEST,
                 "audit.html",
-                context! { who => who(&s), csrf => s.csrf, page => "/audit", f => context! { from => f.from, to => f.to, account => f.account, action => f.action, target => f.target }, error => e, lines => Vec::<Value>::new(), wide => true },
+                context! { who => who(&s), csrf => s.csrf, page => "/audit", f => context! { from => f.from, to => f.to, account => f.account, action => f.action, target => f.target }, error => e.french(), lines => Vec::<Value>::new(), wide => true },
             )
         }
     };

@@ -16,6 +16,7 @@ use minijinja::{context, Value};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::dates::DateError;
 use super::{allowed, render, render_status, urlencode, who};
 use crate::principal::Principal;
 use crate::AdminState;
@@ -66,26 +67,9 @@ fn instant(v: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Filter {
-    fn days(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), String> {
-        let parse = |v: &str, default: NaiveDate| {
-            if v.trim().is_empty() {
-                Ok(default)
-            } else {
-                NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-                    .map_err(|_| format!("date « {v} » : attendu AAAA-MM-JJ"))
-            }
-        };
-        let from = parse(&self.from, today)?;
-        let to = parse(&self.to, from)?;
-        if to < from {
-            return Err("la date de fin précède la date de début".into());
-        }
-        if (to - from).num_days() > 31 {
-            return Err(
-                "au plus 31 jours à la fois (les exports et `softswitch sla` couvrent plus)".into(),
-            );
-        }
-        Ok((from, to))
+    /// The days asked for: today when blank, at most a month.
+    fn days(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), DateError> {
+        super::dates::range(&self.from, &self.to, today, 31)
     }
 
     fn keeps(&self, r: &CallRecord) -> bool {
@@ -212,7 +196,7 @@ pub async fn page(
             return render_status(
                 StatusCode::BAD_REQUEST,
                 "calls.html",
-                base(Some(e), Vec::new(), 0, today, today),
+                base(Some(e.french()), Vec::new(), 0, today, today),
             )
         }
     };

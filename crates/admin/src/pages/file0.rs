@@ -234,7 +234,7 @@ pub async fn apply(
                 &s,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
-                Some(format!("File 0 non activée : {e}")),
+                Some(format!("File 0 non activée : {}", e.french())),
             )
             .await
         }

@@ -9,6 +9,7 @@ mod audit;
 mod calls;
 mod chart;
 mod console;
+mod dates;
 mod file0;
 mod flows;
 mod login;

@@ -19,6 +19,7 @@ use serde_json::json;
 use sla::{Dimension, Grouping, Period, ReportLine};
 
 use super::chart::{line_chart, Series};
+use super::dates::DateError;
 use super::{allowed, render, render_status, urlencode, who};
 use crate::principal::Principal;
 use crate::AdminState;
@@ -65,31 +66,35 @@ struct Spec {
     dimension: Option<Dimension>,
 }
 
-fn spec(q: &ReportQuery, today: NaiveDate) -> Result<Spec, String> {
-    let day = |v: &str, d: NaiveDate| {
-        if v.trim().is_empty() {
-            Ok(d)
-        } else {
-            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-                .map_err(|_| format!("date {v:?}: expected YYYY-MM-DD"))
+/// What is wrong with a report's query.
+#[derive(Debug, thiserror::Error)]
+enum SpecError {
+    /// The dates.
+    #[error(transparent)]
+    Dates(#[from] DateError),
+    /// The period or the grouping.
+    #[error(transparent)]
+    Grouping(#[from] sla::Error),
+}
+
+impl SpecError {
+    /// The same, for the French page.
+    fn french(&self) -> String {
+        match self {
+            SpecError::Dates(e) => e.french(),
+            SpecError::Grouping(e) => e.to_string(),
         }
-    };
-    let from = day(&q.from, today)?;
-    let to = day(&q.to, from)?;
-    if to < from {
-        return Err("the end date is before the start date".into());
     }
-    if (to - from).num_days() > 92 {
-        return Err("at most 92 days at once here; `softswitch sla` reports any range".into());
-    }
+}
+
+fn spec(q: &ReportQuery, today: NaiveDate) -> Result<Spec, SpecError> {
+    let (from, to) = super::dates::range(&q.from, &q.to, today, 92)?;
     let period = (!q.by.is_empty())
         .then(|| q.by.parse::<Period>())
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     let dimension = (!q.group_by.is_empty())
         .then(|| q.group_by.parse::<Dimension>())
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     Ok(Spec {
         from,
         to,
@@ -196,7 +201,7 @@ pub async fn page(
             return render_status(
                 StatusCode::BAD_REQUEST,
                 "reports.html",
-                context! { who => who(&s), csrf => s.csrf, page => "/reports", wide => true, f => form, error => e },
+                context! { who => who(&s), csrf => s.csrf, page => "/reports", wide => true, f => form, error => e.french() },
             )
         }
     };
@@ -360,7 +365,7 @@ pub async fn api(
     let today = Utc::now().with_timezone(&st.timezone).date_naive();
     let sp = match spec(&q, today) {
         Ok(x) => x,
-        Err(e) => return crate::routes::error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return crate::routes::error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let format = match q.format.as_str() {
         "" | "json" => sla::Format::Json,

@@ -132,7 +132,7 @@ impl Http {
         out
     }
 
-    async fn call(&self, cx: &Ctx<'_>) -> Result<serde_json::Value, String> {
+    async fn call(&self, cx: &Ctx<'_>) -> Result<serde_json::Value, LookupError> {
         let mut url = String::new();
         let mut rest = self.url.as_str();
         while let Some(i) = rest.find("${") {
@@ -160,27 +160,14 @@ impl Http {
             .timeout(Duration::from_millis(self.timeout_ms))
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    return "timeout".to_string();
-                }
-                // The causes say why (refused, certificate not trusted...).
-                let mut text = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    text.push_str(": ");
-                    text.push_str(&c.to_string());
-                    cause = c.source();
-                }
-                text
-            })?;
+            .map_err(LookupError::Unreachable)?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(format!("HTTP {status}"));
+            return Err(LookupError::Status(status));
         }
         resp.json::<serde_json::Value>()
             .await
-            .map_err(|e| format!("bad JSON: {e}"))
+            .map_err(LookupError::BadJson)
     }
 
     /// Make the call and fill the `set` variables (empty for a missing or
@@ -206,6 +193,36 @@ impl Http {
             }
         }
     }
+}
+
+/// Why a look-up failed (the call then takes the `fallback`).
+#[derive(Debug, thiserror::Error)]
+enum LookupError {
+    /// No answer in time, refused, TLS not trusted...
+    #[error("{}", chain(.0))]
+    Unreachable(reqwest::Error),
+    /// The service answered with a status other than 2xx.
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    /// The body is not JSON.
+    #[error("bad JSON: {0}")]
+    BadJson(reqwest::Error),
+}
+
+/// A request error with its causes, which say why (refused, certificate
+/// not trusted...); just "timeout" for a timeout.
+fn chain(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timeout".into();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 #[cfg(test)]
