@@ -98,6 +98,51 @@ fn sipp_calls_with_info_digit_then_bye() {
 }
 
 #[test]
+fn sipp_late_offer_gets_our_offer_in_the_200_and_media_by_the_ack_answer() {
+    let srv = Server::start();
+    // Where the ACK's answer tells softswitch to send its RTP.
+    let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port().to_string();
+    let reader = std::thread::spawn(move || read_rtp(&rtp, Duration::from_millis(2500)));
+    sipp(
+        &srv,
+        "uac_late_offer.xml",
+        "3422",
+        &["-m", "1", "-d", "1500", "-key", "rtp_port", &port],
+    );
+    let packets = reader.join().unwrap();
+    assert!(
+        packets.len() > 20,
+        "the prompt's audio reaches the address of the ACK's answer: {} packets\n{}",
+        packets.len(),
+        srv.log_text()
+    );
+    assert!(packets.iter().all(|p| p.pt == 8), "PCMA, as answered");
+    wait_records(&srv, 1);
+    let r = &srv.records()[0];
+    assert_eq!(r["outcome"], "abandoned_ivr", "{r}");
+    assert_eq!(r["codec"], "PCMA", "{r}");
+
+    // The same without an answer in the ACK: no media can run, BYE.
+    sipp(&srv, "uac_late_offer_no_answer.xml", "3422", &["-m", "3"]);
+    wait_records(&srv, 4);
+    assert!(srv
+        .log_text()
+        .contains("late offer: the ACK carried no answer"));
+}
+
+#[test]
+fn sipp_offer_with_video_and_bfcp_lines_gets_them_declined_at_port_0() {
+    let srv = Server::start();
+    sipp(&srv, "uac_multi_m.xml", "3422", &["-m", "5", "-r", "10"]);
+    wait_records(&srv, 5);
+    for r in srv.records() {
+        assert_eq!(r["codec"], "PCMA", "{r}");
+        assert_eq!(r["outcome"], "abandoned_ivr", "{r}");
+    }
+}
+
+#[test]
 fn sipp_cancel_while_ringing() {
     let srv = Server::start_with(Options {
         answer_after_ms: 5000,

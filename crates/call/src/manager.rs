@@ -18,11 +18,12 @@ use tokio::sync::mpsc;
 use crate::handle::CallInfo;
 use crate::leg::inbound::{self, Setup, ALLOW};
 use crate::leg::CallContext;
+use crate::offer::{self, OfferError};
 use crate::rate::CallRate;
 use crate::registrar::Registrar;
 use crate::registry::{CallEntry, CallInput, CallRegistry};
 use crate::shed::{ShedLog, SHED_REPORT};
-use crate::trunk::{Admission, InbandDtmf, Trunks};
+use crate::trunk::{Admission, Trunks};
 
 /// `reject_reason` of INVITEs refused because their source or trunk account
 /// is past its authentication failure limits (503 with Retry-After).
@@ -328,12 +329,15 @@ impl CallManager {
             self.reject(&inc, 503, "trunk at capacity", Some(&tname), Some(&did));
             return;
         };
-        let negotiated = match offer_of(&req)
-            .and_then(|o| sdp::negotiate(&o, &self.ctx.codecs).map_err(|e| e.to_string()))
-        {
+        // `None`: a late offer, answered by the ACK.
+        let negotiated = match offer::offer_of(&req).and_then(|o| {
+            o.map(|o| sdp::negotiate(&o, &self.ctx.codecs))
+                .transpose()
+                .map_err(OfferError::from)
+        }) {
             Ok(n) => n,
             Err(why) => {
-                self.reject(&inc, 488, &why, Some(&tname), Some(&did));
+                self.reject(&inc, 488, &why.to_string(), Some(&tname), Some(&did));
                 return;
             }
         };
@@ -382,11 +386,6 @@ impl CallManager {
                 transport: from.transport.as_str().to_string(),
             },
         ));
-        let inband = match trunk.cfg.inband_dtmf {
-            InbandDtmf::Always => true,
-            InbandDtmf::Never => false,
-            InbandDtmf::Auto => negotiated.dtmf_payload_type.is_none(),
-        };
         tracing::info!(call_id = %ess.call_id, record_id = %record_id, trunk = %tname, did = %did, flow = %flow,
             caller = caller.as_deref().unwrap_or("withheld"), source = %from.addr, "call arrived");
         let info = Arc::new(CallInfo {
@@ -404,7 +403,7 @@ impl CallManager {
             info,
             answer_after: Duration::from_millis(trunk.cfg.answer_after_ms),
             symmetric: trunk.cfg.symmetric_rtp,
-            inband_dtmf: inband,
+            inband: trunk.cfg.inband_dtmf,
             invite: req,
             ess,
             tx: id,
@@ -450,18 +449,6 @@ impl CallManager {
     pub fn draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
     }
-}
-
-/// The SDP offer of an INVITE, or why there is none we can use.
-fn offer_of(req: &Request) -> Result<sdp::SessionDescription, String> {
-    if req.body.is_empty() {
-        return Err("an SDP offer is required in the INVITE (no late offer)".into());
-    }
-    let ctype = message::content_type(&req.headers).unwrap_or("application/sdp");
-    if !ctype.to_ascii_lowercase().starts_with("application/sdp") {
-        return Err(format!("body is {ctype}, expected application/sdp"));
-    }
-    sdp::parse(&String::from_utf8_lossy(&req.body)).map_err(|e| e.to_string())
 }
 
 /// The DID: user part of the Request-URI, else of To.

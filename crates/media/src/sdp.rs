@@ -476,6 +476,21 @@ pub struct Negotiated {
     pub ptime_ms: u32,
     /// The offer's `o=` session version, to spot changed re-offers.
     pub remote_session_version: u64,
+    /// The offer's `m=` lines in order (RFC 3264 section 6: the answer has
+    /// as many, in the same order): `None` for the audio line we use, the
+    /// others declined at port 0. Empty means the one audio line.
+    pub lines: Vec<Option<Declined>>,
+}
+
+/// An offered `m=` line we decline: the answer repeats it at port 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declined {
+    /// Media type as offered ("video", "audio", "application"...).
+    pub media: String,
+    /// Transport protocol as offered.
+    pub protocol: String,
+    /// The first format offered (an answer lists at least one).
+    pub format: String,
 }
 
 /// Negotiates an answer to `offer` (RFC 3264).
@@ -526,6 +541,17 @@ pub fn negotiate(offer: &SessionDescription, supported: &[Codec]) -> Result<Nego
         direction = direction.without_send();
     }
 
+    let lines = offer
+        .media
+        .iter()
+        .map(|line| {
+            (!std::ptr::eq(line, **m)).then(|| Declined {
+                media: line.media.clone(),
+                protocol: line.protocol.clone(),
+                format: line.formats.first().cloned().unwrap_or_else(|| "0".into()),
+            })
+        })
+        .collect();
     Ok(Negotiated {
         codec,
         payload_type,
@@ -534,6 +560,7 @@ pub fn negotiate(offer: &SessionDescription, supported: &[Codec]) -> Result<Nego
         direction,
         ptime_ms: m.ptime.unwrap_or(FRAME_MS),
         remote_session_version: offer.origin.session_version,
+        lines,
     })
 }
 
@@ -561,7 +588,9 @@ fn telephone_event_lines(out: &mut String, pt: u8) {
     );
 }
 
-/// Builds our SDP answer for a negotiation (CRLF line endings).
+/// Builds our SDP answer for a negotiation (CRLF line endings): our audio
+/// line where the offer had the one we use, every other offered line
+/// declined at port 0.
 pub fn build_answer(
     local_ip: IpAddr,
     local_port: u16,
@@ -571,6 +600,22 @@ pub fn build_answer(
 ) -> String {
     let mut out = String::with_capacity(256);
     session_header(&mut out, local_ip, session_id, session_version);
+    if n.lines.is_empty() {
+        audio_answer(&mut out, local_port, n);
+    }
+    for line in &n.lines {
+        match line {
+            None => audio_answer(&mut out, local_port, n),
+            Some(d) => {
+                let _ = write!(out, "m={} 0 {} {}\r\n", d.media, d.protocol, d.format);
+            }
+        }
+    }
+    out
+}
+
+/// The `m=audio` section of our answer.
+fn audio_answer(out: &mut String, local_port: u16, n: &Negotiated) {
     let pt = n.payload_type;
     let _ = write!(out, "m=audio {local_port} {RTP_AVP} {pt}");
     if let Some(dtmf) = n.dtmf_payload_type {
@@ -582,14 +627,13 @@ pub fn build_answer(
         n.codec.name()
     );
     if let Some(dtmf) = n.dtmf_payload_type {
-        telephone_event_lines(&mut out, dtmf);
+        telephone_event_lines(out, dtmf);
     }
     let _ = write!(
         out,
         "a=ptime:{FRAME_MS}\r\na={}\r\n",
         n.direction.attribute()
     );
-    out
 }
 
 /// Builds an SDP offer for the given codecs in order of preference plus telephone-event

@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 
 use super::{drive, CallContext, DialogPort, Flow, LegCore, LegKind};
 use crate::handle::{CallHandle, CallInfo, ScriptCmd, ScriptEvent};
-use crate::offer::{self, session_params};
+use crate::offer::{self, session_params, OFFER_DTMF_PT};
 use crate::registry::{CallInput, CallRegistry};
-use crate::trunk::TrunkSlot;
+use crate::trunk::{InbandDtmf, TrunkSlot};
 
 /// Methods we answer inside a dialog.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
@@ -30,14 +30,15 @@ pub(crate) struct Setup {
     pub ess: Essentials,
     pub tx: ServerTxId,
     pub peer: Peer,
-    pub negotiated: Negotiated,
+    /// `None`: a late offer (no SDP in the INVITE).
+    pub negotiated: Option<Negotiated>,
     pub media: MediaSession,
     pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
     pub slot: TrunkSlot,
     pub inputs: mpsc::UnboundedReceiver<Box<CallInput>>,
     pub answer_after: Duration,
     pub symmetric: bool,
-    pub inband_dtmf: bool,
+    pub inband: InbandDtmf,
 }
 
 struct CurrentPlay {
@@ -98,8 +99,10 @@ struct Inbound {
     phase: Phase,
     /// When to answer (a trunk may ask for some ringing first).
     answer_at: Option<Instant>,
-    negotiated: Negotiated,
-    params: SessionParams,
+    /// What the media runs on; `None` until a late offer's ACK answers.
+    negotiated: Option<Negotiated>,
+    symmetric: bool,
+    inband: InbandDtmf,
     sdp_session: u64,
     sdp_version: u64,
     current: Option<CurrentPlay>,
@@ -131,7 +134,7 @@ pub(crate) fn start(
         inputs,
         answer_after,
         symmetric,
-        inband_dtmf,
+        inband,
     } = s;
     let mut guard = EndGuard {
         registry: ctx.registry.clone(),
@@ -157,8 +160,9 @@ pub(crate) fn start(
         info,
         phase: Phase::Ringing,
         answer_at: None,
-        params: session_params(&negotiated, symmetric, inband_dtmf),
         negotiated,
+        symmetric,
+        inband,
         sdp_session: rand::random::<u32>() as u64,
         sdp_version: 1,
         current: None,
@@ -189,9 +193,12 @@ impl LegKind for Inbound {
 
     fn dialog(&mut self, leg: &mut LegCore, ev: DialogEvent) -> Flow {
         match ev {
+            DialogEvent::AckAnswer { body } => self.ack_answer(leg, body),
             DialogEvent::Confirmed => {
                 self.emit(leg, EventKind::Confirmed);
-                self.start_script(leg);
+                if self.negotiated.is_some() {
+                    self.start_script(leg);
+                }
                 Flow::Go
             }
             DialogEvent::Ended(why) => {
@@ -332,25 +339,43 @@ impl Inbound {
         Flow::End
     }
 
-    fn local_sdp(&self, leg: &LegCore, n: &Negotiated) -> Vec<u8> {
-        sdp::build_answer(
-            leg.ctx.media_ip,
-            leg.media.local_addr().port(),
-            n,
-            self.sdp_session,
-            self.sdp_version,
-        )
+    /// Our answer to the session agreed; our offer while there is none
+    /// (a late offer).
+    fn local_sdp(&self, leg: &LegCore) -> Vec<u8> {
+        let (ip, port) = (leg.ctx.media_ip, leg.media.local_addr().port());
+        match &self.negotiated {
+            Some(n) => sdp::build_answer(ip, port, n, self.sdp_session, self.sdp_version),
+            None => sdp::build_offer(
+                ip,
+                port,
+                &leg.ctx.codecs,
+                OFFER_DTMF_PT,
+                self.sdp_session,
+                self.sdp_version,
+            ),
+        }
         .into_bytes()
     }
 
     fn answer(&mut self, leg: &mut LegCore) {
-        let n = self.negotiated.clone();
-        let body = self.local_sdp(leg, &n);
+        let body = self.local_sdp(leg);
         if leg.dialog.machine.answer(body).is_err() {
             return;
         }
-        leg.media.start(self.params);
         self.phase = Phase::Answered;
+        match self.negotiated.clone() {
+            Some(n) => {
+                leg.media.start(self.params(&n));
+                self.answered(leg, &n);
+            }
+            None => {
+                tracing::info!(local_rtp = %leg.media.local_addr(), "late offer: our offer in the 200, the answer comes in the ACK");
+            }
+        }
+    }
+
+    /// The media is agreed: the call counts as answered.
+    fn answered(&self, leg: &LegCore, n: &Negotiated) {
         self.emit(
             leg,
             EventKind::Answered {
@@ -358,6 +383,42 @@ impl Inbound {
             },
         );
         tracing::info!(codec = n.codec.name(), remote_rtp = %n.remote_rtp, local_rtp = %leg.media.local_addr(), "answered");
+    }
+
+    /// The ACK to a 2xx that carried our offer: the late offer's answer, or
+    /// the answer to an offerless re-INVITE. A late offer whose ACK brings
+    /// no usable answer has no media to run on: BYE (RFC 3261 13.3.1.4).
+    fn ack_answer(&mut self, leg: &mut LegCore, body: Option<Vec<u8>>) -> Flow {
+        let late = self.negotiated.is_none();
+        let Some(body) = body else {
+            if late {
+                tracing::warn!("late offer: the ACK carried no answer; hanging up");
+                leg.dialog.machine.hangup();
+                return self.over(Party::System, "no_sdp_answer");
+            }
+            return Flow::Go;
+        };
+        match offer::negotiate_body(&body, &leg.ctx.codecs) {
+            Ok(n) => {
+                if late {
+                    self.answered(leg, &n);
+                }
+                self.use_session(leg, n);
+            }
+            Err(e) if late => {
+                tracing::warn!(error = %e, "late offer: the ACK's answer cannot be used; hanging up");
+                leg.dialog.machine.hangup();
+                return self.over(Party::System, "bad_sdp_answer");
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "the ACK's answer cannot be used; the session stays as it was");
+            }
+        }
+        Flow::Go
+    }
+
+    fn params(&self, n: &Negotiated) -> SessionParams {
+        session_params(n, self.symmetric, self.inband)
     }
 
     fn start_script(&mut self, leg: &mut LegCore) {
@@ -441,18 +502,18 @@ impl Inbound {
         if req.body.is_empty() {
             // Offerless re-INVITE (a bodyless UPDATE is a refresh the
             // dialog answers itself): offer what we have; the ACK answers.
-            let body = self.local_sdp(leg, &self.negotiated);
+            let body = self.local_sdp(leg);
             let _ = leg.dialog.machine.answer_offer(now, id, Ok(Some(body)));
             return;
         }
         match offer::negotiate_body(&req.body, &leg.ctx.codecs) {
             Ok(n) => {
                 self.sdp_version += 1;
-                let body = self.local_sdp(leg, &n);
                 tracing::info!(direction = ?n.direction, remote_rtp = %n.remote_rtp, "session modified");
                 // Media first, so that no frame leaves on the old terms
                 // after the peer has read our answer (a hold is a hold).
                 self.use_session(leg, n);
+                let body = self.local_sdp(leg);
                 let _ = leg.dialog.machine.answer_offer(now, id, Ok(Some(body)));
             }
             Err(why) => {
@@ -474,9 +535,8 @@ impl Inbound {
 
     /// Send and receive by a new negotiation.
     fn use_session(&mut self, leg: &mut LegCore, n: Negotiated) {
-        self.params = session_params(&n, self.params.symmetric, self.params.inband_dtmf);
-        leg.media.start(self.params);
-        self.negotiated = n;
+        leg.media.start(self.params(&n));
+        self.negotiated = Some(n);
     }
 
     fn info_request(&mut self, leg: &mut LegCore, id: ServerTxId, req: &Request) {

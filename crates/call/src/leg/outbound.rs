@@ -15,12 +15,10 @@ use sip::{DialogEvent, DialogMachine, EndReason, Peer, ServerTxId};
 use tokio::sync::mpsc;
 
 use super::{drive, CallContext, DialogPort, Flow, LegCore, LegKind};
-use crate::offer::{self, session_params};
+use crate::offer::{self, session_params, OFFER_DTMF_PT};
 use crate::registrar::Binding;
 use crate::registry::{CallEntry, CallRegistry};
-
-/// Payload type we offer telephone-event on.
-const OFFER_DTMF_PT: u8 = 101;
+use crate::trunk::InbandDtmf;
 
 /// Who to call and for whom.
 #[derive(Debug, Clone)]
@@ -364,7 +362,9 @@ impl LegKind for Outbound {
                 Flow::Go
             }
             DialogEvent::Request { id, request } => self.request(leg, id, &request),
-            DialogEvent::OfferAnswered { .. } | DialogEvent::Confirmed => Flow::Go,
+            DialogEvent::OfferAnswered { .. }
+            | DialogEvent::Confirmed
+            | DialogEvent::AckAnswer { .. } => Flow::Go,
         }
     }
 
@@ -520,9 +520,7 @@ impl Outbound {
     fn reoffer(&mut self, leg: &mut LegCore, id: ServerTxId, req: &Request) {
         let now = Instant::now();
         let n = if req.body.is_empty() {
-            self.negotiated
-                .clone()
-                .ok_or_else(|| "no session".to_string())
+            self.negotiated.clone().ok_or(offer::OfferError::NoSession)
         } else {
             offer::negotiate_body(&req.body, &leg.ctx.codecs)
         };
@@ -566,5 +564,5 @@ impl Outbound {
 
 /// The agent's phone may sit behind NAT: latch on its source.
 fn params(n: &Negotiated) -> SessionParams {
-    session_params(n, true, false)
+    session_params(n, true, InbandDtmf::Never)
 }

@@ -56,6 +56,7 @@ fn sipp_default_offer() {
             direction: Direction::SendRecv,
             ptime_ms: 20,
             remote_session_version: 2353687637,
+            lines: vec![None],
         }
     );
 }
@@ -335,6 +336,40 @@ fn answer_is_valid_and_round_trips() {
     assert!(answer.ends_with("a=recvonly\r\n"));
     let back = parse(&answer).unwrap();
     assert_eq!(back.audio().unwrap().direction, Some(Direction::RecvOnly));
+}
+
+#[test]
+fn answer_declines_extra_m_lines_at_port_0_in_the_offer_order() {
+    // A video line first, two audio lines (the SRTP one we cannot take and
+    // a plain one), and a data channel: RFC 3264 section 6.
+    let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+         m=video 5002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+         m=audio 5004 RTP/SAVP 0\r\n\
+         m=audio 5006 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+         m=application 5008 UDP/BFCP *\r\n";
+    let n = negotiate_text(offer).unwrap();
+    assert_eq!(n.remote_rtp, "192.0.2.7:5006".parse().unwrap());
+    assert_eq!(n.lines.len(), 4);
+    assert!(n.lines[2].is_none(), "{:?}", n.lines);
+    let answer = build_answer("127.0.0.1".parse().unwrap(), 20020, &n, 5, 1);
+    let ms: Vec<&str> = answer.lines().filter(|l| l.starts_with("m=")).collect();
+    assert_eq!(
+        ms,
+        [
+            "m=video 0 RTP/AVP 96",
+            "m=audio 0 RTP/SAVP 0",
+            "m=audio 20020 RTP/AVP 8 101",
+            "m=application 0 UDP/BFCP *",
+        ]
+    );
+    let back = parse(&answer).unwrap();
+    assert_eq!(back.media.len(), 4);
+    assert_eq!(
+        back.audio().unwrap().port,
+        0,
+        "the first audio line is declined"
+    );
+    assert_eq!(negotiate(&back, &Codec::ALL).unwrap().codec, Codec::Pcma);
 }
 
 #[test]

@@ -80,6 +80,14 @@ pub enum DialogEvent {
         /// The final status, if one came.
         code: Option<u16>,
     },
+    /// UAS: the ACK to a 2xx that carried our offer (an INVITE or
+    /// re-INVITE without SDP: RFC 3261 section 13.2.1). Comes before
+    /// [`DialogEvent::Confirmed`] for the dialog's own INVITE. `None`: the
+    /// ACK carried no answer, which ends a late-offer call (13.3.1.4).
+    AckAnswer {
+        /// The ACK's body.
+        body: Option<Vec<u8>>,
+    },
     /// UAS: the ACK to our 2xx came.
     Confirmed,
     /// The peer's re-INVITE or UPDATE: answer it with
@@ -196,6 +204,12 @@ pub struct DialogMachine {
     timer: Option<SessionTimer>,
     /// When the session timer next acts (refresh, or BYE).
     timer_at: Option<Instant>,
+    /// The CSeq of an INVITE we answered with an offer: its ACK carries
+    /// the peer's answer.
+    offer_in_2xx: Option<u32>,
+    /// The CSeq of our last re-INVITE answered with a 2xx: a retransmitted
+    /// 2xx gets the ACK again.
+    reinvite_acked: Option<u32>,
     /// The last refresh (or the answer).
     refreshed_at: Instant,
     out: VecDeque<DialogOutput>,
@@ -232,6 +246,8 @@ impl DialogMachine {
             our_offer: None,
             timer,
             timer_at: None,
+            offer_in_2xx: None,
+            reinvite_acked: None,
             refreshed_at: now,
             out: VecDeque::new(),
             invite,
@@ -263,6 +279,8 @@ impl DialogMachine {
             our_offer: None,
             timer: None,
             timer_at: None,
+            offer_in_2xx: None,
+            reinvite_acked: None,
             refreshed_at: now,
             out,
             invite,
@@ -357,7 +375,12 @@ impl DialogMachine {
                     self.event(DialogEvent::Ended(EndReason::Cancelled));
                 }
             }
-            TxEvent::Ack { ess, .. } => {
+            TxEvent::Ack { request, ess, .. } => {
+                if self.offer_in_2xx == Some(ess.cseq) {
+                    self.offer_in_2xx = None;
+                    let body = (!request.body.is_empty()).then_some(request.body);
+                    self.event(DialogEvent::AckAnswer { body });
+                }
                 if self.state == State::Accepted && ess.cseq == self.invite_cseq {
                     self.state = State::Confirmed;
                     self.arm_timer(now);
@@ -399,6 +422,10 @@ impl DialogMachine {
         message::set_body(&mut r.headers, &mut r.body, "application/sdp", sdp);
         self.respond_invite_with(r);
         self.state = State::Accepted;
+        if self.invite.body.is_empty() {
+            // A late offer: `sdp` is our offer, the ACK brings the answer.
+            self.offer_in_2xx = Some(self.invite_cseq);
+        }
         Ok(())
     }
 
@@ -469,6 +496,9 @@ impl DialogMachine {
                     if let Some(sdp) = sdp {
                         self.keep_body(&sdp);
                         message::set_body(&mut r.headers, &mut r.body, "application/sdp", sdp);
+                        if request.method == Method::Invite && request.body.is_empty() {
+                            self.offer_in_2xx = cseq_number(&request);
+                        }
                     }
                     self.arm_timer(now);
                     r
@@ -684,5 +714,13 @@ pub(super) fn allows_update(headers: &rsip::Headers) -> bool {
             .split(',')
             .any(|m| m.trim().eq_ignore_ascii_case("UPDATE")),
         _ => false,
+    })
+}
+
+/// The CSeq number of a request.
+fn cseq_number(req: &Request) -> Option<u32> {
+    req.headers.iter().find_map(|h| match h {
+        Header::CSeq(v) => v.value().split_whitespace().next()?.parse().ok(),
+        _ => None,
     })
 }

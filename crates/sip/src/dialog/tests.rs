@@ -43,6 +43,8 @@ struct Side {
     auto_answer: bool,
     /// Every message this side put on the wire (first lines), in order.
     sent: Vec<String>,
+    /// A body this side puts in its ACKs (the answer to an offer in a 2xx).
+    ack_body: Option<&'static [u8]>,
 }
 
 /// Which way a message goes.
@@ -74,6 +76,7 @@ impl Pair {
             events: Vec::new(),
             auto_answer: true,
             sent: Vec::new(),
+            ack_body: None,
         };
         Pair {
             now: Instant::now(),
@@ -134,7 +137,11 @@ impl Pair {
                             DialogOutput::Send(req) => {
                                 side.tx.request(now, req, to).unwrap();
                             }
-                            DialogOutput::Ack(ack) => {
+                            DialogOutput::Ack(mut ack) => {
+                                if let Some(b) = side.ack_body {
+                                    let (h, body) = (&mut ack.headers, &mut ack.body);
+                                    message::set_body(h, body, "application/sdp", b.to_vec());
+                                }
                                 let data = message::encode(&SipMessage::Request(ack));
                                 side.tx.send_stateless(to, data.into());
                             }
@@ -430,6 +437,70 @@ Call-ID: dlg-test\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
     assert!(matches!(
         p.uac.events.last(),
         Some(DialogEvent::Failed { code: Some(487) })
+    ));
+}
+
+const ANSWER: &[u8] = b"v=0\r\no=- 2 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4002 RTP/AVP 0\r\n";
+
+#[test]
+fn a_late_offer_is_answered_in_the_ack_and_so_is_an_offerless_re_invite() {
+    let mut p = Pair::new();
+    p.uac.ack_body = Some(ANSWER);
+    let mut inv = invite(&[]);
+    inv.body.clear();
+    inv.headers
+        .retain(|h| !matches!(h, Header::ContentType(_) | Header::ContentLength(_)));
+    p.uac.dialog = Some(DialogMachine::uac(p.now, inv, cfg(UAC_ADDR)));
+    p.run(Duration::from_millis(100));
+    p.uas().answer(SDP.to_vec()).unwrap();
+    p.run(Duration::from_millis(100));
+    match p.uas.events.as_slice() {
+        [DialogEvent::AckAnswer { body: Some(b) }, DialogEvent::Confirmed] => {
+            assert_eq!(b.as_slice(), ANSWER)
+        }
+        other => panic!("{other:?}"),
+    }
+    // The UAC's offerless re-INVITE: the UAS offers in the 200 (the
+    // harness answers offers with SDP), the ACK answers. Retransmitted
+    // 200s and ACKs bring no second answer.
+    p.uas.events.clear();
+    p.drop.push((Dir::ToUas, "ACK"));
+    let now = p.now;
+    p.uac().offer(now, Method::Invite, None).unwrap();
+    p.run(Duration::from_millis(600));
+    assert!(p
+        .uas
+        .events
+        .iter()
+        .all(|e| !matches!(e, DialogEvent::AckAnswer { .. })));
+    p.drop.clear();
+    p.run(Duration::from_secs(2));
+    let answers: Vec<_> = p
+        .uas
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            DialogEvent::AckAnswer { body } => Some(body.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, [Some(ANSWER.to_vec())], "{:?}", p.uas.events);
+    // A late offer whose ACK has no answer: the leg hears `None`.
+    let mut p = Pair::new();
+    let mut inv = invite(&[]);
+    inv.body.clear();
+    inv.headers
+        .retain(|h| !matches!(h, Header::ContentType(_) | Header::ContentLength(_)));
+    p.uac.dialog = Some(DialogMachine::uac(p.now, inv, cfg(UAC_ADDR)));
+    p.run(Duration::from_millis(100));
+    p.uas().answer(SDP.to_vec()).unwrap();
+    p.run(Duration::from_millis(100));
+    assert!(matches!(
+        p.uas.events.as_slice(),
+        [
+            DialogEvent::AckAnswer { body: None },
+            DialogEvent::Confirmed
+        ]
     ));
 }
 

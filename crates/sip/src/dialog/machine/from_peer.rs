@@ -91,6 +91,18 @@ impl DialogMachine {
         if self.is_our_invite(ess) {
             return self.invite_answer(now, code, response);
         }
+        if (200..300).contains(&code)
+            && ess.cseq_method == Method::Invite
+            && self.reinvite_acked == Some(ess.cseq)
+        {
+            // A retransmitted 2xx to our re-INVITE: our ACK was lost, send
+            // it again (RFC 3261 section 13.2.2.4).
+            if let Some(d) = &self.dialog {
+                self.out
+                    .push_back(DialogOutput::Ack(d.ack_for(ess.cseq, &self.cfg.via)));
+            }
+            return;
+        }
         let Some(o) = self.our_offer.as_ref() else {
             return; // BYE, NOTIFY... answered: nothing to do
         };
@@ -104,6 +116,7 @@ impl DialogMachine {
                         let ack = d.ack_for(o.cseq, &self.cfg.via);
                         self.out.push_back(DialogOutput::Ack(ack));
                     }
+                    self.reinvite_acked = Some(o.cseq);
                 }
                 self.our_offer = None;
                 if let Some(t) = SessionTimer::from_answer(&response.headers) {
