@@ -1,7 +1,8 @@
 //! SIP over TLS end to end: a call over TLS with `sips:` and
 //! `transport=tls` answered normally, TLS 1.0/1.1 refused and 1.2/1.3
 //! taken (checked with `openssl s_client`), the certificate swapped on
-//! SIGHUP, a failing peer logged once, and the per-source connection cap.
+//! SIGHUP, a failing peer logged once, the per-source connection cap, and
+//! a trunk admitted by its client certificate (mutual TLS).
 
 mod support;
 
@@ -247,4 +248,191 @@ fn connections_past_the_per_source_cap_are_closed_at_once() {
         1,
         "{log}"
     );
+}
+
+/// Run openssl with `args` in `dir`; panics with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A certificate authority `<stem>-ca.pem` / `<stem>-ca.key` in `dir`.
+fn openssl_ca(dir: &Path, stem: &str) -> PathBuf {
+    let (pem, key) = (format!("{stem}-ca.pem"), format!("{stem}-ca.key"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={stem} CA"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+        ],
+    );
+    dir.join(pem)
+}
+
+/// A client certificate `<stem>.pem` / `<stem>.key` for the DNS name
+/// `name`, signed by the authority `ca` made by [`openssl_ca`].
+fn openssl_client(dir: &Path, stem: &str, ca: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (pem, key, csr, ext) = (
+        format!("{stem}.pem"),
+        format!("{stem}.key"),
+        format!("{stem}.csr"),
+        format!("{stem}.ext"),
+    );
+    std::fs::write(
+        dir.join(&ext),
+        format!(
+            "subjectAltName=DNS:{name}\nextendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"
+        ),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    let ca_key = ca.with_extension("key");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            ca.to_str().unwrap(),
+            "-CAkey",
+            ca_key.to_str().unwrap(),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ],
+    );
+    (dir.join(pem), dir.join(key))
+}
+
+#[test]
+fn a_trunk_with_mutual_tls_takes_calls_with_its_certificate_only() {
+    let dir = std::env::temp_dir().join(format!("softswitch-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = openssl_ca(&dir, "oxe");
+    let rogue = openssl_ca(&dir, "rogue");
+    let good = openssl_client(&dir, "good", &ca, "oxe.example.fr");
+    let misnamed = openssl_client(&dir, "misnamed", &ca, "other.example.fr");
+    let forged = openssl_client(&dir, "forged", &rogue, "oxe.example.fr");
+    let srv = Server::start_with(Options {
+        sip_extra: "tls = [\"127.0.0.1:0\"]\n".into(),
+        // The plain trunk no longer takes loopback calls by address.
+        allow: "192.0.2.0/24".into(),
+        extra_trunks: format!(
+            "[[trunks]]\nname = \"oxe-tls\"\ntls_client_ca_files = [\"{}\"]\ntls_client_names = [\"oxe.example.fr\"]\ndids = {{ \"3423\" = \"demo\" }}\n",
+            ca.display()
+        ),
+        ..Options::default()
+    });
+    let tls = srv.tls.expect("READY names sip_tls");
+    let server_ca = self_signed_cert(&srv);
+
+    // The trunk's own certificate: the call is the trunk's.
+    let mut ua = Ua::tls_with(tls, tls_client_cert(&server_ca, &good.0, &good.1));
+    let mut call = ua.invite("3423", &Offer::default());
+    ua.answer(&mut call, T);
+    let r = ua.request(&mut call, "BYE", "", "");
+    assert_eq!(status(&r), Some(200), "{r}");
+    let rec = srv.record(&call.call_id);
+    assert_eq!(rec["trunk"], "oxe-tls", "{rec}");
+
+    // No certificate, or one for another name from the same authority:
+    // 403, and the log says why.
+    for (ua, why) in [
+        (Ua::tls(tls, &server_ca), "no client certificate"),
+        (
+            Ua::tls_with(tls, tls_client_cert(&server_ca, &misnamed.0, &misnamed.1)),
+            "client certificate names none of oxe.example.fr",
+        ),
+    ] {
+        let mut ua = ua;
+        let call = ua.invite("3423", &Offer::default());
+        let resp = ua.final_response(T);
+        assert_eq!(status(&resp), Some(403), "{why}: {resp}");
+        let _ = call;
+        let log = srv.log_text();
+        assert!(
+            log.contains("mutual TLS refused the call") && log.contains(why),
+            "{why}:\n{log}"
+        );
+    }
+
+    // A certificate from an authority no trunk trusts fails the handshake
+    // (TLS 1.3 clients learn it at their first read): no SIP reaches the
+    // call layer.
+    if let Ok((mut conn, _)) = tls_connect(tls, tls_client_cert(&server_ca, &forged.0, &forged.1)) {
+        use std::io::Write;
+        let _ = conn.write_all(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\r\n");
+        let mut buf = [0u8; 64];
+        assert!(
+            !matches!(conn.read(&mut buf), Ok(n) if n > 0),
+            "a forged certificate gets no answer"
+        );
+    }
+    let deadline = Instant::now() + T;
+    while !srv.log_text().contains("TLS handshake failed") {
+        assert!(Instant::now() < deadline, "{}", srv.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The call and the two refusals, and nothing from the forged client.
+    let deadline = Instant::now() + T;
+    while srv.records().len() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", srv.records());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let recs = srv.records();
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    assert_eq!(
+        recs.iter().filter(|r| r["sip_code"] == 403).count(),
+        2,
+        "{recs:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

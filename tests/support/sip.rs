@@ -94,6 +94,30 @@ pub fn tls_client(
     )
 }
 
+/// A TLS client trusting `ca` that presents the client certificate `cert`
+/// with its `key` (mutual TLS), TLS 1.3 or 1.2.
+pub fn tls_client_cert(ca: &Path, cert: &Path, key: &Path) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap(),
+    )
+}
+
 /// A TLS connection to `server` (certificate checked for its address).
 pub fn tls_connect(
     server: SocketAddr,
@@ -141,6 +165,11 @@ impl Ua {
     /// A user agent over TLS, trusting the certificate in `ca`.
     pub fn tls(server: SocketAddr, ca: &Path) -> Ua {
         let cfg = tls_client(ca, &[&rustls::version::TLS13, &rustls::version::TLS12]);
+        Ua::tls_with(server, cfg)
+    }
+
+    /// A user agent over TLS with these client settings.
+    pub fn tls_with(server: SocketAddr, cfg: Arc<rustls::ClientConfig>) -> Ua {
         let (tls, socket) = tls_connect(server, cfg).expect("TLS handshake");
         Ua::stream(server, Box::new(tls), socket, "TLS")
     }

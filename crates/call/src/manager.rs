@@ -12,7 +12,7 @@ use media::sdp;
 use sip::guard::{Shed, SHED_REASON};
 use sip::message::{self, name_addr_uri, other_header, uri_user};
 use sip::rsip::{Header, Method, Request};
-use sip::{Essentials, Peer, ServerTxId, TxEvent};
+use sip::{Essentials, Peer, ServerTxId, Transport, TxEvent};
 use tokio::sync::mpsc;
 
 use crate::handle::CallInfo;
@@ -290,7 +290,11 @@ impl CallManager {
             self.reject(&inc, 503, "shutting down", None, None);
             return;
         }
-        let trunk = match self.trunks.admit(from.addr.ip(), &req) {
+        let chain = match (from.transport, from.conn) {
+            (Transport::Tls, Some(conn)) => self.ctx.endpoint.peer_certificates(conn),
+            _ => None,
+        };
+        let trunk = match self.trunks.admit(from.addr.ip(), chain.as_deref(), &req) {
             Admission::Allowed(t) => t,
             Admission::Challenge(ch) => {
                 // Not a refusal yet: the caller retries with credentials.

@@ -1,8 +1,10 @@
-//! SIP trunks: who may send us calls (source CIDRs and/or digest
-//! credentials), how many at once, and which DIDs they reach.
+//! SIP trunks: who may send us calls (source CIDRs, mutual TLS client
+//! certificates and/or digest credentials), how many at once, and which
+//! DIDs they reach.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use sip::auth::{Attempt, AuthStats, Outcome, Secret};
 use sip::rsip::{Header, Request};
+use sip::tls::{CertificateDer, ClientCheck, TlsError};
 
 use crate::digest::SipAuth;
 
@@ -70,13 +73,42 @@ pub struct TrunkConfig {
     /// passed on (as an IPBX would show it).
     #[serde(default)]
     pub outbound_caller_id: Option<String>,
+    /// Mutual TLS: the authorities (PEM files) that sign the trunk's client
+    /// certificate. Set, the trunk's calls must come over TLS with a
+    /// certificate from them (and from `allow`, when also set).
+    #[serde(default)]
+    pub tls_client_ca_files: Vec<PathBuf>,
+    /// The names (DNS or IP subject alternative names) the trunk's client
+    /// certificate must carry, one of them; empty: any certificate from
+    /// `tls_client_ca_files`.
+    #[serde(default)]
+    pub tls_client_names: Vec<String>,
+}
+
+/// A trunk whose settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TrunkError {
+    /// `tls_client_names` without `tls_client_ca_files`.
+    #[error("trunk {0:?}: tls_client_names needs tls_client_ca_files (the authorities that sign the trunk's certificate)")]
+    NamesWithoutCa(String),
+    /// The mutual TLS settings do not load.
+    #[error("trunk {trunk:?}: mutual TLS: {source}")]
+    Tls {
+        /// The trunk.
+        trunk: String,
+        /// What is wrong (boxed: a rare error, a large value).
+        source: Box<TlsError>,
+    },
 }
 
 /// A trunk with its live call count.
 #[derive(Debug)]
 pub struct Trunk {
+    /// Its settings.
     pub cfg: TrunkConfig,
     active: AtomicUsize,
+    /// Its mutual TLS check, when it has one.
+    client_check: Option<ClientCheck>,
 }
 
 /// Holds one call's place on a trunk; dropping it frees the place.
@@ -151,20 +183,42 @@ pub struct Trunks {
 }
 
 impl Trunks {
-    /// The trunks, authenticating with `auth` (shared with the registrar).
-    pub fn new(cfgs: Vec<TrunkConfig>, auth: Arc<SipAuth>) -> Self {
-        Trunks {
-            list: cfgs
-                .into_iter()
-                .map(|cfg| {
-                    Arc::new(Trunk {
-                        cfg,
-                        active: AtomicUsize::new(0),
-                    })
-                })
-                .collect(),
-            auth,
+    /// The trunks, authenticating with `auth` (shared with the registrar);
+    /// their mutual TLS authorities are read now.
+    pub fn new(cfgs: Vec<TrunkConfig>, auth: Arc<SipAuth>) -> Result<Self, TrunkError> {
+        let mut list = Vec::with_capacity(cfgs.len());
+        for cfg in cfgs {
+            let client_check = match (&cfg.tls_client_ca_files[..], &cfg.tls_client_names[..]) {
+                ([], []) => None,
+                ([], _) => return Err(TrunkError::NamesWithoutCa(cfg.name.clone())),
+                (cas, names) => {
+                    Some(
+                        ClientCheck::new(cas, names).map_err(|source| TrunkError::Tls {
+                            trunk: cfg.name.clone(),
+                            source: Box::new(source),
+                        })?,
+                    )
+                }
+            };
+            list.push(Arc::new(Trunk {
+                cfg,
+                active: AtomicUsize::new(0),
+                client_check,
+            }));
         }
+        Ok(Trunks { list, auth })
+    }
+
+    /// Every trunk's mutual TLS authorities: the SIP over TLS listener
+    /// asks clients for certificates from them.
+    pub fn client_ca_files(cfgs: &[TrunkConfig]) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for p in cfgs.iter().flat_map(|c| &c.tls_client_ca_files) {
+            if !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+        out
     }
 
     /// Counters of digest failures and of the failure limits (the same as
@@ -183,24 +237,67 @@ impl Trunks {
         self.list.iter().find(|t| t.cfg.name == name)
     }
 
-    /// Decide which trunk an INVITE from `source` belongs to.
-    pub fn admit(&self, source: IpAddr, req: &Request) -> Admission {
+    /// Decide which trunk an INVITE from `source` belongs to; `chain` is
+    /// the client certificate of its TLS connection, if any.
+    pub fn admit(
+        &self,
+        source: IpAddr,
+        chain: Option<&[CertificateDer<'static>]>,
+        req: &Request,
+    ) -> Admission {
         let from_net = |t: &Trunk| t.cfg.allow.iter().any(|n| n.contains(&source));
+        let net_ok = |t: &Trunk| t.cfg.allow.is_empty() || from_net(t);
+        // Each trunk's mutual TLS verdict (trunks without it pass); the
+        // first refusal is logged if no trunk takes the call.
+        let mut refused = None;
+        let ok: Vec<bool> = self
+            .list
+            .iter()
+            .map(|t| match &t.client_check {
+                None => true,
+                Some(_) if !net_ok(t) => false,
+                Some(c) => c
+                    .check(chain)
+                    .map_err(|e| refused.get_or_insert((t.cfg.name.clone(), e)))
+                    .is_ok(),
+            })
+            .collect();
+        // Which trunks the source stands for: by network, or by mutual TLS
+        // (and network, when the trunk also has `allow`).
+        let identified = |i: usize, t: &Trunk| {
+            ok[i]
+                && match t.client_check {
+                    Some(_) => net_ok(t),
+                    None => from_net(t),
+                }
+        };
         let auth_header = req.headers.iter().find_map(|h| match h {
             Header::Authorization(a) => Some(sip::rsip::prelude::UntypedHeader::value(a)),
             Header::ProxyAuthorization(a) => Some(sip::rsip::prelude::UntypedHeader::value(a)),
             _ => None,
         });
-        // Trusted network, no credentials needed: the common private-trunk case.
-        if let Some(t) = self.list.iter().find(|t| from_net(t) && !t.needs_auth()) {
+        // Trusted network or certificate, no credentials needed: the
+        // common private-trunk case.
+        if let Some((_, t)) = self
+            .list
+            .iter()
+            .enumerate()
+            .find(|(i, t)| identified(*i, t) && !t.needs_auth())
+        {
             return Admission::Allowed(t.clone());
         }
         let candidates: Vec<&Arc<Trunk>> = self
             .list
             .iter()
-            .filter(|t| t.needs_auth() && (t.cfg.allow.is_empty() || from_net(t)))
+            .enumerate()
+            .filter(|(i, t)| t.needs_auth() && net_ok(t) && ok[*i])
+            .map(|(_, t)| t)
             .collect();
         if candidates.is_empty() {
+            if let Some((trunk, why)) = refused {
+                tracing::info!(trunk = %trunk, source = %source, error = %why, "mutual TLS refused the call");
+                return Admission::Forbidden("client certificate refused");
+            }
             return Admission::Forbidden("source address not allowed on any trunk");
         }
         let request_uri = req.uri.to_string();
@@ -267,7 +364,7 @@ mod tests {
             .clone()
             .try_into()
             .unwrap();
-        Trunks::new(cfg, auth())
+        Trunks::new(cfg, auth()).unwrap()
     }
 
     fn auth() -> Arc<SipAuth> {
@@ -277,7 +374,8 @@ mod tests {
     #[test]
     fn cidr_trunk_and_capacity() {
         let t = trunks();
-        let Admission::Allowed(oxe) = t.admit("10.8.1.2".parse().unwrap(), &invite(None)) else {
+        let Admission::Allowed(oxe) = t.admit("10.8.1.2".parse().unwrap(), None, &invite(None))
+        else {
             panic!("allowed by CIDR")
         };
         assert_eq!(oxe.name(), "oxe");
@@ -291,19 +389,19 @@ mod tests {
     fn digest_trunk() {
         let t = trunks();
         let src = "203.0.113.5".parse().unwrap();
-        let Admission::Challenge(ch) = t.admit(src, &invite(None)) else {
+        let Admission::Challenge(ch) = t.admit(src, None, &invite(None)) else {
             panic!("challenge expected")
         };
         let good =
             sip::auth::authorization(&ch, "carrier", "s3cret", "INVITE", "sip:3422@127.0.0.1")
                 .unwrap();
         assert!(
-            matches!(t.admit(src, &invite(Some(&good))), Admission::Allowed(x) if x.name() == "internet")
+            matches!(t.admit(src, None, &invite(Some(&good))), Admission::Allowed(x) if x.name() == "internet")
         );
         let bad = sip::auth::authorization(&ch, "carrier", "nope", "INVITE", "sip:3422@127.0.0.1")
             .unwrap();
         assert!(matches!(
-            t.admit(src, &invite(Some(&bad))),
+            t.admit(src, None, &invite(Some(&bad))),
             Admission::Forbidden(_)
         ));
     }
@@ -324,11 +422,14 @@ mod tests {
                 answer_after_ms: 0,
                 outbound_proxy: None,
                 outbound_caller_id: None,
+                tls_client_ca_files: Vec::new(),
+                tls_client_names: Vec::new(),
             }],
             auth(),
-        );
+        )
+        .unwrap();
         assert!(matches!(
-            t.admit("192.0.2.1".parse().unwrap(), &invite(None)),
+            t.admit("192.0.2.1".parse().unwrap(), None, &invite(None)),
             Admission::Forbidden(_)
         ));
     }
@@ -343,15 +444,15 @@ mod tests {
             .clone()
             .try_into()
             .unwrap();
-        let t = Trunks::new(cfg, auth());
+        let t = Trunks::new(cfg, auth()).unwrap();
         let src = "203.0.113.5".parse().unwrap();
         let uri = "sip:3422@127.0.0.1";
         let answer = |password: &str| {
-            let Admission::Challenge(ch) = t.admit(src, &invite(None)) else {
+            let Admission::Challenge(ch) = t.admit(src, None, &invite(None)) else {
                 panic!("challenge expected")
             };
             let a = sip::auth::authorization(&ch, "carrier", password, "INVITE", uri).unwrap();
-            t.admit(src, &invite(Some(&a)))
+            t.admit(src, None, &invite(Some(&a)))
         };
         assert!(matches!(answer("s3cret"), Admission::Allowed(x) if x.name() == "internet"));
         for _ in 0..6 {
@@ -362,7 +463,7 @@ mod tests {
         }
         // Past the source's free failures: 503 before any challenge.
         assert!(matches!(
-            t.admit(src, &invite(None)),
+            t.admit(src, None, &invite(None)),
             Admission::Limited(d) if d <= Duration::from_secs(1) && !d.is_zero()
         ));
         assert_eq!(t.auth_stats().snapshot().failures_total, 6);

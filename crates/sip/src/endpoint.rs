@@ -13,13 +13,14 @@ use std::time::Instant;
 use bytes::Bytes;
 use rsip::prelude::*;
 use rsip::{Header, Request, Response, SipMessage};
+use rustls::pki_types::CertificateDer;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::guard::{Admit, Guard, GuardConfig, Shed};
 use crate::message::{self, param, split_via, Essentials};
 use crate::parse::{self, ParseError};
-use crate::stream::{self, StreamLimits, Streams};
+use crate::stream::{self, PeerCerts, StreamLimits, Streams};
 use crate::tls::LiveTls;
 use crate::transaction::{
     ClientTxId, Output, Peer, ServerTxId, TimerConfig, Transactions, Transport, TxEvent,
@@ -104,6 +105,7 @@ pub struct Endpoint {
     pub stats: Arc<EndpointStats>,
     /// The overload guard (its counters and backlog).
     pub guard: Arc<Guard>,
+    certs: Arc<PeerCerts>,
 }
 
 impl Endpoint {
@@ -145,6 +147,7 @@ impl Endpoint {
             cfg.tls_server.clone(),
             cfg.tls_client.clone(),
         ));
+        let certs = streams.certs.clone();
         let mut tcp_addrs = Vec::new();
         for addr in &cfg.tcp {
             let listener = TcpListener::bind(addr).await?;
@@ -175,7 +178,15 @@ impl Endpoint {
             tls_addrs: Arc::new(tls_addrs),
             stats,
             guard,
+            certs,
         })
+    }
+
+    /// The certificate chain (leaf first) the client of TLS connection
+    /// `conn` presented, while the connection is up: `None` for a client
+    /// without one, or another transport.
+    pub fn peer_certificates(&self, conn: u64) -> Option<Arc<[CertificateDer<'static>]>> {
+        self.certs.get(conn)
     }
 
     /// Answer within a server transaction.

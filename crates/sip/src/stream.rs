@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -57,6 +58,30 @@ impl LoggedOnce {
     }
 }
 
+/// The client certificate chains of TLS connections, by connection id,
+/// while they are up: what trunks with mutual TLS are checked against.
+#[derive(Default)]
+pub(crate) struct PeerCerts(Mutex<HashMap<u64, Arc<[CertificateDer<'static>]>>>);
+
+impl PeerCerts {
+    /// The chain the client of connection `conn` sent, if any.
+    pub(crate) fn get(&self, conn: u64) -> Option<Arc<[CertificateDer<'static>]>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&conn)
+            .cloned()
+    }
+
+    fn set(&self, conn: u64, chain: Option<Arc<[CertificateDer<'static>]>>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match chain {
+            Some(c) => map.insert(conn, c),
+            None => map.remove(&conn),
+        };
+    }
+}
+
 /// What the accept loops, the connection tasks and the core share.
 pub(crate) struct Streams {
     pub(crate) in_tx: mpsc::UnboundedSender<Inbound>,
@@ -67,6 +92,7 @@ pub(crate) struct Streams {
     per_source: Mutex<HashMap<IpAddr, u32>>,
     tls_server: Option<LiveTls>,
     tls_client: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) certs: Arc<PeerCerts>,
     handshake_logged: LoggedOnce,
     cap_logged: LoggedOnce,
 }
@@ -111,6 +137,7 @@ impl Streams {
             per_source: Mutex::new(HashMap::new()),
             tls_server,
             tls_client,
+            certs: Arc::new(PeerCerts::default()),
             handshake_logged: LoggedOnce(Mutex::new(HashSet::new())),
             cap_logged: LoggedOnce(Mutex::new(HashSet::new())),
         }
@@ -189,7 +216,17 @@ pub(crate) async fn accept(streams: Arc<Streams>, listener: TcpListener, transpo
                 (Transport::Tls, Some(live)) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(live.current());
                     if let Some(tls) = streams.handshake(addr, acceptor.accept(tcp)).await {
-                        serve(&streams, tls, addr, Transport::Tls, id, None, slot).await
+                        let chain = tls
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .map(|c| c.iter().map(|d| d.clone().into_owned()).collect());
+                        let mutual = chain.is_some();
+                        streams.certs.set(id, chain);
+                        serve(&streams, tls, addr, Transport::Tls, id, None, slot).await;
+                        if mutual {
+                            streams.certs.set(id, None);
+                        }
                     }
                 }
                 _ => serve(&streams, tcp, addr, Transport::Tcp, id, None, slot).await,

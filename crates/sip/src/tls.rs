@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+pub use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
 
 /// Where a certificate chain and its key are.
 #[derive(Debug, Clone)]
@@ -76,6 +78,88 @@ pub enum TlsError {
     /// Making a self-signed certificate failed.
     #[error("generating a certificate: {0}")]
     Generate(rcgen::Error),
+    /// The client certificate checker could not be built.
+    #[error("client certificates: {0}")]
+    Verifier(String),
+}
+
+/// Why a client certificate does not admit its connection to a trunk.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertRefused {
+    /// The connection is not TLS, or its client sent no certificate.
+    #[error("no client certificate")]
+    Missing,
+    /// The certificate does not chain to the trunk's authorities, or is
+    /// expired or not for client use.
+    #[error("client certificate not trusted: {0}")]
+    Untrusted(String),
+    /// The certificate names none of the trunk's names.
+    #[error("client certificate names none of {0}")]
+    WrongName(String),
+}
+
+/// One trunk's mutual TLS: the authorities its client certificate must
+/// chain to and, when given, the names it must carry (DNS or IP subject
+/// alternative names). The handshake already checked the chain against
+/// every trunk's authorities together; this checks it against this
+/// trunk's alone.
+#[derive(Clone)]
+pub struct ClientCheck {
+    verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for ClientCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCheck")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCheck {
+    /// Read the authorities from `ca_files`; `names` may be empty (any
+    /// certificate from them).
+    pub fn new(ca_files: &[PathBuf], names: &[String]) -> Result<ClientCheck, TlsError> {
+        for name in names {
+            ServerName::try_from(name.as_str()).map_err(|_| {
+                TlsError::Verifier(format!("{name:?} is not a host name or address"))
+            })?;
+        }
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(anchors(ca_files)?), provider())
+                .build()
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+        Ok(ClientCheck {
+            verifier,
+            names: names.to_vec(),
+        })
+    }
+
+    /// Whether `chain` (leaf first, as the client sent it) admits its
+    /// connection.
+    pub fn check(&self, chain: Option<&[CertificateDer<'static>]>) -> Result<(), CertRefused> {
+        let Some((leaf, intermediates)) = chain.and_then(|c| c.split_first()) else {
+            return Err(CertRefused::Missing);
+        };
+        self.verifier
+            .verify_client_cert(leaf, intermediates, UnixTime::now())
+            .map_err(|e| CertRefused::Untrusted(e.to_string()))?;
+        if self.names.is_empty() {
+            return Ok(());
+        }
+        let cert = webpki::EndEntityCert::try_from(leaf)
+            .map_err(|e| CertRefused::Untrusted(e.to_string()))?;
+        let named = self.names.iter().any(|n| {
+            ServerName::try_from(n.as_str())
+                .is_ok_and(|sn| cert.verify_is_valid_for_subject_name(&sn).is_ok())
+        });
+        if named {
+            Ok(())
+        } else {
+            Err(CertRefused::WrongName(self.names.join(", ")))
+        }
+    }
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -109,15 +193,52 @@ pub fn server_config(
     files: &TlsFiles,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_for_clients(files, alpn, &[])
+}
+
+/// Trust anchors read from PEM files.
+fn anchors(paths: &[PathBuf]) -> Result<rustls::RootCertStore, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for path in paths {
+        for cert in read_certs(path)? {
+            roots.add(cert).map_err(|e| TlsError::Anchor {
+                path: path.clone(),
+                source: rustls::Error::General(e.to_string()),
+            })?;
+        }
+    }
+    Ok(roots)
+}
+
+/// A server configuration that also asks clients for a certificate signed
+/// by one of `client_ca` (none: no certificate asked). A client without
+/// one still connects: one listener serves trunks with and without mutual
+/// TLS, and each trunk checks its own ([`ClientCheck`]); a certificate
+/// from an authority nobody trusts fails the handshake.
+pub fn server_config_for_clients(
+    files: &TlsFiles,
+    alpn: &[&[u8]],
+    client_ca: &[PathBuf],
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let certs = read_certs(&files.cert)?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|source| TlsError::NoKey {
         path: files.key.clone(),
         source,
     })?;
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
-        .map_err(TlsError::Versions)?
-        .with_no_client_auth()
+        .map_err(TlsError::Versions)?;
+    let builder = if client_ca.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(anchors(client_ca)?), provider())
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+        builder.with_client_cert_verifier(verifier)
+    };
+    let mut cfg = builder
         .with_single_cert(certs, key)
         .map_err(|source| TlsError::Pair {
             cert: files.cert.clone(),
@@ -141,13 +262,8 @@ pub fn client_config(extra_ca: &[PathBuf]) -> Result<Arc<rustls::ClientConfig>, 
             roots.add_parsable_certificates(certs);
         }
     }
-    for path in extra_ca {
-        for cert in read_certs(path)? {
-            roots.add(cert).map_err(|e| TlsError::Anchor {
-                path: path.clone(),
-                source: rustls::Error::General(e.to_string()),
-            })?;
-        }
+    for anchor in anchors(extra_ca)?.roots {
+        roots.roots.push(anchor);
     }
     let cfg = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
@@ -200,15 +316,19 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
 #[derive(Debug, Clone)]
 pub struct LiveTls {
     files: TlsFiles,
+    client_ca: Vec<PathBuf>,
     current: Arc<RwLock<Arc<rustls::ServerConfig>>>,
 }
 
 impl LiveTls {
-    /// Load `files` (no ALPN: SIP over TLS names no application protocol).
-    pub fn load(files: TlsFiles) -> Result<LiveTls, TlsError> {
-        let cfg = server_config(&files, &[])?;
+    /// Load `files` (no ALPN: SIP over TLS names no application protocol),
+    /// asking clients for certificates from `client_ca` (the trunks' mutual
+    /// TLS authorities; none: no certificate asked).
+    pub fn load(files: TlsFiles, client_ca: Vec<PathBuf>) -> Result<LiveTls, TlsError> {
+        let cfg = server_config_for_clients(&files, &[], &client_ca)?;
         Ok(LiveTls {
             files,
+            client_ca,
             current: Arc::new(RwLock::new(cfg)),
         })
     }
@@ -223,7 +343,7 @@ impl LiveTls {
 
     /// Read the files again; on error the running certificate stays.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let cfg = server_config(&self.files, &[])?;
+        let cfg = server_config_for_clients(&self.files, &[], &self.client_ca)?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = cfg;
         Ok(())
     }
@@ -248,7 +368,7 @@ mod tests {
         assert!(files.cert.ends_with("sip-cert.pem"));
         let (_, again) = self_signed(&dir, "sip", &["localhost".into()]).unwrap();
         assert!(!again);
-        let live = LiveTls::load(files.clone()).unwrap();
+        let live = LiveTls::load(files.clone(), Vec::new()).unwrap();
         assert!(live.current().alpn_protocols.is_empty());
         let before = live.current();
         live.reload().unwrap();

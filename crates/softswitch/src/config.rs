@@ -634,9 +634,25 @@ impl Config {
                     t.name
                 );
             }
-            if t.allow.is_empty() && t.username.is_none() && t.outbound_proxy.is_none() {
+            let mutual = !t.tls_client_ca_files.is_empty();
+            if t.allow.is_empty() && t.username.is_none() && !mutual && t.outbound_proxy.is_none() {
                 bail!(
-                    "{o}: trunk {:?} accepts nobody and calls nowhere: give `allow` networks and/or `username`/`password` for calls in, `outbound_proxy` for calls out",
+                    "{o}: trunk {:?} accepts nobody and calls nowhere: give `allow` networks, `username`/`password` and/or `tls_client_ca_files` for calls in, `outbound_proxy` for calls out",
+                    t.name
+                );
+            }
+            let line = || line_of_value(text, &t.name).unwrap_or(1);
+            if !t.tls_client_names.is_empty() && !mutual {
+                bail!(
+                    "{o}:{}: trunk {:?}: `tls_client_names` needs `tls_client_ca_files` (PEM files of the authorities that sign the trunk's certificate)",
+                    line(),
+                    t.name
+                );
+            }
+            if mutual && self.sip.tls.is_empty() {
+                bail!(
+                    "{o}:{}: trunk {:?} has mutual TLS (`tls_client_ca_files`) but [sip] has no `tls` address its calls could arrive on",
+                    line(),
                     t.name
                 );
             }
@@ -713,6 +729,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("u.toml:3: "), "{e}");
+        // Mutual TLS settings that cannot work.
+        let base = "[sip]\nudp = [\"127.0.0.1:5060\"]\n[media]\nip = \"127.0.0.1\"\nport_min = 20000\nport_max = 21000\n";
+        let names = "\n[[trunks]]\nname = \"oxe\"\nallow = [\"10.0.0.0/8\"]\ntls_client_names = [\"oxe.example.fr\"]\n";
+        let e = Config::parse(&format!("{base}{admin}{names}"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "t.toml:13: trunk \"oxe\": `tls_client_names` needs `tls_client_ca_files`"
+            ),
+            "{e}"
+        );
+        let cas = "\n[[trunks]]\nname = \"oxe\"\ntls_client_ca_files = [\"/etc/oxe-ca.pem\"]\n";
+        let e = Config::parse(&format!("{base}{admin}{cas}"), "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("s.toml:13: trunk \"oxe\" has mutual TLS") && e.contains("no `tls`"),
+            "{e}"
+        );
     }
 
     /// The embedded default with `agents` instead of its `[[agents]]`.

@@ -147,7 +147,10 @@ async fn serve(cfg: Config) -> Result<()> {
         reg_tx,
     );
     tokio::spawn(registrar.clone().run_expiry());
-    let trunks = Arc::new(Trunks::new(cfg.trunks.clone(), sip_auth.clone()));
+    let trunks = Arc::new(
+        Trunks::new(cfg.trunks.clone(), sip_auth.clone())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.origin))?,
+    );
     script.set_dialer(call::Dialer::new(
         ctx.clone(),
         media.clone(),

@@ -1,6 +1,7 @@
 //! The SIP endpoint's TLS settings from `[sip]`: the listeners' certificate
 //! (files, or a self-signed one made in <data>/tls/ at first start, with a
-//! warning) and the authorities trusted for connections we open.
+//! warning), the authorities of the trunks' client certificates (mutual
+//! TLS), and the authorities trusted for connections we open.
 
 use std::sync::Arc;
 
@@ -53,7 +54,9 @@ pub fn load(cfg: &Config) -> Result<SipTls> {
             files
         }
     };
-    let live = LiveTls::load(files).map_err(|e| anyhow::anyhow!("{o}: SIP over TLS: {e}"))?;
+    let client_ca = call::Trunks::client_ca_files(&cfg.trunks);
+    let live =
+        LiveTls::load(files, client_ca).map_err(|e| anyhow::anyhow!("{o}: SIP over TLS: {e}"))?;
     Ok(SipTls {
         server: Some(live),
         client,
