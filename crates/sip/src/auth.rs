@@ -33,31 +33,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// HMAC-MD5 (RFC 2104) of `data` under `key`, in lower-case hex.
+/// HMAC-MD5 (RFC 2104) of `data` under `key`, in lower-case hex (the
+/// `hmac` crate's).
 pub(crate) fn hmac_md5_hex(key: &[u8], data: &[u8]) -> String {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..16].copy_from_slice(&Md5::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Md5::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(data);
-    let mut outer = Md5::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    hex(&outer.finalize())
+    use hmac::Mac;
+    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+    let mut mac = hmac::Hmac::<Md5>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    hex(&mac.finalize().into_bytes())
 }
 
-/// Equality whose time does not depend on where two strings differ.
+/// Equality whose time does not depend on where two strings differ (the
+/// `subtle` crate's; the length is not secret).
 pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// `HA1 = MD5(user:realm:password)`, lower-case hex: what an operator may
