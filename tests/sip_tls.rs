@@ -1,8 +1,9 @@
 //! SIP over TLS end to end: a call over TLS with `sips:` and
 //! `transport=tls` answered normally, TLS 1.0/1.1 refused and 1.2/1.3
 //! taken (checked with `openssl s_client`), the certificate swapped on
-//! SIGHUP, a failing peer logged once, the per-source connection cap, and
-//! a trunk admitted by its client certificate (mutual TLS).
+//! SIGHUP, a failing peer logged once, the per-source connection cap, a
+//! trunk admitted by its client certificate (mutual TLS), and a call out
+//! to a trunk's proxy over TLS that answers its digest challenge.
 
 mod support;
 
@@ -10,6 +11,7 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -433,6 +435,213 @@ fn a_trunk_with_mutual_tls_takes_calls_with_its_certificate_only() {
         recs.iter().filter(|r| r["sip_code"] == 403).count(),
         2,
         "{recs:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A self-signed certificate for the DNS name `name` only (no address).
+fn openssl_named_cert(dir: &Path, stem: &str, name: &str) -> (PathBuf, PathBuf) {
+    let (pem, key) = (format!("{stem}.pem"), format!("{stem}.key"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            &format!("subjectAltName=DNS:{name}"),
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+        ],
+    );
+    (dir.join(pem), dir.join(key))
+}
+
+/// A final response to `req` with `status` (e.g. "407 Proxy Authentication
+/// Required"), a To tag, and `extra` header lines.
+fn reply(req: &str, status: &str, extra: &str) -> String {
+    let ok = ok_to(req);
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for line in ok.lines().skip(1).filter(|l| !l.is_empty()) {
+        if line.starts_with("Content-Length") {
+            continue;
+        }
+        out.push_str(line);
+        if line.starts_with("To:") && !line.contains("tag=") {
+            out.push_str(";tag=far1");
+        }
+        out.push_str("\r\n");
+    }
+    out.push_str(extra);
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// The `key="value"` (or `key=value`) of a digest header.
+fn digest_param<'a>(value: &'a str, key: &str) -> &'a str {
+    value
+        .trim_start_matches("Digest ")
+        .split(',')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.trim_matches('"'))
+        .unwrap_or("")
+}
+
+fn md5_hex(s: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// 7300 transfers to 0184903422 through trunk `out`; busy: a closing
+/// message.
+const TRANSFER_FLOW: &str = r#"
+[flow]
+name = "transfer-out"
+start = "out"
+[nodes.out]
+kind = "transfer"
+to = "0184903422"
+trunk = "out"
+ring_timeout_s = 5
+fallback = "sorry"
+[nodes.sorry]
+kind = "hangup"
+prompt = "closed"
+disposition = "transfer_failed"
+"#;
+
+#[test]
+fn a_call_out_over_tls_answers_the_proxys_digest_challenge() {
+    let dir = std::env::temp_dir().join(format!("softswitch-tls-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The carrier's SBC: known by its name, not its address.
+    let (cert, key) = openssl_named_cert(&dir, "sbc", "sbc.carrier.test");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let far = listener.local_addr().unwrap();
+    let srv = Server::start_with(Options {
+        sip_extra: format!(
+            "tls = [\"127.0.0.1:0\"]\ntls_ca_files = [\"{}\"]\n",
+            cert.display()
+        ),
+        flows: vec![("transfer-out.toml".into(), TRANSFER_FLOW.into())],
+        dids: r#", "7300" = "transfer-out""#.into(),
+        extra_trunks: format!(
+            "[[trunks]]\nname = \"out\"\noutbound_proxy = \"{far}\"\noutbound_transport = \"tls\"\noutbound_tls_name = \"sbc.carrier.test\"\noutbound_username = \"softswitch\"\noutbound_password = \"s3cret\"\n"
+        ),
+        ..Options::default()
+    });
+    let server_cfg = {
+        use rustls::pki_types::pem::PemObject;
+        let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+        )
+    };
+    let sbc = std::thread::spawn(move || {
+        let (tcp, peer) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(T)).unwrap();
+        let socket = tcp.try_clone().unwrap();
+        let conn = rustls::ServerConnection::new(server_cfg).unwrap();
+        let mut ua = Ua::on_stream(
+            peer,
+            Box::new(rustls::StreamOwned::new(conn, tcp)),
+            socket,
+            "TLS",
+        );
+        let first = ua
+            .recv_until(T, |m| m.starts_with("INVITE"))
+            .expect("INVITE over TLS");
+        ua.send(&reply(
+            &first,
+            "407 Proxy Authentication Required",
+            "Proxy-Authenticate: Digest realm=\"carrier\", nonce=\"n0nce42\", qop=\"auth\", algorithm=MD5\r\n",
+        ));
+        ua.recv_until(T, |m| m.starts_with("ACK"))
+            .expect("ACK of the 407");
+        let second = ua
+            .recv_until(T, |m| m.starts_with("INVITE"))
+            .expect("INVITE again");
+        ua.send(&reply(&second, "486 Busy Here", ""));
+        ua.recv_until(T, |m| m.starts_with("ACK"))
+            .expect("ACK of the 486");
+        (first, second)
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("7300", &Offer::default());
+    ua.answer(&mut call, T);
+    let (first, second) = sbc.join().unwrap();
+    assert!(first.starts_with("INVITE sip:0184903422@"), "{first}");
+    assert!(
+        // Parameter values are case-insensitive (RFC 3261 19.1.4).
+        first
+            .lines()
+            .next()
+            .unwrap()
+            .to_ascii_lowercase()
+            .ends_with(";transport=tls sip/2.0"),
+        "{first}"
+    );
+    assert!(
+        header(&first, "Via").unwrap().starts_with("SIP/2.0/TLS "),
+        "{first}"
+    );
+    assert!(header(&first, "Proxy-Authorization").is_none());
+    // The second INVITE: a new transaction answering the challenge.
+    assert_eq!(header(&second, "CSeq"), Some("2 INVITE"), "{second}");
+    assert_eq!(header(&second, "Call-ID"), header(&first, "Call-ID"));
+    let auth = header(&second, "Proxy-Authorization").expect("Proxy-Authorization");
+    let uri = digest_param(auth, "uri");
+    let ha1 = md5_hex("softswitch:carrier:s3cret");
+    let ha2 = md5_hex(&format!("INVITE:{uri}"));
+    let expected = md5_hex(&format!(
+        "{ha1}:n0nce42:{}:{}:auth:{ha2}",
+        digest_param(auth, "nc"),
+        digest_param(auth, "cnonce")
+    ));
+    assert_eq!(digest_param(auth, "username"), "softswitch", "{auth}");
+    assert_eq!(digest_param(auth, "response"), expected, "{auth}");
+    // Busy: the flow's fallback plays and hangs up; the record says so.
+    let bye = ua
+        .recv_until(Duration::from_secs(20), |m| m.starts_with("BYE"))
+        .expect("the fallback hangs up");
+    ua.reply_ok(&bye);
+    let rec = srv.record(&call.call_id);
+    let t = &rec["transfer_out"];
+    assert_eq!(
+        (
+            t["trunk"].as_str(),
+            t["result"].as_str(),
+            t["sip_code"].as_u64()
+        ),
+        (Some("out"), Some("busy"), Some(486)),
+        "{rec}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

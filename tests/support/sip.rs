@@ -174,6 +174,17 @@ impl Ua {
         Ua::stream(server, Box::new(tls), socket, "TLS")
     }
 
+    /// A user agent on a connection made elsewhere (one a test server
+    /// accepted, say): `server` is the far end.
+    pub fn on_stream(
+        server: SocketAddr,
+        io: Box<dyn ByteStream>,
+        socket: TcpStream,
+        transport: &'static str,
+    ) -> Ua {
+        Ua::stream(server, io, socket, transport)
+    }
+
     fn stream(
         server: SocketAddr,
         io: Box<dyn ByteStream>,

@@ -1,5 +1,6 @@
 //! Calls out for the IVR's `transfer` node: to a number through a trunk's
-//! outbound proxy, or to a SIP URI. Controlled transfer: the caller stays
+//! outbound proxy (over UDP, TCP or TLS, answering its digest challenge
+//! with the trunk's account), or to a SIP URI. Controlled transfer: the caller stays
 //! on our B2BUA (we bridge the two legs), and the far end may not transfer
 //! the call further (its REFER gets 403).
 
@@ -154,11 +155,17 @@ impl Dialer {
                 let slot = t
                     .try_acquire()
                     .ok_or_else(|| DialError::TrunkFull(trunk.clone()))?;
+                let transport = t.cfg.outbound_transport.transport();
+                let param = match transport {
+                    Transport::Udp => "",
+                    Transport::Tcp => ";transport=tcp",
+                    Transport::Tls => ";transport=tls",
+                };
                 let req = OutboundRequest {
                     callee: number.clone(),
-                    uri: format!("sip:{number}@{proxy}"),
+                    uri: format!("sip:{number}@{proxy}{param}"),
                     peer: Peer {
-                        transport: Transport::Udp,
+                        transport,
                         addr: proxy,
                         conn: None,
                     },
@@ -166,6 +173,11 @@ impl Dialer {
                     record_id: info.record_id.clone(),
                     beside: info.media,
                     trunk: trunk.clone(),
+                    credentials: t
+                        .cfg
+                        .outbound_username
+                        .clone()
+                        .zip(t.cfg.outbound_password.clone()),
                 };
                 (req, Some(slot))
             }
@@ -187,6 +199,7 @@ impl Dialer {
                     record_id: info.record_id.clone(),
                     beside: info.media,
                     trunk: "uri".into(),
+                    credentials: None,
                 };
                 (req, None)
             }

@@ -23,4 +23,4 @@ pub use leg::CallContext;
 pub use manager::{CallLimits, CallManager};
 pub use registrar::{Binding, RegEvent, Registrar, StaticUri};
 pub use registry::CallRegistry;
-pub use trunk::{InbandDtmf, TrunkConfig, TrunkError, Trunks};
+pub use trunk::{InbandDtmf, OutboundTransport, TrunkConfig, TrunkError, Trunks};

@@ -30,6 +30,30 @@ pub enum InbandDtmf {
     Never,
 }
 
+/// The transport of a trunk's calls out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundTransport {
+    /// SIP over UDP.
+    #[default]
+    Udp,
+    /// SIP over TCP.
+    Tcp,
+    /// SIP over TLS.
+    Tls,
+}
+
+impl OutboundTransport {
+    /// The endpoint's transport.
+    pub fn transport(self) -> sip::Transport {
+        match self {
+            OutboundTransport::Udp => sip::Transport::Udp,
+            OutboundTransport::Tcp => sip::Transport::Tcp,
+            OutboundTransport::Tls => sip::Transport::Tls,
+        }
+    }
+}
+
 /// One trunk as written in the config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +97,21 @@ pub struct TrunkConfig {
     /// passed on (as an IPBX would show it).
     #[serde(default)]
     pub outbound_caller_id: Option<String>,
+    /// How calls out reach `outbound_proxy`: `udp` (default), `tcp` or
+    /// `tls` (checked against the system's and `[sip] tls_ca_files`
+    /// authorities, for `outbound_tls_name`).
+    #[serde(default)]
+    pub outbound_transport: OutboundTransport,
+    /// The name the proxy's TLS certificate must carry; absent: its IP
+    /// address.
+    #[serde(default)]
+    pub outbound_tls_name: Option<String>,
+    /// The account we answer the proxy's digest challenge (401/407) with.
+    #[serde(default)]
+    pub outbound_username: Option<String>,
+    /// The password of `outbound_username`.
+    #[serde(default)]
+    pub outbound_password: Option<String>,
     /// Mutual TLS: the authorities (PEM files) that sign the trunk's client
     /// certificate. Set, the trunk's calls must come over TLS with a
     /// certificate from them (and from `allow`, when also set).
@@ -422,6 +461,10 @@ mod tests {
                 answer_after_ms: 0,
                 outbound_proxy: None,
                 outbound_caller_id: None,
+                outbound_transport: OutboundTransport::Udp,
+                outbound_tls_name: None,
+                outbound_username: None,
+                outbound_password: None,
                 tls_client_ca_files: Vec::new(),
                 tls_client_names: Vec::new(),
             }],

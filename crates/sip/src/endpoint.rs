@@ -40,6 +40,9 @@ pub struct EndpointConfig {
     /// Trust for TLS connections we open; none: requests to `Tls` peers
     /// with no connection up are not sent.
     pub tls_client: Option<Arc<rustls::ClientConfig>>,
+    /// The name a peer's certificate must carry, by address (a trunk's
+    /// proxy known by its host name); others must name their IP address.
+    pub tls_names: HashMap<SocketAddr, String>,
     /// Bounds on TCP and TLS connections.
     pub limits: StreamLimits,
     /// RFC 3261 timer values.
@@ -139,14 +142,16 @@ impl Endpoint {
                 "SIP over TLS needs a certificate",
             ));
         }
-        let streams = Arc::new(Streams::new(
+        let mut streams = Streams::new(
             in_tx.clone(),
             stats.clone(),
             guard.clone(),
             cfg.limits,
             cfg.tls_server.clone(),
             cfg.tls_client.clone(),
-        ));
+        );
+        streams.tls_names = cfg.tls_names.clone();
+        let streams = Arc::new(streams);
         let certs = streams.certs.clone();
         let mut tcp_addrs = Vec::new();
         for addr in &cfg.tcp {

@@ -92,6 +92,8 @@ pub(crate) struct Streams {
     per_source: Mutex<HashMap<IpAddr, u32>>,
     tls_server: Option<LiveTls>,
     tls_client: Option<Arc<rustls::ClientConfig>>,
+    /// The name to check a peer's certificate for, by address.
+    pub(crate) tls_names: HashMap<SocketAddr, String>,
     pub(crate) certs: Arc<PeerCerts>,
     handshake_logged: LoggedOnce,
     cap_logged: LoggedOnce,
@@ -137,6 +139,7 @@ impl Streams {
             per_source: Mutex::new(HashMap::new()),
             tls_server,
             tls_client,
+            tls_names: HashMap::new(),
             certs: Arc::new(PeerCerts::default()),
             handshake_logged: LoggedOnce(Mutex::new(HashSet::new())),
             cap_logged: LoggedOnce(Mutex::new(HashSet::new())),
@@ -270,9 +273,14 @@ pub(crate) fn open(streams: &Arc<Streams>, to: Peer, first: Bytes) {
         let id = streams.ids.fetch_add(1, Ordering::Relaxed);
         match tls {
             Some(cfg) => {
-                // The peer is known by its address: its certificate must
-                // name that address (an IP subject alternative name).
-                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                // The peer's certificate must carry the name configured
+                // for its address, else the address itself (an IP subject
+                // alternative name).
+                let name = streams
+                    .tls_names
+                    .get(&addr)
+                    .and_then(|n| rustls::pki_types::ServerName::try_from(n.clone()).ok())
+                    .unwrap_or_else(|| rustls::pki_types::ServerName::IpAddress(addr.ip().into()));
                 let connector = tokio_rustls::TlsConnector::from(cfg);
                 if let Some(tls) = streams.handshake(addr, connector.connect(name, tcp)).await {
                     serve(&streams, tls, addr, Transport::Tls, id, Some(first), slot).await

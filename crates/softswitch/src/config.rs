@@ -649,6 +649,32 @@ impl Config {
                     t.name
                 );
             }
+            if t.outbound_username.is_some() != t.outbound_password.is_some() {
+                bail!(
+                    "{o}:{}: trunk {:?}: `outbound_username` and `outbound_password` go together (the account we answer the proxy's challenge with)",
+                    line(),
+                    t.name
+                );
+            }
+            let outbound_set = t.outbound_username.is_some()
+                || t.outbound_tls_name.is_some()
+                || t.outbound_transport != call::OutboundTransport::Udp;
+            if outbound_set && t.outbound_proxy.is_none() {
+                bail!(
+                    "{o}:{}: trunk {:?}: `outbound_transport`, `outbound_tls_name` and `outbound_username` need `outbound_proxy` (where calls out go)",
+                    line(),
+                    t.name
+                );
+            }
+            if let Some(name) = &t.outbound_tls_name {
+                if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+                    bail!(
+                        "{o}:{}: trunk {:?}: outbound_tls_name {name:?}: expected a host name or an IP address",
+                        line_of_value(text, name).unwrap_or_else(line),
+                        t.name
+                    );
+                }
+            }
             if mutual && self.sip.tls.is_empty() {
                 bail!(
                     "{o}:{}: trunk {:?} has mutual TLS (`tls_client_ca_files`) but [sip] has no `tls` address its calls could arrive on",
@@ -741,6 +767,19 @@ mod tests {
             ),
             "{e}"
         );
+        let out = "\n[[trunks]]\nname = \"sbc\"\noutbound_proxy = \"192.0.2.1:5061\"\noutbound_username = \"me\"\n";
+        let e = Config::parse(&format!("{base}{admin}{out}"), "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("r.toml:13: trunk \"sbc\": `outbound_username` and `outbound_password`"),
+            "{e}"
+        );
+        let out = "\n[[trunks]]\nname = \"sbc\"\nallow = [\"10.0.0.0/8\"]\noutbound_transport = \"tls\"\n";
+        let e = Config::parse(&format!("{base}{admin}{out}"), "q.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("need `outbound_proxy`"), "{e}");
         let cas = "\n[[trunks]]\nname = \"oxe\"\ntls_client_ca_files = [\"/etc/oxe-ca.pem\"]\n";
         let e = Config::parse(&format!("{base}{admin}{cas}"), "s.toml")
             .unwrap_err()

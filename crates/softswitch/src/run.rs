@@ -102,6 +102,11 @@ async fn serve(cfg: Config) -> Result<()> {
             tls: cfg.sip.tls.clone(),
             tls_server: sip_tls.server.clone(),
             tls_client: Some(sip_tls.client.clone()),
+            tls_names: cfg
+                .trunks
+                .iter()
+                .filter_map(|t| Some((t.outbound_proxy?, t.outbound_tls_name.clone()?)))
+                .collect(),
             limits: sip::StreamLimits {
                 per_source: cfg.sip.max_connections_per_source,
                 ..sip::StreamLimits::default()

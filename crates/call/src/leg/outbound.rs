@@ -144,6 +144,8 @@ pub struct OutboundRequest {
     pub beside: MediaSessionRef,
     /// The trunk's name (logs, call registry).
     pub trunk: String,
+    /// User name and password for the far end's digest challenge.
+    pub credentials: Option<(String, String)>,
 }
 
 /// What any leg we place needs.
@@ -158,6 +160,8 @@ struct LegSpec {
     /// Agents' phones may REFER (controlled transfer to a queue); other
     /// far ends may not.
     allow_refer: bool,
+    /// User name and password for the far end's digest challenge.
+    credentials: Option<(String, String)>,
 }
 
 /// Ring an agent's phone; `report` hears every step.
@@ -176,6 +180,7 @@ pub fn dial(
         beside: req.beside,
         label: "agents".into(),
         allow_refer: true,
+        credentials: None,
     };
     place(ctx, engine, spec, report)
 }
@@ -196,6 +201,7 @@ pub fn dial_out(
         beside: req.beside,
         label: req.trunk,
         allow_refer: false,
+        credentials: req.credentials,
     };
     place(ctx, engine, spec, report)
 }
@@ -222,7 +228,10 @@ fn place(
     let cfg = ctx.dialog_config(req.peer.transport, AGENT_ALLOW);
     let invite = build_invite(&req, &sip_call_id, &cfg, ctx, &media);
     tracing::info!(call_id = %sip_call_id, record_id = %req.record_id, contact = %invite.uri, "ringing the callee");
-    let machine = DialogMachine::uac(Instant::now(), invite, cfg);
+    let mut machine = DialogMachine::uac(Instant::now(), invite, cfg);
+    if let Some((user, password)) = &req.credentials {
+        machine = machine.with_credentials(user, password);
+    }
     let kind = Outbound {
         registry: ctx.registry.clone(),
         sip_call_id: sip_call_id.clone(),

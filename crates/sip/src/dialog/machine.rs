@@ -18,6 +18,7 @@ use rsip::{Header, Method, Request, Response};
 
 use super::ids::Dialog;
 
+mod challenge;
 mod from_peer;
 use super::session_timer::{min_se_header, SessionTimer};
 use crate::message::{self, Essentials};
@@ -210,6 +211,9 @@ pub struct DialogMachine {
     /// The CSeq of our last re-INVITE answered with a 2xx: a retransmitted
     /// 2xx gets the ACK again.
     reinvite_acked: Option<u32>,
+    /// UAC: credentials for one challenge to the INVITE (boxed: most legs
+    /// have none).
+    credentials: Option<Box<challenge::Credentials>>,
     /// The last refresh (or the answer).
     refreshed_at: Instant,
     out: VecDeque<DialogOutput>,
@@ -248,6 +252,7 @@ impl DialogMachine {
             timer_at: None,
             offer_in_2xx: None,
             reinvite_acked: None,
+            credentials: None,
             refreshed_at: now,
             out: VecDeque::new(),
             invite,
@@ -281,6 +286,7 @@ impl DialogMachine {
             timer_at: None,
             offer_in_2xx: None,
             reinvite_acked: None,
+            credentials: None,
             refreshed_at: now,
             out,
             invite,

@@ -505,6 +505,73 @@ fn a_late_offer_is_answered_in_the_ack_and_so_is_an_offerless_re_invite() {
 }
 
 #[test]
+fn a_407_is_answered_once_with_credentials_and_a_second_one_fails_the_call() {
+    const CHALLENGE: &str = r#"Digest realm="carrier", nonce="n0nce", qop="auth", algorithm=MD5"#;
+    for second_also_refused in [false, true] {
+        let mut p = Pair::new();
+        let invite = invite(&[]);
+        p.uac.dialog = Some(
+            DialogMachine::uac(p.now, invite, cfg(UAC_ADDR))
+                .with_credentials("softswitch", "s3cret"),
+        );
+        p.run(Duration::from_millis(100));
+        let challenge = Header::ProxyAuthenticate(CHALLENGE.into());
+        p.uas().reject(407, vec![challenge.clone()]).unwrap();
+        p.settle();
+        // The next INVITE is a new request for the UAS: a new machine.
+        p.uas.dialog = None;
+        p.run(Duration::from_millis(100));
+        let invites: Vec<String> = p
+            .delivered
+            .iter()
+            .filter(|(d, m)| *d == Dir::ToUas && first_line(m).starts_with("INVITE"))
+            .map(|(_, m)| String::from_utf8(message::encode(m)).unwrap())
+            .collect();
+        assert_eq!(invites.len(), 2, "{invites:?}");
+        let second = &invites[1];
+        assert!(second.contains("CSeq: 2 INVITE"), "{second}");
+        let first_branch = Essentials::of(&crate::parse::parse(invites[0].as_bytes()).unwrap())
+            .unwrap()
+            .branch;
+        assert!(!second.contains(&first_branch), "a new transaction");
+        let auth = second
+            .lines()
+            .find_map(|l| l.strip_prefix("Proxy-Authorization: "))
+            .expect("Proxy-Authorization");
+        let params = crate::auth::parse_digest(auth).unwrap();
+        assert_eq!(
+            (params.username.as_str(), params.realm.as_str()),
+            ("softswitch", "carrier")
+        );
+        assert_eq!(
+            params.response,
+            crate::auth::digest_response(&params, "s3cret", "INVITE"),
+            "the digest answers the challenge"
+        );
+        if second_also_refused {
+            p.uas().reject(407, vec![challenge]).unwrap();
+            p.run(Duration::from_millis(100));
+            assert!(
+                matches!(
+                    p.uac.events.as_slice(),
+                    [DialogEvent::Failed { code: Some(407) }]
+                ),
+                "{:?}",
+                p.uac.events
+            );
+        } else {
+            p.uas().answer(SDP.to_vec()).unwrap();
+            p.run(Duration::from_millis(100));
+            assert!(matches!(
+                p.uac.events.as_slice(),
+                [DialogEvent::Answered { .. }]
+            ));
+            assert!(p.uac().is_confirmed() && p.uas().is_confirmed());
+        }
+    }
+}
+
+#[test]
 fn glare_both_sides_get_491_and_both_offers_land_after_the_back_off() {
     let mut p = Pair::new();
     p.confirmed(&[]);

@@ -155,6 +155,12 @@ impl DialogMachine {
     }
 
     fn invite_answer(&mut self, now: Instant, code: u16, response: Response) {
+        if self.state == State::Calling
+            && matches!(code, 401 | 407)
+            && self.answer_challenge(&response)
+        {
+            return;
+        }
         match (self.state, code) {
             (State::Calling, 101..=199) => self.event(DialogEvent::Progress { code }),
             (State::Calling | State::Cancelling, 200..=299) => {
