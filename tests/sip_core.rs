@@ -761,3 +761,79 @@ fn reinvite_with_credentials(
         );
     ua.send(&invite);
 }
+
+/// An RTP packet: version 2, `pt`, a 160-byte payload of `fill`.
+fn rtp_packet(pt: u8, seq: u16, fill: u8) -> Vec<u8> {
+    let mut p = vec![0x80, pt];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&0x5eed_u32.to_be_bytes());
+    p.extend(std::iter::repeat_n(fill, 160));
+    p
+}
+
+#[test]
+fn symmetric_rtp_latches_only_onto_rtp_of_a_negotiated_payload_type() {
+    let srv = Server::start_with(Options {
+        local_trunk_extra: "symmetric_rtp = true\n".into(),
+        ..Options::default()
+    });
+    let mut ua = Ua::udp(srv.udp);
+    let mut call = ua.invite("3422", &Offer::default());
+    let ok = ua.answer(&mut call, Duration::from_secs(5));
+    let ours = sdp_media(body(&ok));
+    // Garbage, then RTP of a payload type nobody offered, from strangers.
+    let garbage = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    garbage
+        .send_to(b"not RTP at all, just noise", ours)
+        .unwrap();
+    let stray = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    stray.send_to(&rtp_packet(99, 1, 0), ours).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // The caller behind NAT: its RTP (PCMU, as offered) comes from an
+    // address its SDP did not give. softswitch answers there.
+    let nat = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for seq in 1..=5 {
+        nat.send_to(&rtp_packet(0, seq, 0xff), ours).unwrap();
+    }
+    let to_nat = read_rtp(&nat, Duration::from_millis(600));
+    assert!(
+        to_nat.len() > 10,
+        "the media follows the caller's RTP: {} packets",
+        to_nat.len()
+    );
+    assert!(
+        read_rtp(&garbage, Duration::from_millis(200)).is_empty(),
+        "noise does not latch"
+    );
+    assert!(
+        read_rtp(&stray, Duration::from_millis(200)).is_empty(),
+        "nor RTP of another type"
+    );
+    let r = ua.request(&mut call, "BYE", "", "");
+    assert_eq!(status(&r), Some(200), "{r}");
+}
+
+#[test]
+fn a_content_length_near_the_maximum_integer_gets_513_and_the_connection_closes() {
+    let srv = Server::start();
+    let mut ua = Ua::tcp(srv.tcp);
+    let local = ua.local;
+    ua.send(&format!(
+        "OPTIONS sip:3422@{} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKhuge\r\nMax-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=h1\r\nTo: <sip:3422@127.0.0.1>\r\nCall-ID: huge@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: {}\r\n\r\n",
+        srv.tcp,
+        u64::MAX - 1
+    ));
+    let r = ua.recv(Duration::from_secs(5)).expect("an answer");
+    assert!(r.starts_with("SIP/2.0 513 Message Too Large\r\n"), "{r}");
+    assert!(
+        ua.recv(Duration::from_secs(2)).is_none(),
+        "then the connection closes"
+    );
+    // The server is fine: a new connection is served.
+    let mut ua = Ua::tcp(srv.tcp);
+    let mut call = ua.invite("3422", &Offer::default());
+    ua.answer(&mut call, Duration::from_secs(5));
+    let r = ua.request(&mut call, "BYE", "", "");
+    assert_eq!(status(&r), Some(200), "{r}");
+}

@@ -29,6 +29,8 @@ pub struct Options {
     pub answer_after_ms: u64,
     pub max_calls: usize,
     pub trunk_max_calls: Option<usize>,
+    /// More lines for the `local` trunk (e.g. `symmetric_rtp = true`).
+    pub local_trunk_extra: String,
     pub allow: String,
     pub drain_timeout_s: u64,
     pub rtp_ports: Option<(u16, u16)>,
@@ -68,6 +70,7 @@ impl Default for Options {
             answer_after_ms: 0,
             max_calls: 1000,
             trunk_max_calls: None,
+            local_trunk_extra: String::new(),
             allow: "127.0.0.1/32".into(),
             drain_timeout_s: 30,
             rtp_ports: None,
@@ -253,7 +256,8 @@ impl Server {
         let trunk_max = o
             .trunk_max_calls
             .map(|m| format!("max_calls = {m}\n"))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            + &o.local_trunk_extra;
         let config = format!(
             r#"
 [sip]

@@ -33,6 +33,10 @@ pub enum ParseError {
     /// Content-Length is not a decimal number: the value as sent.
     #[error("bad Content-Length value {0:?}")]
     BadContentLength(String),
+    /// Content-Length announces more than a stream message may carry
+    /// ([`MAX_STREAM_MESSAGE`]): answered 513 Message Too Large.
+    #[error("Content-Length {0} is over the {MAX_STREAM_MESSAGE}-byte limit")]
+    TooLarge(u64),
     /// The body is shorter than Content-Length says (a truncated message).
     #[error("body shorter than Content-Length ({have} of {want} bytes)")]
     ShortBody {
@@ -211,6 +215,8 @@ pub fn parse(data: &[u8]) -> Result<SipMessage, ParseError> {
 /// part of the message they precede; a buffer of only CRLFs returns its length
 /// so the caller can drop it.
 pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ParseError> {
+    // Read as u64 and bounded before any arithmetic: a Content-Length near
+    // usize::MAX must not wrap the sum below.
     let skip = buf
         .iter()
         .position(|b| !matches!(b, b'\r' | b'\n'))
@@ -230,9 +236,13 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ParseError> {
             let name = name.trim();
             if name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l") {
                 let value = value.trim();
-                len = value
+                let announced: u64 = value
                     .parse()
                     .map_err(|_| ParseError::BadContentLength(value.to_string()))?;
+                if announced > MAX_STREAM_MESSAGE as u64 {
+                    return Err(ParseError::TooLarge(announced));
+                }
+                len = announced as usize;
             }
         }
     }
@@ -240,6 +250,10 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ParseError> {
     let total = skip + body_start + len;
     Ok((buf.len() >= total).then_some(total))
 }
+
+/// The largest message a TCP or TLS peer may send (headers and body);
+/// larger ones close the connection after a 513.
+pub const MAX_STREAM_MESSAGE: usize = 256 * 1024;
 
 /// A stateless answer to a request rsip could not read: `501 Not
 /// Implemented` for an unknown method, `400 Bad Request` otherwise. Built from
@@ -264,7 +278,11 @@ pub fn reject_unparsable(data: &[u8], err: &ParseError) -> Option<(u16, Vec<u8>)
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
     let known = method.parse::<rsip::Method>().is_ok();
-    let code = if token && !known { 501 } else { 400 };
+    let code = match err {
+        ParseError::TooLarge(_) => 513,
+        _ if token && !known => 501,
+        _ => 400,
+    };
     let mut vias = Vec::new();
     let (mut from, mut to, mut call_id, mut cseq) = (None, None, None, None);
     for line in lines {
@@ -287,10 +305,10 @@ pub fn reject_unparsable(data: &[u8], err: &ParseError) -> Option<(u16, Vec<u8>)
         return None;
     }
     let (from, to, call_id, cseq) = (from?, to?, call_id?, cseq?);
-    let reason = if code == 501 {
-        "Not Implemented"
-    } else {
-        "Bad Request"
+    let reason = match code {
+        501 => "Not Implemented",
+        513 => "Message Too Large",
+        _ => "Bad Request",
     };
     let mut out = format!("SIP/2.0 {code} {reason}\r\n");
     for via in vias {
@@ -438,6 +456,24 @@ l: 4\r\n\r\nv=0\r\ntrailing garbage";
         assert_eq!(
             frame_len(b"\r\nOPTIONS sip:x SIP/2.0\r\n\r\n"),
             Ok(Some(27))
+        );
+        // A length near usize::MAX neither wraps nor waits forever: 513.
+        let huge = format!(
+            "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.1;branch=z9hG4bKh\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: h\r\nCSeq: 1 OPTIONS\r\nContent-Length: {}\r\n\r\n",
+            usize::MAX - 10
+        );
+        let err = frame_len(huge.as_bytes()).unwrap_err();
+        assert_eq!(err, ParseError::TooLarge(usize::MAX as u64 - 10));
+        let (code, reply) = reject_unparsable(huge.as_bytes(), &err).unwrap();
+        assert_eq!(code, 513);
+        assert!(String::from_utf8(reply)
+            .unwrap()
+            .starts_with("SIP/2.0 513 Message Too Large\r\n"));
+        let at_limit = format!("OPTIONS sip:x SIP/2.0\r\nl: {MAX_STREAM_MESSAGE}\r\n\r\n");
+        assert_eq!(
+            frame_len(at_limit.as_bytes()),
+            Ok(None),
+            "waits for the body"
         );
     }
 

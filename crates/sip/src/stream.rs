@@ -367,7 +367,7 @@ async fn serve<S>(
                     }
                 }
                 Ok(None) => {
-                    if buf.len() > 256 * 1024 {
+                    if buf.len() > parse::MAX_STREAM_MESSAGE {
                         tracing::warn!(peer = %addr, transport = transport.as_str(),
                             "message over 256 KiB; closing");
                         break 'read;

@@ -129,7 +129,15 @@ impl Session {
     ) -> Option<(rtp::Received<'d>, SessionParams, Relay)> {
         counts.received += 1;
         let params = self.params?; // not negotiated yet
-        if params.symmetric && !self.latched && src.is_some() {
+        let Some(pkt) = rtp::read(data) else {
+            counts.dropped_malformed += 1;
+            return None;
+        };
+        // Symmetric RTP latches only onto RTP of a negotiated payload
+        // type: a stray or hostile datagram cannot steal the stream.
+        let negotiated = pkt.payload_type == params.payload_type
+            || Some(pkt.payload_type) == params.dtmf_payload_type;
+        if params.symmetric && !self.latched && src.is_some() && negotiated {
             self.remote = src;
             self.latched = true;
             self.settle();
@@ -137,10 +145,6 @@ impl Session {
             counts.dropped_source += 1;
             return None;
         }
-        let Some(pkt) = rtp::read(data) else {
-            counts.dropped_malformed += 1;
-            return None;
-        };
         self.last_rx = Some(now);
         self.timed_out = false;
         if Some(pkt.payload_type) == params.dtmf_payload_type {
