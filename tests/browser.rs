@@ -7,6 +7,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::web::NEW_PASSWORD;
 use support::*;
@@ -135,7 +136,6 @@ fn the_wallboard_agents_and_file0_pages_drive_the_system() {
 
 #[test]
 fn a_recording_plays_in_the_page_and_the_play_is_audited() {
-    use std::time::Duration;
     use support::agent::AgentPhone;
     let srv = Server::start_with(Options {
         acd: TEST_ACD.replacen("wrap_up_s = 1\n", "wrap_up_s = 1\nrecord = true\n", 1),
@@ -409,4 +409,64 @@ fn a_message_is_heard_checked_published_and_restored_in_the_page() {
         assert!(line.contains("\"account\":\"admin\""), "{line}");
     }
     println!("{out}");
+}
+
+#[test]
+fn a_browser_speaks_sip_over_websocket_registers_and_is_rung_on_its_connection() {
+    let srv = Server::start_with(Options {
+        sip_extra: "ws = [\"127.0.0.1:0\"]\nwss = [\"127.0.0.1:0\"]\n".into(),
+        ..queue_options()
+    });
+    let (ws, wss) = (
+        srv.ws.expect("READY sip_ws"),
+        srv.wss.expect("READY sip_wss"),
+    );
+    let mut caller: Option<(Ua, Call)> = None;
+    let out = node_talking(
+        "sip_ws.mjs",
+        &[
+            ("WS", format!("ws://{ws}")),
+            ("WSS", format!("wss://{wss}")),
+        ],
+        |what| {
+            assert_eq!(what, "registered");
+            // A caller for agent1's queue: the ACD rings the browser.
+            let mut ua = Ua::udp(srv.udp);
+            let mut call = ua.invite("7100", &Offer::default());
+            ua.answer(&mut call, Duration::from_secs(5));
+            caller = Some((ua, call));
+            "ok".into()
+        },
+    );
+    let report = out
+        .lines()
+        .find_map(|l| l.strip_prefix("REPORT "))
+        .unwrap_or_else(|| panic!("no report:\n{out}"));
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    assert_eq!(
+        report["wsVia"]
+            .as_str()
+            .map(|v| v.starts_with("SIP/2.0/WS ")),
+        Some(true),
+        "{report}"
+    );
+    assert!(
+        report["wsVia"]
+            .as_str()
+            .unwrap()
+            .contains("received=127.0.0.1"),
+        "{report}"
+    );
+    assert_eq!(report["acked"], true, "{report}");
+    let (mut ua, mut call) = caller.expect("the caller was placed");
+    let r = ua.request(&mut call, "BYE", "", "");
+    assert_eq!(status(&r), Some(200), "{r}");
+    let rec = srv.record(&call.call_id);
+    let offers = rec["offers"].as_array().cloned().unwrap_or_default();
+    assert!(
+        offers
+            .iter()
+            .any(|o| o["agent"] == "agent1" && o["result"] == "declined"),
+        "the browser declined the offer: {rec}"
+    );
 }

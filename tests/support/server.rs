@@ -210,6 +210,10 @@ pub struct Server {
     pub tcp: SocketAddr,
     /// The SIP over TLS listener, when `[sip] tls` has one.
     pub tls: Option<SocketAddr>,
+    /// The SIP over WebSocket listener, when the config has one.
+    pub ws: Option<SocketAddr>,
+    /// The SIP over secure WebSocket listener, when the config has one.
+    pub wss: Option<SocketAddr>,
     pub dir: PathBuf,
     pub log: PathBuf,
 }
@@ -393,6 +397,8 @@ answer_after_ms = {answer}
             udp: field("sip_udp"),
             tcp: field("sip_tcp"),
             tls: maybe("sip_tls"),
+            ws: maybe("sip_ws"),
+            wss: maybe("sip_wss"),
             child: Some(child),
             dir,
             log,

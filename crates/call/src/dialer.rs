@@ -156,11 +156,7 @@ impl Dialer {
                     .try_acquire()
                     .ok_or_else(|| DialError::TrunkFull(trunk.clone()))?;
                 let transport = t.cfg.outbound_transport.transport();
-                let param = match transport {
-                    Transport::Udp => "",
-                    Transport::Tcp => ";transport=tcp",
-                    Transport::Tls => ";transport=tls",
-                };
+                let param = transport.uri_param();
                 let req = OutboundRequest {
                     callee: number.clone(),
                     uri: format!("sip:{number}@{proxy}{param}"),

@@ -35,6 +35,10 @@ pub struct EndpointConfig {
     pub tcp: Vec<SocketAddr>,
     /// TLS addresses (5061 by convention); they need `tls_server`.
     pub tls: Vec<SocketAddr>,
+    /// WebSocket addresses (RFC 7118, `ws://`).
+    pub ws: Vec<SocketAddr>,
+    /// WebSocket over TLS addresses (`wss://`); they need `tls_server`.
+    pub wss: Vec<SocketAddr>,
     /// Our certificate for TLS listeners, reloadable.
     pub tls_server: Option<LiveTls>,
     /// Trust for TLS connections we open; none: requests to `Tls` peers
@@ -104,6 +108,10 @@ pub struct Endpoint {
     pub tcp_addrs: Arc<Vec<SocketAddr>>,
     /// Bound TLS addresses.
     pub tls_addrs: Arc<Vec<SocketAddr>>,
+    /// Bound WebSocket addresses.
+    pub ws_addrs: Arc<Vec<SocketAddr>>,
+    /// Bound WebSocket over TLS addresses.
+    pub wss_addrs: Arc<Vec<SocketAddr>>,
     /// Counters.
     pub stats: Arc<EndpointStats>,
     /// The overload guard (its counters and backlog).
@@ -136,7 +144,7 @@ impl Endpoint {
             ));
             udp_socks.push(sock);
         }
-        if !cfg.tls.is_empty() && cfg.tls_server.is_none() {
+        if !(cfg.tls.is_empty() && cfg.wss.is_empty()) && cfg.tls_server.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "SIP over TLS needs a certificate",
@@ -165,6 +173,22 @@ impl Endpoint {
             tls_addrs.push(listener.local_addr()?);
             tokio::spawn(stream::accept(streams.clone(), listener, Transport::Tls));
         }
+        let mut ws_addrs = Vec::new();
+        for (addrs, transport) in [(&cfg.ws, Transport::Ws), (&cfg.wss, Transport::Wss)] {
+            for addr in addrs {
+                let listener = TcpListener::bind(addr).await?;
+                ws_addrs.push((transport, listener.local_addr()?));
+                tokio::spawn(stream::accept(streams.clone(), listener, transport));
+            }
+        }
+        let pick = |t: Transport| -> Vec<SocketAddr> {
+            ws_addrs
+                .iter()
+                .filter(|(x, _)| *x == t)
+                .map(|(_, a)| *a)
+                .collect()
+        };
+        let (ws_addrs, wss_addrs) = (pick(Transport::Ws), pick(Transport::Wss));
         let core = Core {
             tx: Transactions::new(cfg.timers),
             udp: udp_socks,
@@ -175,12 +199,14 @@ impl Endpoint {
             streams,
         };
         tokio::spawn(core.run(cmd_rx, in_rx));
-        tracing::info!(udp = ?udp_addrs, tcp = ?tcp_addrs, tls = ?tls_addrs, "SIP listening");
+        tracing::info!(udp = ?udp_addrs, tcp = ?tcp_addrs, tls = ?tls_addrs, ws = ?ws_addrs, wss = ?wss_addrs, "SIP listening");
         Ok(Endpoint {
             cmd: cmd_tx,
             udp_addrs: Arc::new(udp_addrs),
             tcp_addrs: Arc::new(tcp_addrs),
             tls_addrs: Arc::new(tls_addrs),
+            ws_addrs: Arc::new(ws_addrs),
+            wss_addrs: Arc::new(wss_addrs),
             stats,
             guard,
             certs,
@@ -217,6 +243,8 @@ impl Endpoint {
             Transport::Udp => self.udp_addrs.first().copied(),
             Transport::Tcp => self.tcp_addrs.first().copied(),
             Transport::Tls => self.tls_addrs.first().copied(),
+            Transport::Ws => self.ws_addrs.first().copied(),
+            Transport::Wss => self.wss_addrs.first().copied(),
         }
     }
 }
@@ -506,7 +534,7 @@ impl Core {
                     tracing::debug!(peer = %to.addr, error = %e, "UDP send failed");
                 }
             }
-            Transport::Tcp | Transport::Tls => {
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
                 let live = to
                     .conn
                     .and_then(|c| self.conns.get(&c))

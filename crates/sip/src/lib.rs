@@ -1,6 +1,6 @@
 //! SIP for softswitch: the rsip shim, a sans-IO transaction layer, dialogs,
 //! digest auth and its failure limits, and the tokio transport edge (UDP,
-//! TCP and TLS) that drives them.
+//! TCP, TLS and WebSocket) that drives them.
 #![warn(missing_docs)]
 
 pub mod auth;
@@ -13,6 +13,7 @@ mod stream;
 pub mod throttle;
 pub mod tls;
 pub mod transaction;
+mod ws;
 
 pub use dialog::{
     Dialog, DialogConfig, DialogError, DialogEvent, DialogMachine, DialogOutput, EndReason,

@@ -88,7 +88,7 @@ pub(crate) struct Streams {
     pub(crate) ids: AtomicU64,
     pub(crate) stats: Arc<EndpointStats>,
     pub(crate) guard: Arc<Guard>,
-    limits: StreamLimits,
+    pub(crate) limits: StreamLimits,
     per_source: Mutex<HashMap<IpAddr, u32>>,
     tls_server: Option<LiveTls>,
     tls_client: Option<Arc<rustls::ClientConfig>>,
@@ -232,6 +232,15 @@ pub(crate) async fn accept(streams: Arc<Streams>, listener: TcpListener, transpo
                         }
                     }
                 }
+                (Transport::Wss, Some(live)) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(live.current());
+                    if let Some(tls) = streams.handshake(addr, acceptor.accept(tcp)).await {
+                        crate::ws::serve(&streams, tls, addr, Transport::Wss, id, slot).await
+                    }
+                }
+                (Transport::Ws, _) => {
+                    crate::ws::serve(&streams, tcp, addr, Transport::Ws, id, slot).await
+                }
                 _ => serve(&streams, tcp, addr, Transport::Tcp, id, None, slot).await,
             }
         });
@@ -289,6 +298,31 @@ pub(crate) fn open(streams: &Arc<Streams>, to: Peer, first: Bytes) {
             None => serve(&streams, tcp, addr, Transport::Tcp, id, Some(first), slot).await,
         }
     });
+}
+
+/// One framed message from a connection: to the core through the guard,
+/// or a stateless answer back on the connection.
+pub(crate) fn deliver(
+    streams: &Streams,
+    frame: &[u8],
+    peer: Peer,
+    out_tx: &mpsc::UnboundedSender<Bytes>,
+) {
+    match ingest(frame, peer, &streams.stats) {
+        Ok((msg, ess)) => match streams.guard.admit(msg, ess, peer) {
+            Admit::Queue(msg) => {
+                let _ = streams.in_tx.send(Inbound::Message(msg, peer));
+            }
+            Admit::Refuse(reply, _) => {
+                let _ = out_tx.send(reply);
+            }
+            Admit::Drop => {}
+        },
+        Err(Some(reply)) => {
+            let _ = out_tx.send(reply);
+        }
+        Err(None) => {}
+    }
 }
 
 /// One connection: frames messages by Content-Length, writes what the
@@ -350,21 +384,7 @@ async fn serve<S>(
                     if frame.iter().all(|b| matches!(b, b'\r' | b'\n')) {
                         continue;
                     }
-                    match ingest(&frame, peer, &streams.stats) {
-                        Ok((msg, ess)) => match guard.admit(msg, ess, peer) {
-                            Admit::Queue(msg) => {
-                                let _ = in_tx.send(Inbound::Message(msg, peer));
-                            }
-                            Admit::Refuse(reply, _) => {
-                                let _ = out_tx.send(reply);
-                            }
-                            Admit::Drop => {}
-                        },
-                        Err(Some(reply)) => {
-                            let _ = out_tx.send(reply);
-                        }
-                        Err(None) => {}
-                    }
+                    deliver(streams, &frame, peer, &out_tx);
                 }
                 Ok(None) => {
                     if buf.len() > parse::MAX_STREAM_MESSAGE {

@@ -22,6 +22,10 @@ pub enum Transport {
     Tcp,
     /// TLS over TCP (`sips:` or `transport=tls`).
     Tls,
+    /// WebSocket (RFC 7118, `transport=ws`): browsers' phones.
+    Ws,
+    /// WebSocket over TLS (`transport=wss`).
+    Wss,
 }
 
 impl Transport {
@@ -29,12 +33,25 @@ impl Transport {
     pub fn reliable(self) -> bool {
         !matches!(self, Transport::Udp)
     }
-    /// Its name as written in a Via (`UDP`, `TCP`, `TLS`).
+    /// Its name as written in a Via (`UDP`, `TCP`, `TLS`, `WS`, `WSS`).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+        }
+    }
+
+    /// Its `transport=` URI parameter (none for UDP, the default).
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
+            Transport::Ws => ";transport=ws",
+            Transport::Wss => ";transport=wss",
         }
     }
 }

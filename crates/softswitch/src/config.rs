@@ -66,6 +66,13 @@ pub struct SipConfig {
     /// SIP over TLS listeners (TLS 1.2 and 1.3 only).
     #[serde(default)]
     pub tls: Vec<SocketAddr>,
+    /// SIP over WebSocket listeners (RFC 7118, `ws://`): browsers' phones.
+    #[serde(default)]
+    pub ws: Vec<SocketAddr>,
+    /// SIP over secure WebSocket listeners (`wss://`), with the TLS
+    /// listeners' certificate.
+    #[serde(default)]
+    pub wss: Vec<SocketAddr>,
     /// Their certificate chain and key (PEM); neither: a self-signed
     /// certificate made in <data>/tls/ at first start, with a warning.
     #[serde(default)]
@@ -584,9 +591,14 @@ impl Config {
 
     fn validate(&self, text: &str) -> Result<()> {
         let o = &self.origin;
-        if self.sip.udp.is_empty() && self.sip.tcp.is_empty() && self.sip.tls.is_empty() {
+        if self.sip.udp.is_empty()
+            && self.sip.tcp.is_empty()
+            && self.sip.tls.is_empty()
+            && self.sip.ws.is_empty()
+            && self.sip.wss.is_empty()
+        {
             bail!(
-                "{o}:{}: [sip] needs at least one `udp`, `tcp` or `tls` address",
+                "{o}:{}: [sip] needs at least one `udp`, `tcp`, `tls`, `ws` or `wss` address",
                 line_of_key(text, "[sip]").max(1)
             );
         }

@@ -100,6 +100,8 @@ async fn serve(cfg: Config) -> Result<()> {
             udp: cfg.sip.udp.clone(),
             tcp: cfg.sip.tcp.clone(),
             tls: cfg.sip.tls.clone(),
+            ws: cfg.sip.ws.clone(),
+            wss: cfg.sip.wss.clone(),
             tls_server: sip_tls.server.clone(),
             tls_client: Some(sip_tls.client.clone()),
             tls_names: cfg
@@ -219,10 +221,12 @@ async fn serve(cfg: Config) -> Result<()> {
     .await?;
     // Machine-readable: tests and scripts wait for this line.
     println!(
-        "READY sip_udp={} sip_tcp={} sip_tls={} rtp={}-{} cdr={} admin={} admin_url={}://{}",
+        "READY sip_udp={} sip_tcp={} sip_tls={} sip_ws={} sip_wss={} rtp={}-{} cdr={} admin={} admin_url={}://{}",
         join(&endpoint.udp_addrs),
         join(&endpoint.tcp_addrs),
         join(&endpoint.tls_addrs),
+        join(&endpoint.ws_addrs),
+        join(&endpoint.wss_addrs),
         cfg.media.port_min,
         cfg.media.port_max,
         cdr_dir.display(),

@@ -24,7 +24,7 @@ pub fn load(cfg: &Config) -> Result<SipTls> {
     let o = &cfg.origin;
     let client = sip::tls::client_config(&cfg.sip.tls_ca_files)
         .map_err(|e| anyhow::anyhow!("{o}: [sip] tls_ca_files: {e}"))?;
-    if cfg.sip.tls.is_empty() {
+    if cfg.sip.tls.is_empty() && cfg.sip.wss.is_empty() {
         return Ok(SipTls {
             server: None,
             client,
@@ -38,7 +38,8 @@ pub fn load(cfg: &Config) -> Result<SipTls> {
         _ => {
             let dir = cfg.data.dir.join("tls");
             let mut names = vec!["localhost".to_string()];
-            let ips = cfg.sip.tls.iter().map(|a| a.ip()).chain([cfg.media.ip]);
+            let listeners = cfg.sip.tls.iter().chain(&cfg.sip.wss);
+            let ips = listeners.map(|a| a.ip()).chain([cfg.media.ip]);
             for ip in ips.map(|ip| ip.to_string()) {
                 if !names.contains(&ip) {
                     names.push(ip);

@@ -42,12 +42,10 @@ impl CallContext {
                 }
             })
             .unwrap_or_else(|| SocketAddr::new(self.media_ip, 5060));
-        let transport_param = match transport {
-            Transport::Udp => "",
-            Transport::Tcp => ";transport=tcp",
-            Transport::Tls => ";transport=tls",
-        };
-        (local, format!("sip:softswitch@{local}{transport_param}"))
+        (
+            local,
+            format!("sip:softswitch@{local}{}", transport.uri_param()),
+        )
     }
 
     /// The dialog settings of a leg on `transport` allowing `allow`.
