@@ -147,7 +147,7 @@ impl Endpoint {
         if !(cfg.tls.is_empty() && cfg.wss.is_empty()) && cfg.tls_server.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "SIP over TLS needs a certificate",
+                "SIP over TLS or secure WebSocket needs a certificate",
             ));
         }
         let mut streams = Streams::new(
