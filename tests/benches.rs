@@ -20,6 +20,7 @@ fn run_with(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
         .env("SOFTSWITCH_BIN", env!("CARGO_BIN_EXE_softswitch"))
         .env("RTPLOAD_BIN", env!("CARGO_BIN_EXE_rtpload"))
         .env("SIPFLOOD_BIN", env!("CARGO_BIN_EXE_sipflood"))
+        .env("TLSCALLS_BIN", env!("CARGO_BIN_EXE_tlscalls"))
         .env("RTP_MIN", min.to_string())
         .env("RTP_MAX", max.to_string())
         .output()
@@ -42,6 +43,18 @@ fn plateau_script_smoke_run() {
     assert!(line.contains(" 0 failed"), "{line}");
     assert!(line.contains("rtpload heard 4 calls"), "{line}");
     assert!(line.contains("lost 0 "), "{line}");
+}
+
+#[test]
+fn tls_cps_script_smoke_run() {
+    let out = run("tls_cps.sh", &["20", "2"]);
+    for t in ["udp", "tls"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("tls_cps {t} ")))
+            .unwrap_or_else(|| panic!("{t}: {out}"));
+        assert!(line.contains("calls 20 ok 20 failed 0"), "{line}");
+    }
 }
 
 #[test]
