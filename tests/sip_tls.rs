@@ -376,6 +376,18 @@ fn a_trunk_with_mutual_tls_takes_calls_with_its_certificate_only() {
     let tls = srv.tls.expect("READY names sip_tls");
     let server_ca = self_signed_cert(&srv);
 
+    // Over UDP the call is not the trunk's: 403, with nothing said of
+    // certificates (a scan from the internet is not a TLS problem).
+    let mut udp = Ua::udp(srv.udp);
+    let _ = udp.invite("3423", &Offer::default());
+    let resp = udp.final_response(T);
+    assert_eq!(status(&resp), Some(403), "{resp}");
+    assert!(
+        !srv.log_text().contains("mutual TLS refused"),
+        "{}",
+        srv.log_text()
+    );
+
     // The trunk's own certificate: the call is the trunk's.
     let mut ua = Ua::tls_with(tls, tls_client_cert(&server_ca, &good.0, &good.1));
     let mut call = ua.invite("3423", &Offer::default());
@@ -423,17 +435,18 @@ fn a_trunk_with_mutual_tls_takes_calls_with_its_certificate_only() {
         assert!(Instant::now() < deadline, "{}", srv.log_text());
         std::thread::sleep(Duration::from_millis(50));
     }
-    // The call and the two refusals, and nothing from the forged client.
+    // The UDP refusal, the call and the two TLS refusals, and nothing
+    // from the forged client.
     let deadline = Instant::now() + T;
-    while srv.records().len() < 3 {
+    while srv.records().len() < 4 {
         assert!(Instant::now() < deadline, "{:?}", srv.records());
         std::thread::sleep(Duration::from_millis(50));
     }
     let recs = srv.records();
-    assert_eq!(recs.len(), 3, "{recs:?}");
+    assert_eq!(recs.len(), 4, "{recs:?}");
     assert_eq!(
         recs.iter().filter(|r| r["sip_code"] == 403).count(),
-        2,
+        3,
         "{recs:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);

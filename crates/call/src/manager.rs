@@ -294,7 +294,11 @@ impl CallManager {
             (Transport::Tls, Some(conn)) => self.ctx.endpoint.peer_certificates(conn),
             _ => None,
         };
-        let trunk = match self.trunks.admit(from.addr.ip(), chain.as_deref(), &req) {
+        let over_tls = from.transport == Transport::Tls;
+        let trunk = match self
+            .trunks
+            .admit(from.addr.ip(), over_tls, chain.as_deref(), &req)
+        {
             Admission::Allowed(t) => t,
             Admission::Challenge(ch) => {
                 // Not a refusal yet: the caller retries with credentials.

@@ -277,24 +277,27 @@ impl Trunks {
     }
 
     /// Decide which trunk an INVITE from `source` belongs to; `chain` is
-    /// the client certificate of its TLS connection, if any.
+    /// the client certificate of its connection when it came over TLS
+    /// (`over_tls`), if the client sent one.
     pub fn admit(
         &self,
         source: IpAddr,
+        over_tls: bool,
         chain: Option<&[CertificateDer<'static>]>,
         req: &Request,
     ) -> Admission {
         let from_net = |t: &Trunk| t.cfg.allow.iter().any(|n| n.contains(&source));
         let net_ok = |t: &Trunk| t.cfg.allow.is_empty() || from_net(t);
         // Each trunk's mutual TLS verdict (trunks without it pass); the
-        // first refusal is logged if no trunk takes the call.
+        // first refusal over TLS is logged if no trunk takes the call (a
+        // call over UDP or TCP is simply not the trunk's).
         let mut refused = None;
         let ok: Vec<bool> = self
             .list
             .iter()
             .map(|t| match &t.client_check {
                 None => true,
-                Some(_) if !net_ok(t) => false,
+                Some(_) if !net_ok(t) || !over_tls => false,
                 Some(c) => c
                     .check(chain)
                     .map_err(|e| refused.get_or_insert((t.cfg.name.clone(), e)))
@@ -413,7 +416,8 @@ mod tests {
     #[test]
     fn cidr_trunk_and_capacity() {
         let t = trunks();
-        let Admission::Allowed(oxe) = t.admit("10.8.1.2".parse().unwrap(), None, &invite(None))
+        let Admission::Allowed(oxe) =
+            t.admit("10.8.1.2".parse().unwrap(), false, None, &invite(None))
         else {
             panic!("allowed by CIDR")
         };
@@ -428,19 +432,19 @@ mod tests {
     fn digest_trunk() {
         let t = trunks();
         let src = "203.0.113.5".parse().unwrap();
-        let Admission::Challenge(ch) = t.admit(src, None, &invite(None)) else {
+        let Admission::Challenge(ch) = t.admit(src, false, None, &invite(None)) else {
             panic!("challenge expected")
         };
         let good =
             sip::auth::authorization(&ch, "carrier", "s3cret", "INVITE", "sip:3422@127.0.0.1")
                 .unwrap();
         assert!(
-            matches!(t.admit(src, None, &invite(Some(&good))), Admission::Allowed(x) if x.name() == "internet")
+            matches!(t.admit(src, false, None, &invite(Some(&good))), Admission::Allowed(x) if x.name() == "internet")
         );
         let bad = sip::auth::authorization(&ch, "carrier", "nope", "INVITE", "sip:3422@127.0.0.1")
             .unwrap();
         assert!(matches!(
-            t.admit(src, None, &invite(Some(&bad))),
+            t.admit(src, false, None, &invite(Some(&bad))),
             Admission::Forbidden(_)
         ));
     }
@@ -472,7 +476,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            t.admit("192.0.2.1".parse().unwrap(), None, &invite(None)),
+            t.admit("192.0.2.1".parse().unwrap(), false, None, &invite(None)),
             Admission::Forbidden(_)
         ));
     }
@@ -491,11 +495,11 @@ mod tests {
         let src = "203.0.113.5".parse().unwrap();
         let uri = "sip:3422@127.0.0.1";
         let answer = |password: &str| {
-            let Admission::Challenge(ch) = t.admit(src, None, &invite(None)) else {
+            let Admission::Challenge(ch) = t.admit(src, false, None, &invite(None)) else {
                 panic!("challenge expected")
             };
             let a = sip::auth::authorization(&ch, "carrier", password, "INVITE", uri).unwrap();
-            t.admit(src, None, &invite(Some(&a)))
+            t.admit(src, false, None, &invite(Some(&a)))
         };
         assert!(matches!(answer("s3cret"), Admission::Allowed(x) if x.name() == "internet"));
         for _ in 0..6 {
@@ -506,7 +510,7 @@ mod tests {
         }
         // Past the source's free failures: 503 before any challenge.
         assert!(matches!(
-            t.admit(src, None, &invite(None)),
+            t.admit(src, false, None, &invite(None)),
             Admission::Limited(d) if d <= Duration::from_secs(1) && !d.is_zero()
         ));
         assert_eq!(t.auth_stats().snapshot().failures_total, 6);
