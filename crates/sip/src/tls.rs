@@ -106,7 +106,8 @@ pub enum CertRefused {
 #[derive(Clone)]
 pub struct ClientCheck {
     verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
-    names: Vec<String>,
+    /// The names, parsed once (checked on every call's INVITE).
+    names: Vec<ServerName<'static>>,
 }
 
 impl std::fmt::Debug for ClientCheck {
@@ -121,19 +122,19 @@ impl ClientCheck {
     /// Read the authorities from `ca_files`; `names` may be empty (any
     /// certificate from them).
     pub fn new(ca_files: &[PathBuf], names: &[String]) -> Result<ClientCheck, TlsError> {
-        for name in names {
-            ServerName::try_from(name.as_str()).map_err(|_| {
-                TlsError::Verifier(format!("{name:?} is not a host name or address"))
-            })?;
-        }
+        let names = names
+            .iter()
+            .map(|name| {
+                ServerName::try_from(name.clone()).map_err(|_| {
+                    TlsError::Verifier(format!("{name:?} is not a host name or address"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let verifier =
             WebPkiClientVerifier::builder_with_provider(Arc::new(anchors(ca_files)?), provider())
                 .build()
                 .map_err(|e| TlsError::Verifier(e.to_string()))?;
-        Ok(ClientCheck {
-            verifier,
-            names: names.to_vec(),
-        })
+        Ok(ClientCheck { verifier, names })
     }
 
     /// Whether `chain` (leaf first, as the client sent it) admits its
@@ -150,14 +151,15 @@ impl ClientCheck {
         }
         let cert = webpki::EndEntityCert::try_from(leaf)
             .map_err(|e| CertRefused::Untrusted(e.to_string()))?;
-        let named = self.names.iter().any(|n| {
-            ServerName::try_from(n.as_str())
-                .is_ok_and(|sn| cert.verify_is_valid_for_subject_name(&sn).is_ok())
-        });
+        let named = self
+            .names
+            .iter()
+            .any(|n| cert.verify_is_valid_for_subject_name(n).is_ok());
         if named {
             Ok(())
         } else {
-            Err(CertRefused::WrongName(self.names.join(", ")))
+            let names: Vec<String> = self.names.iter().map(|n| n.to_str().into_owned()).collect();
+            Err(CertRefused::WrongName(names.join(", ")))
         }
     }
 }
