@@ -405,24 +405,6 @@ fn http_lookup_routes_on_the_answer_and_degrades_when_the_backend_is_down() {
         .contains("http look-up failed; degraded route"));
 }
 
-/// 7300 transfers to 0184903422 through trunk `out` (the far end is a test
-/// phone); busy or unanswered: a closing message.
-const TRANSFER_FLOW: &str = r#"
-[flow]
-name = "transfer-out"
-start = "out"
-[nodes.out]
-kind = "transfer"
-to = "0184903422"
-trunk = "out"
-ring_timeout_s = 5
-fallback = "sorry"
-[nodes.sorry]
-kind = "hangup"
-prompt = "closed"
-disposition = "transfer_failed"
-"#;
-
 fn transfer_server(far_end: std::net::SocketAddr) -> Server {
     Server::start_with(Options {
         flows: vec![("transfer-out.toml".into(), TRANSFER_FLOW.into())],

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::agent::{md5_hex, param};
 use support::*;
 
 const T: Duration = Duration::from_secs(5);
@@ -118,32 +119,44 @@ fn only_tls_1_2_and_1_3_are_spoken() {
 /// A certificate for 127.0.0.1 made by openssl into `dir`.
 fn openssl_cert(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
-    let (cert, key) = (
-        dir.join(format!("{stem}.pem")),
-        dir.join(format!("{stem}.key")),
-    );
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={stem}")])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(st.success());
-    (cert, key)
+    openssl_self_signed(
+        dir,
+        stem,
+        stem,
+        &[
+            "subjectAltName=IP:127.0.0.1",
+            "basicConstraints=critical,CA:FALSE",
+        ],
+    )
+}
+
+/// A self-signed P-256 certificate `<stem>.pem` / `<stem>.key` in `dir`
+/// for the common name `cn`, with these `-addext` extensions.
+fn openssl_self_signed(dir: &Path, stem: &str, cn: &str, exts: &[&str]) -> (PathBuf, PathBuf) {
+    let (pem, key) = (format!("{stem}.pem"), format!("{stem}.key"));
+    let subject = format!("/CN={cn}");
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        &subject,
+        "-keyout",
+        &key,
+        "-out",
+        &pem,
+    ];
+    for e in exts {
+        args.extend(["-addext", e]);
+    }
+    openssl(dir, &args);
+    (dir.join(pem), dir.join(key))
 }
 
 fn peer_cert_der(tls: std::net::SocketAddr, ca: &Path) -> Vec<u8> {
@@ -269,32 +282,11 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A certificate authority `<stem>-ca.pem` / `<stem>-ca.key` in `dir`.
 fn openssl_ca(dir: &Path, stem: &str) -> PathBuf {
-    let (pem, key) = (format!("{stem}-ca.pem"), format!("{stem}-ca.key"));
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={stem} CA"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-            "-keyout",
-            &key,
-            "-out",
-            &pem,
-        ],
-    );
-    dir.join(pem)
+    let exts = [
+        "basicConstraints=critical,CA:TRUE",
+        "keyUsage=critical,keyCertSign",
+    ];
+    openssl_self_signed(dir, &format!("{stem}-ca"), &format!("{stem} CA"), &exts).0
 }
 
 /// A client certificate `<stem>.pem` / `<stem>.key` for the DNS name
@@ -454,32 +446,13 @@ fn a_trunk_with_mutual_tls_takes_calls_with_its_certificate_only() {
 
 /// A self-signed certificate for the DNS name `name` only (no address).
 fn openssl_named_cert(dir: &Path, stem: &str, name: &str) -> (PathBuf, PathBuf) {
-    let (pem, key) = (format!("{stem}.pem"), format!("{stem}.key"));
-    openssl(
+    let san = format!("subjectAltName=DNS:{name}");
+    openssl_self_signed(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            &format!("subjectAltName=DNS:{name}"),
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-keyout",
-            &key,
-            "-out",
-            &pem,
-        ],
-    );
-    (dir.join(pem), dir.join(key))
+        stem,
+        name,
+        &[&san, "basicConstraints=critical,CA:FALSE"],
+    )
 }
 
 /// A final response to `req` with `status` (e.g. "407 Proxy Authentication
@@ -501,43 +474,6 @@ fn reply(req: &str, status: &str, extra: &str) -> String {
     out.push_str("Content-Length: 0\r\n\r\n");
     out
 }
-
-/// The `key="value"` (or `key=value`) of a digest header.
-fn digest_param<'a>(value: &'a str, key: &str) -> &'a str {
-    value
-        .trim_start_matches("Digest ")
-        .split(',')
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.trim_matches('"'))
-        .unwrap_or("")
-}
-
-fn md5_hex(s: &str) -> String {
-    use md5::{Digest, Md5};
-    Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// 7300 transfers to 0184903422 through trunk `out`; busy: a closing
-/// message.
-const TRANSFER_FLOW: &str = r#"
-[flow]
-name = "transfer-out"
-start = "out"
-[nodes.out]
-kind = "transfer"
-to = "0184903422"
-trunk = "out"
-ring_timeout_s = 5
-fallback = "sorry"
-[nodes.sorry]
-kind = "hangup"
-prompt = "closed"
-disposition = "transfer_failed"
-"#;
 
 #[test]
 fn a_call_out_over_tls_answers_the_proxys_digest_challenge() {
@@ -630,16 +566,24 @@ fn a_call_out_over_tls_answers_the_proxys_digest_challenge() {
     assert_eq!(header(&second, "CSeq"), Some("2 INVITE"), "{second}");
     assert_eq!(header(&second, "Call-ID"), header(&first, "Call-ID"));
     let auth = header(&second, "Proxy-Authorization").expect("Proxy-Authorization");
-    let uri = digest_param(auth, "uri");
+    let uri = param(auth, "uri").unwrap_or_default();
     let ha1 = md5_hex("softswitch:carrier:s3cret");
     let ha2 = md5_hex(&format!("INVITE:{uri}"));
     let expected = md5_hex(&format!(
         "{ha1}:n0nce42:{}:{}:auth:{ha2}",
-        digest_param(auth, "nc"),
-        digest_param(auth, "cnonce")
+        param(auth, "nc").unwrap_or_default(),
+        param(auth, "cnonce").unwrap_or_default()
     ));
-    assert_eq!(digest_param(auth, "username"), "softswitch", "{auth}");
-    assert_eq!(digest_param(auth, "response"), expected, "{auth}");
+    assert_eq!(
+        param(auth, "username").unwrap_or_default(),
+        "softswitch",
+        "{auth}"
+    );
+    assert_eq!(
+        param(auth, "response").unwrap_or_default(),
+        expected,
+        "{auth}"
+    );
     // Busy: the flow's fallback plays and hangs up; the record says so.
     let bye = ua
         .recv_until(Duration::from_secs(20), |m| m.starts_with("BYE"))

@@ -9,15 +9,16 @@ use md5::{Digest, Md5};
 
 use super::{body, header, ok_to, sdp_media, status, token};
 
-fn md5_hex(s: &str) -> String {
+/// MD5 in lower-case hex, as digest authentication writes it.
+pub fn md5_hex(s: &str) -> String {
     Md5::digest(s.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-/// `name="value"` out of a Digest challenge.
-fn param(challenge: &str, name: &str) -> Option<String> {
+/// `name="value"` (or `name=value`) out of a Digest header.
+pub fn param(challenge: &str, name: &str) -> Option<String> {
     let i = challenge.find(&format!("{name}="))?;
     let rest = &challenge[i + name.len() + 1..];
     Some(match rest.strip_prefix('"') {

@@ -92,6 +92,24 @@ impl Default for Options {
     }
 }
 
+/// A flow (add it under 7300 with `dids`) that transfers to 0184903422
+/// through trunk `out`; busy or unanswered: a closing message.
+pub const TRANSFER_FLOW: &str = r#"
+[flow]
+name = "transfer-out"
+start = "out"
+[nodes.out]
+kind = "transfer"
+to = "0184903422"
+trunk = "out"
+ring_timeout_s = 5
+fallback = "sorry"
+[nodes.sorry]
+kind = "hangup"
+prompt = "closed"
+disposition = "transfer_failed"
+"#;
+
 /// Test flow on 7000: welcome and menu (a key cuts them), then every key is
 /// read, one at a time, until none comes for 10 s.
 pub const LISTEN_FLOW: &str = r#"

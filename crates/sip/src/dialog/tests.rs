@@ -294,6 +294,15 @@ Content-Type: application/sdp\r\n",
     }
 }
 
+/// The INVITE without its SDP: a late offer.
+fn late_invite() -> Request {
+    let mut inv = invite(&[]);
+    inv.body.clear();
+    inv.headers
+        .retain(|h| !matches!(h, Header::ContentType(_) | Header::ContentLength(_)));
+    inv
+}
+
 /// A copy of `msg` as a new transaction (fresh branch), same CSeq.
 fn replayed(msg: &SipMessage) -> SipMessage {
     let text = String::from_utf8(message::encode(msg)).unwrap();
@@ -446,11 +455,7 @@ const ANSWER: &[u8] = b"v=0\r\no=- 2 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0
 fn a_late_offer_is_answered_in_the_ack_and_so_is_an_offerless_re_invite() {
     let mut p = Pair::new();
     p.uac.ack_body = Some(ANSWER);
-    let mut inv = invite(&[]);
-    inv.body.clear();
-    inv.headers
-        .retain(|h| !matches!(h, Header::ContentType(_) | Header::ContentLength(_)));
-    p.uac.dialog = Some(DialogMachine::uac(p.now, inv, cfg(UAC_ADDR)));
+    p.uac.dialog = Some(DialogMachine::uac(p.now, late_invite(), cfg(UAC_ADDR)));
     p.run(Duration::from_millis(100));
     p.uas().answer(SDP.to_vec()).unwrap();
     p.run(Duration::from_millis(100));
@@ -487,11 +492,7 @@ fn a_late_offer_is_answered_in_the_ack_and_so_is_an_offerless_re_invite() {
     assert_eq!(answers, [Some(ANSWER.to_vec())], "{:?}", p.uas.events);
     // A late offer whose ACK has no answer: the leg hears `None`.
     let mut p = Pair::new();
-    let mut inv = invite(&[]);
-    inv.body.clear();
-    inv.headers
-        .retain(|h| !matches!(h, Header::ContentType(_) | Header::ContentLength(_)));
-    p.uac.dialog = Some(DialogMachine::uac(p.now, inv, cfg(UAC_ADDR)));
+    p.uac.dialog = Some(DialogMachine::uac(p.now, late_invite(), cfg(UAC_ADDR)));
     p.run(Duration::from_millis(100));
     p.uas().answer(SDP.to_vec()).unwrap();
     p.run(Duration::from_millis(100));
